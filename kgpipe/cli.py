@@ -1,0 +1,170 @@
+"""The ``kgpipe`` command line: a thin layer that parses flags and calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any, Callable, Sequence
+
+from .config import Settings, load_settings
+from .errors import KgpipeError
+
+
+def _print(data: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+        return
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(value, (dict, list)):
+                value = json.dumps(value, default=str, ensure_ascii=False)
+            print(f"{key}: {value}")
+    else:
+        print(data)
+
+
+def _print_table(columns: list[str], rows: list[list[Any]]) -> None:
+    cells = [[json.dumps(v, ensure_ascii=False, default=str) if not isinstance(v, str) else v for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    for row in cells:
+        print("  ".join(v.replace("\n", "\\n").ljust(w) for v, w in zip(row, widths)))
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> None:
+    from .pipeline import build
+
+    result = build(args.paths, settings)
+    _print(result.summary(), args.json)
+
+
+def cmd_query(args: argparse.Namespace, settings: Settings) -> None:
+    from .api import query
+
+    params = json.loads(args.params) if args.params else {}
+    result = query(args.cypher, params, write=args.write, settings=settings)
+    if args.json:
+        _print(result.records(), True)
+    else:
+        _print_table(result.columns, result.rows)
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
+    from .interchange import import_triples
+
+    _print(import_triples(args.file, settings=settings, fmt=args.format), args.json)
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
+    from .interchange import export
+
+    if args.output and args.output != "-":
+        with open(args.output, "w", encoding="utf-8") as out:
+            export(args.format, out, settings=settings)
+    else:
+        export(args.format, sys.stdout, settings=settings)
+
+
+def cmd_delete(args: argparse.Namespace, settings: Settings) -> None:
+    from .api import delete
+
+    _print(delete(args.document, settings=settings), args.json)
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> None:
+    from .api import stats
+
+    _print(stats(settings=settings), args.json)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
+    from .demo import demo
+
+    _print(demo(settings), args.json)
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
+    from . import bench
+
+    if args.what == "extract":
+        report = bench.bench_extract(settings, chunks=args.n or 16)
+    else:
+        report = bench.bench_write(settings, n=args.n or 100_000)
+    _print(report, args.json)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kgpipe", description="Build knowledge graphs from documents and query them.")
+    p.add_argument("--config", help="configuration file (default: ./kgpipe.toml)")
+    p.add_argument("--state-dir", help="state folder: embedded store, caches (default .kgpipe)")
+    p.add_argument("--store", help="'falkordb' (embedded), falkordb://host:port, or a neo4j:// / bolt:// URI")
+    p.add_argument("--graph", help="graph name (FalkorDB) or database (Neo4j)")
+    p.add_argument("--llm", help="'gemma' (default), hf:<model id or path>, openai:<model>[@<base url>]")
+    p.add_argument("--no-progress", dest="progress", action="store_const", const=False, help="hide progress bars")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[..., None], help: str, json_flag: bool = True) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.set_defaults(func=func)
+        if json_flag:
+            sp.add_argument("--json", action="store_true", help="print JSON")
+        return sp
+
+    sp = add("build", cmd_build, "build or update the graph from files and folders")
+    sp.add_argument("paths", nargs="+")
+    sp.add_argument("--ontology", help="ontology name in ontologies/ (general, scierc) or a path")
+    sp.add_argument("--batch-size", type=int, help="prompts per LLM batch")
+    sp.add_argument("--chunk-tokens", type=int, help="token budget per chunk")
+
+    sp = add("query", cmd_query, "run Cypher (read-only unless --write)")
+    sp.add_argument("cypher")
+    sp.add_argument("--params", help="query parameters as a JSON object")
+    sp.add_argument("--write", action="store_true", help="allow the query to change the graph")
+
+    sp = add("import", cmd_import, "import triples: TSV head<TAB>relation<TAB>tail, or any RDF format")
+    sp.add_argument("file")
+    sp.add_argument("--format", help="tsv, or an rdflib format (turtle, xml, nt, json-ld...); default from the extension")
+
+    sp = add("export", cmd_export, "export the graph", json_flag=False)
+    sp.add_argument("--format", required=True, choices=["ttl", "jsonld", "graphml", "tsv"])
+    sp.add_argument("-o", "--output", help="file to write (default: stdout)")
+
+    sp = add("delete", cmd_delete, "remove a document (path or id) and what only it supported")
+    sp.add_argument("document")
+
+    add("stats", cmd_stats, "counts of what is in the graph")
+    add("demo", cmd_demo, "build data/sample into the embedded store and show stats and a sample query")
+
+    sp = add("bench", cmd_bench, "benchmarks (print figures and a ratio against a baseline measured in the same run)")
+    sp.add_argument("what", choices=["extract", "write"])
+    sp.add_argument("-n", type=int, help="size: chunks for extract (default 16), triples for write (default 100000)")
+    return p
+
+
+_FLAG_SETTINGS = ("state_dir", "store", "graph", "llm", "progress", "ontology", "batch_size", "chunk_tokens")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings({k: getattr(args, k, None) for k in _FLAG_SETTINGS}, config_file=args.config)
+        args.func(args, settings)
+    except KgpipeError as exc:
+        print(f"kgpipe: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kgpipe: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

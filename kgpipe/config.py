@@ -1,0 +1,113 @@
+"""One typed settings object, read from ``kgpipe.toml``, then ``KGPIPE_*`` environment variables, then flags.
+
+Later sources win::
+
+    settings = load_settings(overrides={"llm": "openai:gpt-4o-mini"})
+
+``kgpipe.toml`` may hold the keys at top level or under a ``[kgpipe]`` table.
+Environment variables are the field names upper-cased with a ``KGPIPE_`` prefix
+(``KGPIPE_STORE``, ``KGPIPE_CHUNK_TOKENS``...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a build, query or benchmark needs to know. Defaults run fully offline on a laptop."""
+
+    state_dir: str = ".kgpipe"  # embedded store data, LLM cache, model cache, build journal
+    store: str = "falkordb"  # "falkordb" (embedded), "falkordb://host:port", or a neo4j URI
+    graph: str = "kgpipe"  # graph name (FalkorDB) / database (Neo4j, empty = default)
+    neo4j_user: str = ""  # falls back to NEO4J_USERNAME / NEO4J_USER
+    neo4j_password: str = ""  # falls back to NEO4J_PASSWORD
+    llm: str = "gemma"  # "gemma" (packaged Gemma 3 270M), "hf:<id or path>", "openai:<model>[@base_url]"
+    llm_base_url: str = ""  # OpenAI-compatible endpoint (falls back to OPENAI_BASE_URL)
+    llm_api_key: str = ""  # falls back to OPENAI_API_KEY
+    llm_concurrency: int = 4
+    llm_timeout: float = 120.0
+    llm_retries: int = 4
+    llm_cache: bool = True
+    batch_size: int = 8  # prompts per local generation batch
+    max_new_tokens: int = 128
+    ontology: str = ""  # a name in ontologies/ ("general", "scierc") or a path; empty = unguided
+    chunk_tokens: int = 160  # token budget per chunk (whitespace/punctuation tokens)
+    chunk_overlap: int = 1  # sentences repeated at the start of the next chunk
+    write_batch: int = 5000  # rows per UNWIND statement
+    query_timeout_ms: int = 30000
+    progress: bool = True
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **_coerce_all(changes, source="arguments"))
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir)
+
+
+def _coerce(name: str, value: Any, kind: type, source: str) -> Any:
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low in {"1", "true", "yes", "on"}:
+                    return True
+                if low in {"0", "false", "no", "off", ""}:
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {name} must be {kind.__name__}, got {value!r}") from None
+
+
+_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def _coerce_all(values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    known = {f.name: _TYPES[f.type] for f in fields(Settings)}
+    out = {}
+    for name, value in values.items():
+        if name not in known:
+            raise ConfigError(f"{source}: unknown setting {name!r} (known: {', '.join(sorted(known))})")
+        out[name] = _coerce(name, value, known[name], source)
+    return out
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Settings from ``kgpipe.toml`` (or ``config_file``), then ``KGPIPE_*`` env vars, then ``overrides``.
+
+    ``None`` values in ``overrides`` are ignored, so CLI flags that were not given do not override.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = Path(config_file) if config_file else Path(environ.get("KGPIPE_CONFIG", "kgpipe.toml"))
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        data = data.get("kgpipe", data)
+        values.update(_coerce_all(data, source=str(path)))
+    elif config_file:
+        raise ConfigError(f"configuration file not found: {path}")
+    names = {f.name for f in fields(Settings)}
+    env = {k[7:].lower(): v for k, v in environ.items() if k.startswith("KGPIPE_") and k[7:].lower() in names}
+    values.update(_coerce_all(env, source="environment"))
+    values.update(_coerce_all({k: v for k, v in (overrides or {}).items() if v is not None}, source="flags"))
+    return Settings(**values)

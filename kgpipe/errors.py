@@ -1,0 +1,61 @@
+"""kgpipe's exceptions, all under one root so callers can catch ``KgpipeError``.
+
+::
+
+    KgpipeError
+    ├── ConfigError            bad setting, unknown backend name, bad kgpipe.toml
+    ├── MissingDependency      an optional package is not installed (message has the pip command)
+    ├── LoadError              a file could not be read (the loader reports and skips these)
+    ├── LLMError               a backend failed after its retries
+    │   └── ModelUnavailable   a model cannot be loaded without downloading it
+    ├── StoreError             the graph store failed or could not be started
+    │   └── StoreUnavailable   no server reachable / server failed to start
+    ├── UnsafeQuery            a query would write (or call a procedure) without --write
+    └── DataError              input data (triples, ontology, gold files) is malformed
+"""
+
+from __future__ import annotations
+
+
+class KgpipeError(Exception):
+    """Root of every error kgpipe raises on purpose."""
+
+
+class ConfigError(KgpipeError):
+    """A setting, configuration file or backend name is invalid."""
+
+
+class MissingDependency(KgpipeError):
+    """An optional package is missing; the message names the install command."""
+
+    def __init__(self, package: str, purpose: str) -> None:
+        super().__init__(f"{purpose} needs the package {package!r}: pip install {package}")
+        self.package = package
+
+
+class LoadError(KgpipeError):
+    """A document could not be loaded."""
+
+
+class LLMError(KgpipeError):
+    """An LLM backend failed after its retries."""
+
+
+class ModelUnavailable(LLMError):
+    """A model is not available locally and kgpipe never downloads at run time."""
+
+
+class StoreError(KgpipeError):
+    """The graph store failed."""
+
+
+class StoreUnavailable(StoreError):
+    """No store server could be reached or started."""
+
+
+class UnsafeQuery(KgpipeError):
+    """A query would change the graph but was not run with ``write=True``."""
+
+
+class DataError(KgpipeError):
+    """Input data is malformed (triples file, ontology, gold data)."""

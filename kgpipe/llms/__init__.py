@@ -1,0 +1,72 @@
+"""LLM backends behind one small contract, resolved by name in one place.
+
+A backend is any object with a ``model_id`` string and ``generate(prompts, max_new_tokens=..., stop=...)``
+returning one completion per prompt (the text after the prompt). Backends that can also score text
+implement ``logprob(contexts, continuations)`` (summed log-probability of each continuation given its
+context); the judge uses it when present.
+
+Names accepted wherever an LLM is::
+
+    "gemma"                       the packaged Gemma 3 270M (default)
+    "hf:<model id or local path>" any causal LM through transformers (local files only)
+    "openai:<model>[@<base url>]" any OpenAI-compatible HTTP endpoint (vLLM, Ollama, llama.cpp, OpenAI)
+
+Third-party backends register under the ``kgpipe.llms`` entry-point group with a ``"module:Class"`` value;
+the class is called as ``Class(spec, settings)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """The whole contract an LLM backend implements."""
+
+    model_id: str
+
+    def generate(self, prompts: Sequence[str], *, max_new_tokens: int = 128, stop: Sequence[str] = ()) -> list[str]:
+        """One completion per prompt, greedy, without the prompt, cut at the first stop string."""
+        ...
+
+
+# Built-in backends, registered exactly like a third-party one would be.
+BACKENDS: dict[str, str] = {
+    "hf": "kgpipe.llms.transformers:TransformersLLM",
+    "gemma": "kgpipe.llms.transformers:TransformersLLM",
+    "openai": "kgpipe.llms.openai:OpenAILLM",
+}
+
+
+def _load(target: str) -> type:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def resolve_llm(spec: "str | LLM", settings: "Settings | None" = None, *, cache: bool | None = None) -> LLM:
+    """Turn a backend name (or an instance) into a ready LLM, wrapped in the on-disk response cache."""
+    from ..config import Settings
+    from .cache import CachedLLM
+
+    settings = settings or Settings()
+    use_cache = settings.llm_cache if cache is None else cache
+    if not isinstance(spec, str):
+        llm = spec
+    else:
+        scheme = spec.partition(":")[0] if ":" in spec else spec
+        backends = dict(BACKENDS)
+        backends.update({ep.name: ep.value for ep in entry_points(group="kgpipe.llms")})
+        if scheme not in backends:
+            raise ConfigError(f"unknown LLM backend {spec!r}; use one of: {', '.join(sorted(backends))}")
+        llm = _load(backends[scheme])(spec, settings)
+    if use_cache and not isinstance(llm, CachedLLM):
+        llm = CachedLLM(llm, settings.state_path / "llm_cache.sqlite")
+    return llm

@@ -1,0 +1,143 @@
+"""The one place where LLM replies become triples, tolerant of what small models really emit.
+
+Accepted, per line or anywhere in the reply:
+
+* ``head | relation | tail`` (the prompt's format), with list bullets or numbering in front;
+* tuples ``(head, relation, tail)`` and JSON/Python lists ``["head", "relation", "tail"]``;
+* JSON objects with ``head/relation/tail`` or ``subject/predicate/object`` keys (also truncated arrays of them);
+* an optional type after a name in square brackets: ``Marie Curie [Person]``.
+
+Policy for what cannot be used: parsing stops at ``END`` or at an echoed ``Text:`` line (small base models
+run on into a new few-shot example); lines that are not triples are skipped; exact repeats are dropped;
+a triple with an empty part, a part over 120 characters or head equal to tail is dropped. A reply that has
+content but yields no triple at all is reported as a failure by the caller (``ParseResult.failed``).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+
+MAX_PART = 120
+
+_STOP_LINE = re.compile(r"^\s*(END\b|Text\s*:|Triples\s*:)", re.IGNORECASE)
+_BULLET = re.compile(r"^\s*(?:[-*•]+|\d+[.)])\s*")
+_TYPED = re.compile(r"^(?P<name>.*?)\s*\[(?P<type>[^\[\]]{1,40})\]\s*$")
+_TUPLE = re.compile(r"[\(\[]\s*(['\"])(.*?)\1\s*,\s*(['\"])(.*?)\3\s*,\s*(['\"])(.*?)\5\s*[\)\]]")
+_BARE_TUPLE = re.compile(r"^\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*,\s*([^()]+?)\s*\)$")
+_OBJECT = re.compile(r"\{[^{}]*\}")
+# A final period that belongs to the name: "Apple Inc.", "Martin Luther King Jr.", "U.S."
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:Inc|Co|Corp|Ltd|Plc|Bros|Jr|Sr|St|Dr|Mr|Mrs|Ms|Prof|Ave)|\.[A-Za-z])\.$", re.IGNORECASE
+)
+_KEYS = (("head", "relation", "tail"), ("subject", "predicate", "object"), ("h", "r", "t"), ("source", "relation", "target"))
+
+
+@dataclass(frozen=True)
+class ParsedTriple:
+    head: str
+    relation: str
+    tail: str
+    head_type: str | None = None
+    tail_type: str | None = None
+
+
+@dataclass
+class ParseResult:
+    triples: list[ParsedTriple] = field(default_factory=list)
+    skipped_lines: int = 0
+    failed: bool = False  # content present, nothing usable
+
+    @property
+    def reason(self) -> str:
+        return "no triple could be parsed from the reply" if self.failed else ""
+
+
+def _clean(part: str) -> str:
+    part = part.strip().strip("\"'`").strip()
+    part = re.sub(r"\s+", " ", part).rstrip(",;:").strip()
+    if part.endswith(".") and not _ABBREVIATION.search(part):
+        part = part[:-1].rstrip()
+    return part
+
+
+def _split_type(part: str) -> tuple[str, str | None]:
+    m = _TYPED.match(part)
+    if m and m.group("name").strip():
+        return _clean(m.group("name")), _clean(m.group("type")) or None
+    return _clean(part), None
+
+
+def _make(head: str, relation: str, tail: str) -> ParsedTriple | None:
+    h, ht = _split_type(head)
+    t, tt = _split_type(tail)
+    r = _clean(relation)
+    if not h or not r or not t:
+        return None
+    if max(len(h), len(r), len(t)) > MAX_PART or h.casefold() == t.casefold():
+        return None
+    return ParsedTriple(h, r, t, ht, tt)
+
+
+def _from_object(text: str) -> ParsedTriple | None:
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        try:
+            obj = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return None
+    if not isinstance(obj, dict):
+        return None
+    low = {str(k).lower(): v for k, v in obj.items()}
+    for keys in _KEYS:
+        if all(k in low for k in keys):
+            return _make(*(str(low[k]) for k in keys))
+    return None
+
+
+def _from_line(line: str) -> list[ParsedTriple]:
+    body = _BULLET.sub("", line).strip()
+    if not body:
+        return []
+    found: list[ParsedTriple | None] = []
+    if body.count("|") >= 2:
+        parts = [p for p in body.strip("|").split("|")]
+        if len(parts) == 3:
+            found.append(_make(*parts))
+        elif len(parts) > 3:  # stray pipes: keep first and last as ends, the middle as the relation
+            found.append(_make(parts[0], " ".join(parts[1:-1]), parts[-1]))
+    elif "{" in body:
+        found.extend(_from_object(m.group(0)) for m in _OBJECT.finditer(body))
+    else:
+        tuples = list(_TUPLE.finditer(body))
+        if tuples:
+            found.extend(_make(m.group(2), m.group(4), m.group(6)) for m in tuples)
+        elif m := _BARE_TUPLE.match(body):
+            found.append(_make(*m.groups()))
+    return [t for t in found if t is not None]
+
+
+def parse_triples(reply: str) -> ParseResult:
+    """Triples from one LLM reply, in order of appearance, without repeats."""
+    result = ParseResult()
+    seen: set[tuple[str, str, str]] = set()
+    content = False
+    for line in reply.splitlines():
+        if _STOP_LINE.match(line):
+            break
+        if not line.strip():
+            continue
+        content = True
+        triples = _from_line(line)
+        if not triples:
+            result.skipped_lines += 1
+        for t in triples:
+            key = (t.head.casefold(), t.relation.casefold(), t.tail.casefold())
+            if key not in seen:
+                seen.add(key)
+                result.triples.append(t)
+    result.failed = content and not result.triples
+    return result

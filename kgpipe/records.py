@@ -1,0 +1,128 @@
+"""The records that flow between stages: frozen dataclasses, nothing else.
+
+Every fact carries its provenance (document, chunk, character span where known,
+extractor/model id, prompt version, confidence) so that any edge in the graph
+can be traced back to the text that supports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+def stable_id(*parts: str) -> str:
+    """A short, stable hex id of some strings (sha256, 16 bytes)."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8"))
+        h.update(b"\x1f")
+    return h.hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source file. ``id`` is the sha256 of the decoded text, so identical content is one document."""
+
+    id: str
+    path: str
+    title: str
+    text: str
+    sha256: str
+    mime: str = "text/plain"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A sentence-aligned piece of a document; ``start``/``end`` are character offsets into ``Document.text``."""
+
+    id: str
+    doc_id: str
+    index: int
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a fact comes from and what produced it."""
+
+    doc_id: str
+    chunk_id: str
+    extractor: str  # model id of the LLM (or "import:<file>")
+    prompt_version: str = ""
+    span: tuple[int, int] | None = None  # character span in the document, where known
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A node of the graph. ``id`` is derived from the normalised name and type (see ``entity_id``)."""
+
+    id: str
+    name: str
+    type: str = "Thing"
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Triple:
+    """A candidate or accepted fact ``(head, relation, tail)`` with types, confidence and provenance."""
+
+    head: str
+    relation: str
+    tail: str
+    head_type: str = "Thing"
+    tail_type: str = "Thing"
+    confidence: float = 1.0
+    provenance: Provenance | None = None
+
+
+@dataclass(frozen=True)
+class ExtractionFailure:
+    """A chunk whose LLM reply could not be turned into triples; kept for the build report."""
+
+    chunk_id: str
+    doc_id: str
+    reason: str
+    reply: str = ""
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file the loader could not use (unreadable, empty, binary, unsupported) and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A fact ready to write: entity ids on both ends, merged provenance."""
+
+    head_id: str
+    relation: str  # the original wording; the store sanitises it into a relationship type
+    tail_id: str
+    confidence: float
+    chunk_ids: tuple[str, ...]
+    doc_ids: tuple[str, ...]
+    extractor: str
+
+
+@dataclass(frozen=True)
+class Mention:
+    """An entity mentioned in a chunk (becomes ``(:Entity)-[:FROM_CHUNK]->(:Chunk)``)."""
+
+    entity_id: str
+    chunk_id: str
+
+
+@dataclass
+class GraphBatch:
+    """What one document (or one import) contributes to the store, written in one go."""
+
+    documents: list[Document] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
+    entities: list[Entity] = field(default_factory=list)
+    mentions: list[Mention] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)

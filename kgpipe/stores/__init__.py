@@ -1,0 +1,82 @@
+"""Graph stores behind one small contract, resolved by name in one place.
+
+A store runs Cypher. Everything kgpipe writes or reads is a named query in ``kgpipe.cypher`` run
+through ``Store.execute``; the store only knows how to talk to its server, how to run a statement
+read-only, and how to create its indexes. Names accepted wherever a store is::
+
+    "falkordb"                    the embedded FalkorDB server kgpipe starts in ``<state_dir>/falkordb``
+    "falkordb://host:port"        a FalkorDB (or Redis + FalkorDB module) server you run
+    "neo4j://...", "bolt://...", "neo4j+s://..."   Neo4j through the official driver
+
+Third-party stores register under the ``kgpipe.stores`` entry-point group (``"module:Class"``,
+called as ``Class(spec, settings)``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, runtime_checkable
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+
+@dataclass
+class QueryResult:
+    """Rows of plain Python values (nodes and relationships become dicts)."""
+
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The whole contract a graph store implements."""
+
+    name: str  # "falkordb" or "neo4j": picks dialect-specific statements in kgpipe.cypher
+
+    def execute(self, cypher: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> QueryResult:
+        """Run one statement. ``write=False`` runs it read-only at the server (RO query / READ transaction)."""
+        ...
+
+    def ensure_schema(self) -> None:
+        """Create the indexes kgpipe relies on (idempotent)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+BACKENDS: dict[str, str] = {
+    "falkordb": "kgpipe.stores.falkordb:FalkorDBStore",
+    "neo4j": "kgpipe.stores.neo4j:Neo4jStore",
+    "neo4j+s": "kgpipe.stores.neo4j:Neo4jStore",
+    "neo4j+ssc": "kgpipe.stores.neo4j:Neo4jStore",
+    "bolt": "kgpipe.stores.neo4j:Neo4jStore",
+    "bolt+s": "kgpipe.stores.neo4j:Neo4jStore",
+    "bolt+ssc": "kgpipe.stores.neo4j:Neo4jStore",
+}
+
+
+def resolve_store(spec: "str | Store", settings: "Settings | None" = None) -> Store:
+    """Turn a store name or URI (or an instance) into a connected store with its schema in place."""
+    from ..config import Settings
+
+    if not isinstance(spec, str):
+        return spec
+    settings = settings or Settings()
+    scheme = spec.split("://", 1)[0] if "://" in spec else spec
+    backends = dict(BACKENDS)
+    backends.update({ep.name: ep.value for ep in entry_points(group="kgpipe.stores")})
+    if scheme not in backends:
+        raise ConfigError(f"unknown store {spec!r}; use 'falkordb', 'falkordb://host:port' or a neo4j:// / bolt:// URI")
+    module, _, name = backends[scheme].partition(":")
+    store = getattr(importlib.import_module(module), name)(spec, settings)
+    store.ensure_schema()
+    return store

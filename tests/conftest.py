@@ -1,0 +1,66 @@
+"""Shared fixtures: one real FalkorDB server per test session, one real Gemma model per session."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from kgpipe.config import Settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_falkordb_servers(tmp_path_factory: pytest.TempPathFactory):
+    """Embedded servers outlive the process that starts them (CLI reuse); stop those this session started."""
+    yield
+    from kgpipe.stores.falkordb_server import stop_server
+
+    for record in tmp_path_factory.getbasetemp().glob("**/falkordb/server.json"):
+        stop_server(record.parent.parent)
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One state folder (so one embedded FalkorDB server) for the whole test session."""
+    return tmp_path_factory.mktemp("kgpipe-state")
+
+
+@pytest.fixture(scope="session")
+def model_cache() -> Path:
+    """Where the de-quantised default model is cached; shared across sessions to keep test runs fast."""
+    return Path(os.environ.get("KGPIPE_MODEL_CACHE", Path.home() / ".cache" / "kgpipe" / "models"))
+
+
+@pytest.fixture
+def settings(state_dir: Path) -> Settings:
+    """Settings with the shared state folder and a graph of its own, so tests never see each other's data."""
+    return Settings(state_dir=str(state_dir), graph=f"test_{uuid.uuid4().hex[:12]}", progress=False)
+
+
+@pytest.fixture
+def store(settings: Settings):
+    """A real FalkorDB store (the embedded server kgpipe starts) on an empty graph of its own."""
+    from kgpipe.stores import resolve_store
+
+    st = resolve_store("falkordb", settings)
+    yield st
+    try:
+        st.execute("MATCH (n) DETACH DELETE n", write=True)
+    finally:
+        st.close()
+
+
+@pytest.fixture(scope="session")
+def gemma(state_dir: Path):
+    """The packaged Gemma 3 270M through the local transformers backend, without the response cache."""
+    from kgpipe.llms.transformers import TransformersLLM
+
+    return TransformersLLM("gemma", Settings(state_dir=str(state_dir), progress=False))

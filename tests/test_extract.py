@@ -1,0 +1,54 @@
+"""Extraction: prompt building, failure recording (scripted LLM), and the real default model."""
+
+from kgpipe.extract import PROMPT_VERSION, build_prompt, extract
+from kgpipe.records import Chunk
+
+
+class ScriptedLLM:
+    """Replies from a script, to test what extract() does with them; never a stand-in for the real model."""
+
+    model_id = "scripted"
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.prompts = []
+
+    def generate(self, prompts, *, max_new_tokens=128, stop=()):
+        self.prompts.extend(prompts)
+        return [self.replies.pop(0) for _ in prompts]
+
+
+def _chunk(i, text):
+    return Chunk(f"c{i}", "d" * 64, i, text, 0, len(text))
+
+
+def test_prompt_has_text_and_examples_and_optional_ontology():
+    p = build_prompt("Pierre Curie was born\n in Paris.")
+    assert p.endswith("Text: Pierre Curie was born in Paris.\nTriples:\n")
+    assert "{ontology}" not in p and "Albert Einstein | born in | Ulm" in p
+
+    class Onto:
+        def prompt_block(self):
+            return "Allowed relations: born in (Person -> Place)"
+
+    assert "Allowed relations: born in" in build_prompt("x", Onto())
+
+
+def test_failures_recorded_and_provenance_kept():
+    chunks = [_chunk(0, "Pierre Curie was born in Paris."), _chunk(1, "Noise."), _chunk(2, "Nothing here.")]
+    llm = ScriptedLLM(["Pierre Curie | born in | Paris\nEND", "I cannot help with that.", ""])
+    result = extract(chunks, llm, batch_size=2)
+    assert [(t.head, t.relation, t.tail) for t in result.triples] == [("Pierre Curie", "born in", "Paris")]
+    prov = result.triples[0].provenance
+    assert (prov.chunk_id, prov.extractor, prov.prompt_version, prov.span) == ("c0", "scripted", PROMPT_VERSION, (0, 31))
+    assert [(f.chunk_id, f.reply) for f in result.failures] == [("c1", "I cannot help with that.")]
+    assert len(llm.prompts) == 3
+
+
+def test_real_default_model_extracts_grounded_triples(gemma):
+    text = "IBM is headquartered in Armonk. In 2019 IBM acquired Red Hat."
+    result = extract([_chunk(0, text)], gemma, max_new_tokens=64)
+    assert not result.failures
+    grounded = [t for t in result.triples if t.head in text and t.tail in text]
+    assert grounded, result.triples
+    assert all(t.provenance.extractor == gemma.model_id for t in result.triples)

@@ -1,0 +1,408 @@
+"""LLM backends: the real packaged Gemma, OpenAILLM against a real local HTTP server, the response cache."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import pytest
+
+from kgpipe.config import Settings
+from kgpipe.errors import ConfigError, LLMError, ModelUnavailable
+from kgpipe.llms import LLM, resolve_llm
+from kgpipe.llms.cache import CachedLLM
+from kgpipe.llms.openai import OpenAILLM
+
+# -- the packaged Gemma (real model) ------------------------------------------------------------
+
+PROMPTS = [
+    "The capital of France is",
+    "Marie Curie was a physicist who discovered polonium and radium. She was born in",
+    "Water boils at",
+    "A list of fruits: apple, banana,",
+]
+
+
+def test_gemma_loads_from_the_safetensors_cache(gemma: Any, model_cache: Path) -> None:
+    cached = model_cache / "gemma-3-270m"
+    assert (cached / "config.json").is_file() and (cached / "model.safetensors").is_file()
+    assert (cached / "kgpipe-conversion.json").is_file()  # written last: the cache is complete
+    assert not list(model_cache.glob(".gemma-3-270m.*"))  # no half-written conversion left behind
+    assert gemma.model_id == "hf:gemma-3-270m-q4_k_m"
+    assert isinstance(gemma, LLM) and gemma.model is not None and gemma.tokenizer is not None
+
+
+def test_gemma_generates_deterministic_text(gemma: Any) -> None:
+    first = gemma.generate(["The capital of France is"], max_new_tokens=10)
+    second = gemma.generate(["The capital of France is"], max_new_tokens=10)
+    assert first == second and first[0].strip()
+    assert not first[0].startswith("The capital")  # the prompt is not echoed
+
+
+def test_gemma_batched_equals_one_at_a_time(gemma: Any) -> None:
+    batched = gemma.generate(PROMPTS, max_new_tokens=12)
+    single = [gemma.generate([p], max_new_tokens=12)[0] for p in PROMPTS]
+    assert batched == single
+    assert len(set(batched)) == len(PROMPTS)  # outputs returned in input order, not length order
+
+
+def test_gemma_stop_strings_cut_the_output(gemma: Any) -> None:
+    free = gemma.generate(PROMPTS, max_new_tokens=24)
+    stopped = gemma.generate(PROMPTS, max_new_tokens=24, stop=[".", "\n"])
+    for full, cut in zip(free, stopped):
+        assert "." not in cut and "\n" not in cut
+        assert full.startswith(cut)
+        ends = [i for i in (full.find("."), full.find("\n")) if i >= 0]
+        if ends:
+            assert cut == full[: min(ends)]
+
+
+def test_gemma_stops_early_when_every_sequence_has_stopped(gemma: Any) -> None:
+    started = time.perf_counter()
+    gemma.generate(["A list of fruits: apple, banana,"], max_new_tokens=4)
+    four = time.perf_counter() - started
+    started = time.perf_counter()
+    out = gemma.generate(["A list of fruits: apple, banana,"], max_new_tokens=200, stop=[","])
+    stopped = time.perf_counter() - started
+    assert "," not in out[0] and out[0].strip()
+    assert stopped < 4 * four + 1.0  # 200 tokens would take far longer than a few
+
+
+def test_gemma_logprob_prefers_the_plausible_continuation(gemma: Any) -> None:
+    contexts = ["The capital of France is", "The capital of France is", "Water boils at 100 degrees"]
+    continuations = [" Paris", " a bicycle sandwich", " Celsius"]
+    scores = gemma.logprob(contexts, continuations)
+    assert all(s < 0 for s in scores)
+    assert scores[0] > scores[1]
+    alone = gemma.logprob(contexts[:1], continuations[:1])[0]
+    assert alone == pytest.approx(scores[0], abs=1e-3)  # padding in a batch does not change a score
+    assert gemma.logprob(["anything"], [""]) == [0.0]
+
+
+def test_hf_local_folder_and_cached_wrapper(gemma: Any, model_cache: Path, settings: Settings) -> None:
+    llm = resolve_llm(f"hf:{model_cache / 'gemma-3-270m'}", settings)
+    assert isinstance(llm, CachedLLM) and llm.model_id.startswith("hf:/")
+    assert hasattr(llm, "logprob") and llm.tokenizer is not None
+    out = llm.generate(PROMPTS[:2], max_new_tokens=6)
+    assert out == gemma.generate(PROMPTS[:2], max_new_tokens=6)
+    assert llm.generate(PROMPTS[:2], max_new_tokens=6) == out and llm.calls == 2 and llm.hits == 2
+
+
+# -- resolve_llm --------------------------------------------------------------------------------
+
+
+def test_unknown_backend_is_a_config_error(settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="unknown LLM backend"):
+        resolve_llm("nosuchbackend:model", settings)
+
+
+def test_missing_hub_model_fails_without_touching_the_network(settings: Settings, monkeypatch: Any) -> None:
+    attempts: list[Any] = []
+
+    def no_network(sock: socket.socket, address: Any) -> None:
+        attempts.append(address)
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    with pytest.raises(ModelUnavailable, match="some/not-downloaded-model"):
+        resolve_llm("hf:some/not-downloaded-model", settings)
+    assert attempts == []
+
+
+# -- OpenAILLM against a real local HTTP server ------------------------------------------------
+
+Behaviour = Callable[[str, dict[str, Any], int], "tuple[int, dict[str, str], Any, float]"]
+
+
+class FakeOpenAI:
+    """A real HTTP server on 127.0.0.1 whose replies a test scripts: (status, headers, json, delay)."""
+
+    def __init__(self, behave: Behaviour) -> None:
+        self.behave = behave
+        self.requests: list[tuple[str, dict[str, Any], dict[str, str], float]] = []
+        self.inflight = self.max_inflight = 0
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server.lock:
+                    n = len(server.requests)
+                    server.requests.append((self.path, body, dict(self.headers), time.monotonic()))
+                    server.inflight += 1
+                    server.max_inflight = max(server.max_inflight, server.inflight)
+                try:
+                    status, headers, payload, delay = server.behave(self.path, body, n)
+                    time.sleep(delay)
+                    data = json.dumps(payload).encode()
+                    self.send_response(status)
+                    for k, v in {"Content-Type": "application/json", **headers}.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
+                finally:
+                    with server.lock:
+                        server.inflight -= 1
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    def paths(self) -> list[str]:
+        return [r[0] for r in self.requests]
+
+
+def chat(text: str) -> dict[str, Any]:
+    return {"choices": [{"message": {"role": "assistant", "content": text}}]}
+
+
+def echo_chat(path: str, body: dict[str, Any], n: int) -> tuple[int, dict[str, str], Any, float]:
+    return 200, {}, chat(f"re: {body['messages'][0]['content']}"), 0.0
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Behaviour], FakeOpenAI]]:
+    servers: list[FakeOpenAI] = []
+
+    def start(behave: Behaviour) -> FakeOpenAI:
+        servers.append(FakeOpenAI(behave))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.httpd.shutdown()
+        s.httpd.server_close()
+
+
+def client(server: FakeOpenAI, **settings: Any) -> OpenAILLM:
+    base = {"llm_retries": 3, "llm_timeout": 5.0, "llm_concurrency": 4, "llm_api_key": "sk-test"}
+    return OpenAILLM(f"openai:test-model@{server.url}", Settings(**{**base, **settings}), backoff=0.01)
+
+
+def test_openai_chat_generation_in_order_with_stops(serve: Any) -> None:
+    server = serve(lambda p, b, n: (200, {}, chat(f"re: {b['messages'][0]['content']}. More\ntext"), 0.0))
+    llm = client(server)
+    prompts = [f"prompt {i}" for i in range(9)]
+    assert llm.generate(prompts, max_new_tokens=7, stop=[".", "\n", "a", "b", "c"]) == [f"re: prompt {i}" for i in range(9)]
+    path, body, headers, _ = server.requests[0]
+    assert path == "/v1/chat/completions" and headers["Authorization"] == "Bearer sk-test"
+    assert body["temperature"] == 0 and body["max_tokens"] == 7 and body["model"] == "test-model"
+    assert body["stop"] == [".", "\n", "a", "b"]  # at most four go to the server; all are applied locally
+    assert llm.model_id == f"openai:test-model@127.0.0.1:{server.httpd.server_address[1]}"
+
+
+def test_openai_retries_429_honouring_retry_after(serve: Any) -> None:
+    def behave(path: str, body: dict[str, Any], n: int) -> Any:
+        if n == 0:
+            return 429, {"Retry-After": "1"}, {"error": "slow down"}, 0.0
+        return echo_chat(path, body, n)
+
+    server = serve(behave)
+    assert client(server).generate(["hi"]) == ["re: hi"]
+    times = [r[3] for r in server.requests]
+    assert len(times) == 2 and times[1] - times[0] >= 0.95  # waited what the server asked, not 10 ms
+
+
+def test_openai_retries_server_errors_with_growing_backoff(serve: Any) -> None:
+    def behave(path: str, body: dict[str, Any], n: int) -> Any:
+        return (500, {}, {"error": "boom"}, 0.0) if n < 3 else echo_chat(path, body, n)
+
+    server = serve(behave)
+    llm = OpenAILLM(f"openai:m@{server.url}", Settings(llm_retries=3), backoff=0.1)
+    assert llm.generate(["x"]) == ["re: x"]
+    t = [r[3] for r in server.requests]
+    gaps = [b - a for a, b in zip(t, t[1:])]
+    assert len(t) == 4 and gaps[0] >= 0.05 and gaps[2] >= 0.2  # 0.1·2^k with jitter in [0.5, 1]
+
+
+def test_openai_error_after_last_retry_has_status_and_body(serve: Any) -> None:
+    server = serve(lambda p, b, n: (503, {}, {"error": "overloaded right now"}, 0.0))
+    with pytest.raises(LLMError, match=r"HTTP 503.*overloaded right now"):
+        client(server, llm_retries=2).generate(["x"])
+    assert len(server.requests) == 3
+
+
+def test_openai_client_errors_are_not_retried(serve: Any) -> None:
+    server = serve(lambda p, b, n: (401, {}, {"error": "bad key"}, 0.0))
+    with pytest.raises(LLMError, match="HTTP 401.*bad key"):
+        client(server).generate(["x"])
+    assert len(server.requests) == 1
+
+
+def test_openai_timeouts_are_retried_then_reported(serve: Any) -> None:
+    slow_once = serve(lambda p, b, n: (*echo_chat(p, b, n)[:3], 1.0 if n == 0 else 0.0))
+    assert client(slow_once, llm_timeout=0.3).generate(["x"]) == ["re: x"]
+    assert len(slow_once.requests) == 2
+    always_slow = serve(lambda p, b, n: (*echo_chat(p, b, n)[:3], 1.0))
+    with pytest.raises(LLMError, match="(?i)timeout"):
+        client(always_slow, llm_timeout=0.2, llm_retries=1).generate(["x"])
+    assert len(always_slow.requests) == 2
+
+
+def test_openai_connection_errors_are_retried_then_reported() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket closes
+    llm = OpenAILLM(f"openai:m@http://127.0.0.1:{port}/v1", Settings(llm_retries=2), backoff=0.01)
+    with pytest.raises(LLMError, match="after 3 attempts"):
+        llm.generate(["x"])
+
+
+def test_openai_concurrency_is_bounded(serve: Any) -> None:
+    server = serve(lambda p, b, n: (*echo_chat(p, b, n)[:3], 0.15))
+    started = time.perf_counter()
+    out = client(server, llm_concurrency=3).generate([str(i) for i in range(12)])
+    elapsed = time.perf_counter() - started
+    assert out == [f"re: {i}" for i in range(12)]
+    assert server.max_inflight == 3
+    assert elapsed < 12 * 0.15 * 0.6  # really concurrent: about 4 rounds, not 12
+
+
+def test_openai_falls_back_to_completions(serve: Any) -> None:
+    def behave(path: str, body: dict[str, Any], n: int) -> Any:
+        if path.endswith("/chat/completions"):
+            return 400, {}, {"error": "this model has no chat template"}, 0.0
+        return 200, {}, {"choices": [{"text": body["prompt"].upper() + "\nmore"}]}, 0.0
+
+    server = serve(behave)
+    llm = client(server, llm_concurrency=1)
+    assert llm.generate(["ab", "cd"], stop=["\n"]) == ["AB", "CD"]
+    assert server.paths() == ["/v1/chat/completions", "/v1/completions", "/v1/completions"]
+
+
+def _echo_logprobs(path: str, body: dict[str, Any], n: int) -> Any:
+    """Completions with echo: one token per character, each with log-probability -0.5; first is None."""
+    text = body["prompt"]
+    tokens = [-0.5] * len(text) + [-0.1]
+    tokens[0] = None  # type: ignore[call-overload]
+    lp = {"tokens": list(text) + ["!"], "token_logprobs": tokens, "text_offset": list(range(len(text) + 1))}
+    assert body["echo"] is True and body["logprobs"] == 1
+    return 200, {}, {"choices": [{"text": text + "!", "logprobs": lp}]}, 0.0
+
+
+def test_openai_logprob_via_completions_echo(serve: Any) -> None:
+    server = serve(_echo_logprobs)
+    scores = client(server).logprob(["abc", "hello "], ["de", "world"])
+    assert scores == [pytest.approx(-1.0), pytest.approx(-2.5)]
+    assert set(server.paths()) == {"/v1/completions"}
+
+
+def test_openai_logprob_unsupported_is_not_implemented(serve: Any) -> None:
+    no_echo = serve(lambda p, b, n: (400, {}, {"error": "echo is not supported"}, 0.0))
+    with pytest.raises(NotImplementedError):
+        client(no_echo).logprob(["a"], ["b"])
+    no_logprobs = serve(lambda p, b, n: (200, {}, {"choices": [{"text": "x"}]}, 0.0))
+    with pytest.raises(NotImplementedError):
+        client(no_logprobs).logprob(["a"], ["b"])
+
+
+def test_openai_base_url_and_key_resolution(monkeypatch: Any) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert OpenAILLM("openai:gpt-x", Settings()).model_id == "openai:gpt-x@api.openai.com"
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://env-host:1234/v1")
+    assert OpenAILLM("openai:m", Settings()).base_url == "http://env-host:1234/v1"
+    assert OpenAILLM("openai:m", Settings(llm_base_url="http://cfg:9/v1")).base_url == "http://cfg:9/v1"
+    assert OpenAILLM("openai:m@http://spec:8/v1", Settings(llm_base_url="http://cfg:9/v1")).model_id == "openai:m@spec:8"
+    with pytest.raises(ConfigError):
+        OpenAILLM("openai:", Settings())
+    with pytest.raises(ConfigError):
+        OpenAILLM("openai:m@not-a-url", Settings())
+
+
+# -- CachedLLM ----------------------------------------------------------------------------------
+
+
+class Scripted:
+    """A deterministic backend that records every batch it is sent (unit tests of the cache only)."""
+
+    model_id = "scripted:v1"
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def generate(self, prompts: Sequence[str], *, max_new_tokens: int = 128, stop: Sequence[str] = ()) -> list[str]:
+        self.batches.append(list(prompts))
+        return [f"{p[::-1]}|{max_new_tokens}|{','.join(stop)}" for p in prompts]
+
+
+class ScriptedScorer(Scripted):
+    def logprob(self, contexts: Sequence[str], continuations: Sequence[str]) -> list[float]:
+        self.batches.append([c + x for c, x in zip(contexts, continuations)])
+        return [-float(len(x)) for x in continuations]
+
+
+def test_cache_second_call_makes_no_backend_calls(tmp_path: Path) -> None:
+    inner = Scripted()
+    llm = CachedLLM(inner, tmp_path / "c.sqlite")
+    first = llm.generate(["a", "b", "c"], max_new_tokens=5)
+    assert llm.generate(["a", "b", "c"], max_new_tokens=5) == first
+    assert inner.batches == [["a", "b", "c"]] and llm.calls == 3 and llm.hits == 3
+
+
+def test_cache_persists_across_instances(tmp_path: Path) -> None:
+    CachedLLM(Scripted(), tmp_path / "c.sqlite").generate(["x", "y"], stop=["\n"])
+    again = CachedLLM(inner := Scripted(), tmp_path / "c.sqlite")
+    assert again.generate(["x", "y"], stop=["\n"]) == ["x|128|\n", "y|128|\n"]
+    assert inner.batches == [] and again.calls == 0 and again.hits == 2
+
+
+def test_cache_mixed_hits_and_misses_keep_order(tmp_path: Path) -> None:
+    inner = Scripted()
+    llm = CachedLLM(inner, tmp_path / "c.sqlite")
+    llm.generate(["b", "d"])
+    out = llm.generate(["a", "b", "c", "d", "a"])
+    assert out == ["a|128|", "b|128|", "c|128|", "d|128|", "a|128|"]
+    assert inner.batches[-1] == ["a", "c"]  # one batched call with only the misses, each once
+    assert (llm.calls, llm.hits) == (4, 3)
+    llm.generate(["a"], max_new_tokens=9)  # a different request is a different entry
+    llm.generate(["a"], stop=["."])
+    assert llm.calls == 6 and model_id_of(llm) == "scripted:v1"
+
+
+def model_id_of(llm: LLM) -> str:
+    return llm.model_id
+
+
+def test_cache_logprob_only_when_the_backend_scores(tmp_path: Path) -> None:
+    plain = CachedLLM(Scripted(), tmp_path / "c.sqlite")
+    assert not hasattr(plain, "logprob") and isinstance(plain.inner, Scripted)
+    inner = ScriptedScorer()
+    scoring = CachedLLM(inner, tmp_path / "c.sqlite")
+    assert scoring.logprob(["a", "b"], ["xy", "z"]) == [-2.0, -1.0]
+    assert scoring.logprob(["b", "q"], ["z", "qqq"]) == [-1.0, -3.0]
+    assert inner.batches == [["axy", "bz"], ["qqqq"]] and scoring.hits == 1
+
+
+def _fill(path: str, worker: int) -> None:
+    llm = CachedLLM(Scripted(), path)
+    for i in range(40):
+        llm.generate([f"shared {i}", f"own {worker} {i}"])
+
+
+def test_cache_is_safe_for_concurrent_processes(tmp_path: Path) -> None:
+    path = str(tmp_path / "c.sqlite")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_fill, args=(path, w)) for w in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    check = CachedLLM(inner := Scripted(), path)
+    check.generate([f"shared {i}" for i in range(40)] + [f"own 2 {i}" for i in range(40)])
+    assert inner.batches == [] and check.hits == 80

@@ -1,0 +1,150 @@
+"""End to end with the real default model and the real FalkorDB server: build, rebuild, change, delete, resume."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kgpipe.pipeline import build
+from kgpipe.stores import resolve_store
+from kgpipe.write import delete_document, stats
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "data" / "sample"
+MESSY = Path(__file__).parent / "data" / "messy"
+
+FACTS = "MATCH (h:Entity)-[r]->(t:Entity) WHERE r.label IS NOT NULL RETURN h.id, type(r), t.id, r.doc_ids, r.chunk_ids"
+
+
+def _graph(store):
+    """The graph as comparable sets: entity ids, facts (with their documents)."""
+    entities = {r[0] for r in store.execute("MATCH (e:Entity) RETURN e.id").rows}
+    facts = {(h, t, tl, tuple(sorted(d))) for h, t, tl, d, _ in store.execute(FACTS).rows}
+    return entities, facts
+
+
+def _duplicates(store) -> int:
+    q = [
+        "MATCH (n:Entity) WITH n.id AS k, count(*) AS c WHERE c > 1 RETURN count(k)",
+        "MATCH (n:Chunk) WITH n.id AS k, count(*) AS c WHERE c > 1 RETURN count(k)",
+        "MATCH (n:Document) WITH n.id AS k, count(*) AS c WHERE c > 1 RETURN count(k)",
+        "MATCH (h:Entity)-[r]->(t:Entity) WITH h.id AS a, type(r) AS b, t.id AS c, count(*) AS n WHERE n > 1 RETURN count(a)",
+        "MATCH (c:Chunk)-[r:FROM_CHUNK|FROM_DOCUMENT]-(x) WITH c.id AS a, type(r) AS b, id(x) AS d, count(*) AS n WHERE n > 1 RETURN count(a)",
+    ]
+    return sum(int(store.execute(s).rows[0][0]) for s in q)
+
+
+@pytest.mark.slow
+def test_sample_build_provenance_rebuild_and_delete(settings, store, tmp_path):
+    result = build(SAMPLE, settings, store=store)
+    counts = stats(store)
+    assert result.documents_built == len(list(SAMPLE.iterdir())) and not result.skipped
+    assert counts["documents"] == result.documents_built and counts["chunks"] == result.chunks
+    assert counts["entities"] > 10 and counts["facts"] > 10, counts
+    # every fact's provenance points at nodes that exist, and its chunks belong to its documents
+    dangling = store.execute(
+        "MATCH (h:Entity)-[r]->(:Entity) WHERE r.label IS NOT NULL UNWIND r.chunk_ids AS cid "
+        "OPTIONAL MATCH (c:Chunk {id: cid})-[:FROM_DOCUMENT]->(d:Document) "
+        "WITH r, cid, c, d WHERE c IS NULL OR NOT d.id IN r.doc_ids RETURN count(*)"
+    ).rows[0][0]
+    assert dangling == 0
+    assert store.execute("MATCH ()-[r]->() WHERE r.label IS NOT NULL AND size(r.chunk_ids) = 0 RETURN count(r)").rows[0][0] == 0
+    assert store.execute("MATCH (e:Entity) WHERE NOT (e)-[:FROM_CHUNK]->(:Chunk) RETURN count(e)").rows[0][0] == 0
+    assert result.llm_calls + result.cache_hits == result.chunks
+
+    again = build(SAMPLE, settings, store=store)  # unchanged: nothing re-extracted, nothing changes
+    assert stats(store) == counts
+    assert (again.documents_unchanged, again.documents_built, again.llm_calls) == (result.documents_built, 0, 0)
+    assert _duplicates(store) == 0
+
+    # deleting one document leaves exactly the graph of the other documents
+    victim = SAMPLE / "marie_curie.txt"
+    others = tmp_path / "others"
+    shutil.copytree(SAMPLE, others)
+    (others / victim.name).unlink()
+    removed = delete_document(store, str(victim))
+    assert removed["documents"] == 1 and removed["chunks"] > 0
+    reference = resolve_store("falkordb", settings.replace(graph=settings.graph + "_ref"))
+    try:
+        build(others, settings, store=reference)
+        assert _graph(store) == _graph(reference)  # same entities, same facts, same supporting documents
+        assert stats(store) == stats(reference)
+    finally:
+        reference.execute("MATCH (n) DETACH DELETE n", write=True)
+        reference.close()
+
+
+@pytest.mark.slow
+def test_changed_file_rebuilds_only_that_file(settings, store, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("pierre_curie.md", "capitals.html"):
+        shutil.copy(SAMPLE / name, docs / name)
+    first = build(docs, settings, store=store)
+    before = {r[0]: r[1] for r in store.execute("MATCH (d:Document) RETURN d.path, d.id").rows}
+    changed = docs / "pierre_curie.md"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\nPierre Curie was born in Paris.\n", encoding="utf-8")
+    second = build(docs, settings, store=store)
+    after = {r[0]: r[1] for r in store.execute("MATCH (d:Document) RETURN d.path, d.id").rows}
+    assert (second.documents_built, second.documents_replaced, second.documents_unchanged) == (1, 1, 1)
+    assert after[str(docs / "capitals.html")] == before[str(docs / "capitals.html")]
+    assert after[str(changed)] != before[str(changed)] and len(after) == 2
+    assert _duplicates(store) == 0
+    assert first.documents_built == 2
+
+
+@pytest.mark.slow
+def test_messy_folder_builds_and_reports_skips(settings, store):
+    result = build(MESSY, settings, store=store)
+    reasons = {Path(s.path).name: s.reason for s in result.skipped}
+    assert any("empty" in r for r in reasons.values()), reasons
+    assert any("binary" in r for r in reasons.values()), reasons
+    assert result.documents_built >= 2  # the latin-1 text and the HTML page at least
+    titles = {r[0] for r in store.execute("MATCH (d:Document) RETURN d.title").rows}
+    assert titles
+
+
+@pytest.mark.slow
+def test_kill_9_mid_build_resumes_without_duplicates(settings, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in sorted(os.listdir(SAMPLE))[:4]:
+        shutil.copy(SAMPLE / name, docs / name)
+    small = settings.replace(batch_size=2, chunk_tokens=60)
+    reference = resolve_store("falkordb", small.replace(graph=small.graph + "_ref"))
+    build(docs, small, store=reference)  # fills the LLM cache; the killed run below does not use it
+    env = dict(os.environ, KGPIPE_LLM_CACHE="false", KGPIPE_BATCH_SIZE="2", KGPIPE_CHUNK_TOKENS="60")
+    cmd = [sys.executable, "-m", "kgpipe.cli", "--state-dir", small.state_dir, "--graph", small.graph,
+           "--no-progress", "build", str(docs)]  # fmt: skip
+    store = resolve_store("falkordb", small)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 600
+        complete = 0
+        while time.time() < deadline and proc.poll() is None:
+            complete = store.execute("MATCH (d:Document) WHERE d.complete = true RETURN count(d)").rows[0][0]
+            if complete >= 1:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, f"the build ended before it could be killed: {proc.stderr.read()}"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert 1 <= complete < 4
+        resumed = build(docs, small, store=store)
+        assert resumed.documents_unchanged >= 1 and resumed.documents_built >= 1
+        assert _duplicates(store) == 0
+        assert stats(store) == stats(reference)
+        assert _graph(store) == _graph(reference)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for s in (store, reference):
+            s.execute("MATCH (n) DETACH DELETE n", write=True)
+            s.close()

@@ -1,0 +1,324 @@
+"""The stores against real servers: the embedded FalkorDB kgpipe starts, and Neo4j when NEO4J_URI is set."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from kgpipe.config import Settings
+from kgpipe.errors import ConfigError, StoreError, StoreUnavailable, UnsafeQuery
+from kgpipe.records import Chunk, Document, Entity, Fact, GraphBatch, Mention
+from kgpipe.stores import QueryResult, resolve_store
+from kgpipe.stores import falkordb_server as server
+from kgpipe.stores.falkordb import FalkorDBStore
+from kgpipe.write import clear, delete_document, stats, write
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _alive(pid: int) -> bool:
+    return server._pid_alive(pid)  # treats a not-yet-reaped (zombie) server as gone
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.fixture
+def own_state(tmp_path: Path):
+    """A state folder (so a server) of the test's own, for tests that stop, kill or corrupt it."""
+    yield tmp_path
+    server.stop_server(tmp_path)
+
+
+def _settings(state: Path, graph: str = "g") -> Settings:
+    return Settings(state_dir=str(state), graph=graph, progress=False)
+
+
+# -- server lifetime ---------------------------------------------------------------------------
+
+
+def test_server_starts_records_itself_and_is_reused(own_state: Path) -> None:
+    info = server.ensure_server(own_state)
+    record = json.loads((own_state / "falkordb" / "server.json").read_text())
+    assert record["pid"] == info.pid and _alive(info.pid)
+    assert stat.S_IMODE(os.stat(info.socket).st_mode) & 0o077 == 0  # only this user can connect
+    assert server.ensure_server(own_state).pid == info.pid
+    first, second = FalkorDBStore("falkordb", _settings(own_state)), FalkorDBStore("falkordb", _settings(own_state))
+    pids = {int(s.db.connection.info("server")["process_id"]) for s in (first, second)}
+    assert pids == {info.pid}
+    first.close()
+    second.close()
+
+
+def test_no_tcp_listener(own_state: Path) -> None:
+    info = server.ensure_server(own_state)
+    store = FalkorDBStore("falkordb", _settings(own_state))
+    assert store.db.connection.config_get("port")["port"] == "0"
+    assert info.socket.endswith(".sock")
+    store.close()
+
+
+def test_long_state_path_gets_a_short_socket(tmp_path: Path) -> None:
+    deep = tmp_path / ("very-long-folder-name-" * 5) / "state"
+    try:
+        info = server.ensure_server(deep)
+        assert len(info.socket) <= 100 and not info.socket.startswith(str(deep))
+        store = resolve_store("falkordb", _settings(deep))
+        assert store.execute("RETURN 1").rows == [[1]]
+        store.close()
+    finally:
+        server.stop_server(deep)
+
+
+def test_second_process_reuses_the_server(own_state: Path) -> None:
+    pid = server.ensure_server(own_state).pid
+    done = _python(f"from kgpipe.stores.falkordb_server import ensure_server; print(ensure_server({str(own_state)!r}).pid)")
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == pid
+
+
+def test_concurrent_first_starts_make_one_server(own_state: Path) -> None:
+    code = f"from kgpipe.stores.falkordb_server import ensure_server; print(ensure_server({str(own_state)!r}).pid)"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env) for _ in range(3)]
+    pids = {int(p.communicate(timeout=120)[0]) for p in procs}
+    assert len(pids) == 1
+
+
+def test_stale_record_is_detected(own_state: Path) -> None:
+    old = server.ensure_server(own_state)
+    assert server.stop_server(own_state) and not _alive(old.pid)
+    assert not server.stop_server(own_state)  # nothing left to stop
+    record = own_state / "falkordb" / "server.json"
+    # A record naming a live process that is not the server (pid reuse), and a leftover socket file.
+    record.write_text(json.dumps({**old.__dict__, "pid": os.getpid()}))
+    Path(old.socket).touch()
+    new = server.ensure_server(own_state)
+    assert new.pid not in (old.pid, os.getpid()) and _alive(new.pid)
+    assert json.loads(record.read_text())["pid"] == new.pid
+
+
+def test_unresponsive_server_is_never_doubled(own_state: Path) -> None:
+    """A recorded server that is alive but hung must not get a second server on the same data folder."""
+    info = server.ensure_server(own_state)
+    os.kill(info.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(StoreUnavailable, match="not answering"):
+            server.ensure_server(own_state, timeout=1)
+    finally:
+        os.kill(info.pid, signal.SIGCONT)
+    assert server.ensure_server(own_state).pid == info.pid
+
+
+def test_failed_start_reports_the_server_log(tmp_path: Path) -> None:
+    aof = tmp_path / "falkordb" / "appendonlydir"
+    aof.mkdir(parents=True)
+    (aof / "appendonly.aof.manifest").write_text("not a manifest\n")
+    with pytest.raises(StoreUnavailable, match="(?s)exited during start-up.*server log tail.*manifest"):
+        server.ensure_server(tmp_path, timeout=15)
+    assert server.find_server(tmp_path) is None
+
+
+def test_data_survives_clean_restart_and_server_kill(own_state: Path) -> None:
+    st = FalkorDBStore("falkordb", _settings(own_state))
+    st.execute("CREATE (:Entity {id: 'kept'})", write=True)
+    st.close()
+    server.stop_server(own_state)
+    st = FalkorDBStore("falkordb", _settings(own_state))  # restarts from the saved data
+    assert st.execute("MATCH (e:Entity) RETURN e.id").rows == [["kept"]]
+    st.execute("CREATE (:Entity {id: 'after'})", write=True)
+    time.sleep(1.5)  # appendfsync everysec: at most the last second is at risk in a server crash
+    os.kill(server.find_server(own_state).pid, signal.SIGKILL)  # type: ignore[union-attr]
+    with pytest.raises(StoreUnavailable, match="lost FalkorDB"):
+        st.execute("MATCH (n) RETURN count(n)")
+    st = FalkorDBStore("falkordb", _settings(own_state))
+    assert sorted(r[0] for r in st.execute("MATCH (e:Entity) RETURN e.id").rows) == ["after", "kept"]
+    st.close()
+
+
+def test_client_killed_mid_run_loses_nothing_written(own_state: Path) -> None:
+    code = f"""
+import os, signal
+from kgpipe.config import Settings
+from kgpipe.stores import resolve_store
+from kgpipe.records import Entity, GraphBatch
+from kgpipe.write import write
+st = resolve_store("falkordb", Settings(state_dir={str(own_state)!r}, graph="g"))
+write(GraphBatch(entities=[Entity(f"e{{i}}", f"E{{i}}") for i in range(1000)]), st)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    assert _python(code).returncode == -signal.SIGKILL
+    st = FalkorDBStore("falkordb", _settings(own_state))
+    assert st.execute("MATCH (e:Entity) RETURN count(e)").rows == [[1000]]
+    st.close()
+
+
+def test_external_address() -> None:
+    with pytest.raises(StoreUnavailable):
+        FalkorDBStore("falkordb://127.0.0.1:1", Settings())
+    with pytest.raises(ConfigError):
+        FalkorDBStore("falkordb://", Settings())
+
+
+def test_external_server_over_tcp(tmp_path: Path) -> None:
+    """``falkordb://host:port`` reaches a server kgpipe did not start."""
+    redis_server, module = server.server_binaries()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path), "--save", ""]
+    proc = subprocess.Popen([*args, "--loadmodule", module], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                st = resolve_store(f"falkordb://127.0.0.1:{port}", Settings(graph="ext"))
+                break
+            except StoreUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        st.execute("CREATE (:Document {id: 'x'})", write=True)
+        assert st.execute("MATCH (d:Document) RETURN d.id").rows == [["x"]]
+        st.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+# -- queries on the shared session server ------------------------------------------------------
+
+
+def test_read_only_mode_is_enforced_by_the_server(store) -> None:
+    """Even with the clause check bypassed (calling the store directly), write=False cannot write."""
+    store.execute("CREATE (:Entity {id: 'a'})-[:KNOWS]->(:Entity {id: 'b'})", write=True)
+    for query in (
+        "MATCH (n) DETACH DELETE n",
+        "CREATE (:Entity {id: 'c'})",
+        "MATCH (n) SET n.x = 1",
+        "MATCH (n) WITH n LIMIT 1 /* sneaky */ DETACH DELETE n",
+        "MERGE (n:Entity {id: 'd'})",
+        "CREATE INDEX FOR (n:Other) ON (n.id)",
+    ):
+        with pytest.raises(UnsafeQuery, match="read-only"):
+            store.execute(query)
+    assert store.execute("MATCH (n) RETURN count(n), max(n.x)").rows == [[2, None]]
+    assert ["Entity"] in store.execute("CALL db.labels()").rows
+
+
+def test_results_are_plain_python(store) -> None:
+    store.execute(
+        "CREATE (:Entity:__Entity__:Person {id: 'a', name: 'Ann', aliases: ['A']})"
+        "-[:WORKS_FOR {label: 'works for', confidence: 0.5}]->(:Entity:__Entity__ {id: 'b', name: 'B'})",
+        write=True,
+    )
+    result = store.execute(
+        "MATCH p = (h {id: $h})-[r]->(t) RETURN h, r, p, {k: [1, 2.5, true, null]} AS m, h.aliases AS al", {"h": "a"}
+    )
+    assert isinstance(result, QueryResult) and result.columns == ["h", "r", "p", "m", "al"]
+    h, r, p, m, al = result.rows[0]
+    assert h == {"labels": ["Entity", "Person", "__Entity__"], "properties": {"id": "a", "name": "Ann", "aliases": ["A"]}}
+    assert r == {"type": "WORKS_FOR", "properties": {"label": "works for", "confidence": 0.5}}
+    assert [x.get("type") or x["properties"]["id"] for x in p] == ["a", "WORKS_FOR", "b"]
+    assert m == {"k": [1, 2.5, True, None]} and type(m) is dict and al == ["A"]
+    assert result.records()[0]["al"] == ["A"]
+
+
+def test_parameters_round_trip_hostile_strings(store) -> None:
+    nasty = "quote ' double \" back ` slash \\ brace } newline \n tab \t unicode é 𝄞 \\\" end"
+    store.execute("CREATE (:Entity {id: $id, name: $name})", {"id": "n", "name": nasty}, write=True)
+    assert store.execute("MATCH (e:Entity {id: 'n'}) RETURN e.name").rows == [[nasty]]
+
+
+def test_server_errors_become_store_errors(store, settings: Settings) -> None:
+    with pytest.raises(StoreError, match="FalkorDB"):
+        store.execute("MATCH (n RETURN n")
+    quick = FalkorDBStore("falkordb", settings.replace(query_timeout_ms=1))
+    with pytest.raises(StoreError, match="timed out"):
+        quick.execute("UNWIND range(1, 20000000) AS i WITH i WHERE i % 7 = 0 RETURN count(i)")
+    quick.close()
+
+
+def test_reading_a_graph_never_written_says_so(own_state: Path) -> None:
+    st = FalkorDBStore("falkordb", _settings(own_state, graph="never_written"))
+    with pytest.raises(StoreError, match="does not exist"):
+        st.execute("MATCH (n) RETURN n")
+    st.close()
+
+
+def test_ensure_schema_is_idempotent(store) -> None:
+    store.ensure_schema()
+    store.ensure_schema()
+    labels = {row[0] for row in store.execute("CALL db.indexes() YIELD label RETURN label").rows}
+    assert {"Document", "Chunk", "Entity"} <= labels
+
+
+# -- Neo4j (runs only where a server is given) ---------------------------------------------------
+
+
+def test_neo4j_unreachable_is_store_unavailable() -> None:
+    with pytest.raises(StoreUnavailable, match="cannot reach Neo4j"):
+        resolve_store("bolt://127.0.0.1:1", Settings())
+
+
+@pytest.fixture
+def neo4j_store():
+    uri = os.environ.get("NEO4J_URI")
+    if not uri:
+        pytest.skip("NEO4J_URI not set")
+    st = resolve_store(uri, Settings(graph=os.environ.get("NEO4J_DATABASE", "kgpipe")))
+    prefix = f"kgpipe-test-{uuid.uuid4().hex[:8]}-"
+    yield st, prefix
+    st.execute("MATCH (n) WHERE n.id STARTS WITH $p DETACH DELETE n", {"p": prefix}, write=True)
+    st.close()
+
+
+@pytest.mark.neo4j
+def test_neo4j_write_query_delete(neo4j_store) -> None:
+    st, p = neo4j_store
+    docs = [Document(p + "d1", p + "/a.txt", "a", "t", "s"), Document(p + "d2", p + "/b.txt", "b", "t", "s")]
+    chunks = [Chunk(p + "c1", p + "d1", 0, "x", 0, 1), Chunk(p + "c2", p + "d2", 0, "y", 0, 1)]
+    ents = [Entity(p + "e1", "Ann", "Person"), Entity(p + "e2", "Acme", "Org"), Entity(p + "e3", "Bob", "Person")]
+    mentions = [Mention(p + "e1", p + "c1"), Mention(p + "e2", p + "c1"), Mention(p + "e1", p + "c2"),
+                Mention(p + "e2", p + "c2"), Mention(p + "e3", p + "c1")]  # fmt: skip
+    facts = [Fact(p + "e1", "works for", p + "e2", 0.5, (p + "c1",), (p + "d1",), "t"),
+             Fact(p + "e1", "works for", p + "e2", 0.9, (p + "c2",), (p + "d2",), "t"),
+             Fact(p + "e3", "knows", p + "e1", 0.7, (p + "c1",), (p + "d1",), "t")]  # fmt: skip
+    before = stats(st)
+    batch = GraphBatch(docs, chunks, ents, mentions, facts)
+    write(batch, st)
+    write(batch, st)
+    after = stats(st)
+    assert after["entities"] - before["entities"] == 3 and after["facts"] - before["facts"] == 2
+    row = st.execute("MATCH (:Entity {id: $h})-[r:WORKS_FOR]->() RETURN r", {"h": p + "e1"}).rows[0][0]
+    assert row["properties"]["confidence"] == 0.9 and sorted(row["properties"]["doc_ids"]) == [p + "d1", p + "d2"]
+    with pytest.raises(UnsafeQuery):
+        st.execute("MATCH (n) WHERE n.id STARTS WITH $p DETACH DELETE n", {"p": p})
+    counts = delete_document(st, p + "d1")
+    assert counts["documents"] == 1 and counts["facts"] == 1 and counts["entities"] == 1 and counts["chunks"] == 1
+    row = st.execute("MATCH (:Entity {id: $h})-[r:WORKS_FOR]->() RETURN r.doc_ids", {"h": p + "e1"}).rows
+    assert row == [[[p + "d2"]]]
+
+
+@pytest.mark.neo4j
+def test_neo4j_results_and_errors(neo4j_store) -> None:
+    st, p = neo4j_store
+    st.execute("CREATE (:Entity:Person {id: $a})-[:KNOWS {w: 1}]->(:Entity {id: $b})", {"a": p + "a", "b": p + "b"}, write=True)
+    h, r, path = st.execute("MATCH path = (h {id: $a})-[r]->() RETURN h, r, path", {"a": p + "a"}).rows[0]
+    assert h == {"labels": ["Entity", "Person"], "properties": {"id": p + "a"}}
+    assert r == {"type": "KNOWS", "properties": {"w": 1}} and len(path) == 3
+    with pytest.raises(StoreError):
+        st.execute("MATCH (n RETURN n")
+    assert clear is not None  # never cleared here: the database may be shared
