@@ -10,7 +10,6 @@ import os
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .config import Settings, load_settings
-from .errors import UnsafeQuery
 from .safety import check_read_only
 from .stores import QueryResult, resolve_store
 from .write import delete_document, stats as graph_stats
@@ -35,10 +34,7 @@ def query(
 ) -> QueryResult:
     """Run Cypher. Read-only unless ``write=True``: a clause check here, and the store's read-only mode."""
     if not write:
-        try:
-            check_read_only(cypher)
-        except UnsafeQuery as exc:
-            raise UnsafeQuery(f"{exc}; to change the graph, pass write=True (kgpipe query --write)") from None
+        check_read_only(cypher)
     return open_store(settings, store).execute(cypher, params or {}, write=write)
 
 

@@ -84,7 +84,15 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     from .demo import demo
 
-    _print(demo(settings), args.json)
+    report = demo(settings)
+    if args.json:
+        _print(report, True)
+        return
+    _print(report["build"], False)
+    print(f"\n{report['query']}")
+    facts = report["facts"]
+    columns = list(facts[0]) if facts else ["head", "relation", "tail", "documents"]
+    _print_table(columns, [[row[c] for c in columns] for row in facts])
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
@@ -93,8 +101,15 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
     if args.what == "extract":
         report = bench.bench_extract(settings, chunks=args.n or 16)
     else:
-        report = bench.bench_write(settings, n=args.n or 100_000)
+        report = bench.bench_write(settings.store, n=args.n or 100_000, batch_size=settings.write_batch, settings=settings)
     _print(report, args.json)
+
+
+def cmd_stop(args: argparse.Namespace, settings: Settings) -> None:
+    from .stores.falkordb_server import stop_server
+
+    stopped = stop_server(settings.state_dir)
+    _print({"state_dir": settings.state_dir, "stopped": stopped}, args.json)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -138,6 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("document")
 
     add("stats", cmd_stats, "counts of what is in the graph")
+    add("stop", cmd_stop, "stop the embedded FalkorDB server of this state folder (data is saved)")
     add("demo", cmd_demo, "build data/sample into the embedded store and show stats and a sample query")
 
     sp = add("bench", cmd_bench, "benchmarks (print figures and a ratio against a baseline measured in the same run)")

@@ -38,9 +38,9 @@ class Settings:
     llm_retries: int = 4
     llm_cache: bool = True
     batch_size: int = 8  # prompts per local generation batch
-    max_new_tokens: int = 128
+    max_new_tokens: int = 96
     ontology: str = ""  # a name in ontologies/ ("general", "scierc") or a path; empty = unguided
-    chunk_tokens: int = 160  # token budget per chunk (whitespace/punctuation tokens)
+    chunk_tokens: int = 60  # token budget per chunk (word and punctuation tokens); small models extract better from short chunks
     chunk_overlap: int = 1  # sentences repeated at the start of the next chunk
     write_batch: int = 5000  # rows per UNWIND statement
     query_timeout_ms: int = 30000

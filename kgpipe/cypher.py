@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from typing import Any, Iterable, Mapping
+
+from .text import fold_diacritics
 
 Statement = tuple[str, dict[str, Any]]
 Rows = list[Mapping[str, Any]]
@@ -30,19 +31,10 @@ RESERVED_REL_TYPES = frozenset({"FROM_CHUNK", "FROM_DOCUMENT", "NEXT_CHUNK", "PR
 RESERVED_LABELS = frozenset({"document", "chunk", "entity", "__entity__", "__kgbuilder__"})
 DEFAULT_REL_TYPE = "RELATED_TO"
 
-_NO_DECOMPOSITION = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L",
-                                   "đ": "d", "Đ": "D", "þ": "th", "Þ": "Th", "œ": "oe", "Œ": "OE"})  # fmt: skip
 _NAME = re.compile(r"[A-Za-z0-9_]+")
 _LABEL = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 
 
-def _to_ascii(text: str) -> str:
-    """Latin letters with accents to their base letter (NFKD); other characters pass through unchanged."""
-    text = unicodedata.normalize("NFKD", text.translate(_NO_DECOMPOSITION))
-    return "".join(ch for ch in text if not unicodedata.combining(ch))
-
-
-@functools.lru_cache(maxsize=65536)  # pure, and a build sees the same few relations over and over
 def sanitize_rel_type(label: str) -> str:
     """A relation's wording as a safe ``UPPER_SNAKE`` relationship type.
 
@@ -51,7 +43,7 @@ def sanitize_rel_type(label: str) -> str:
     >>> sanitize_rel_type("}) DETACH DELETE n //"), sanitize_rel_type("3rd"), sanitize_rel_type("next chunk")
     ('DETACH_DELETE_N', 'REL_3RD', 'REL_NEXT_CHUNK')
     """
-    text = _to_ascii(label or "")
+    text = fold_diacritics(label or "")
     text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text)  # camelCase -> camel_Case
     text = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").upper()[:100].rstrip("_")
     if not text:
@@ -68,10 +60,12 @@ def sanitize_label(name: str) -> str | None:
     Accents are dropped and spaces/hyphens become ``_``; anything else that is not a plain
     identifier (or is one of kgpipe's own labels) gives ``None``.
 
-    >>> sanitize_label("Person"), sanitize_label("Café owner"), sanitize_label("Person`) DELETE"), sanitize_label("Chunk")
-    ('Person', 'Cafe_owner', None, None)
+    >>> sanitize_label("Person"), sanitize_label("Café owner"), sanitize_label("Person`) DELETE")
+    ('Person', 'Cafe_owner', None)
+    >>> sanitize_label("Chunk") is None
+    True
     """
-    text = re.sub(r"[\s\-]+", "_", _to_ascii(name or "").strip())
+    text = re.sub(r"[\s\-]+", "_", fold_diacritics(name or "").strip())
     if not _LABEL.fullmatch(text) or text.lower() in RESERVED_LABELS:
         return None
     return text

@@ -12,8 +12,8 @@ import re
 from collections import defaultdict
 from typing import Iterable
 
-from .cypher import _to_ascii as fold_diacritics  # TODO move to a shared text module
 from .records import Chunk, Document, Entity, Fact, GraphBatch, Mention, Triple, stable_id
+from .text import fold_diacritics
 
 GENERIC_TYPE = "Thing"
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)

@@ -63,7 +63,10 @@ def _check_call(after: str) -> None:
     name = re.sub(r"\s+", "", found.group(1)).lower() if found else ""
     if name not in ALLOWED_PROCEDURES:
         allowed = ", ".join(sorted(ALLOWED_PROCEDURES))
-        raise UnsafeQuery(f"procedure call {name or '?'}() is not allowed in a read-only query (allowed: {allowed})")
+        raise UnsafeQuery(
+            f"procedure call {name or '?'}() is not allowed in a read-only query (allowed: {allowed}); "
+            "run it with --write / write=True"
+        )
 
 
 def strip_literals(cypher: str) -> str:

@@ -12,10 +12,11 @@ mentions, and facts with ``doc_ids = [that id]`` and ``chunk_ids = []``.
 Deletion rule, consistent for both: **a fact lives while some document supports it** (its
 ``doc_ids`` is not empty) and **an entity lives while a mention or a fact supports it** (a
 ``FROM_CHUNK`` to a chunk of a remaining document, or any relationship to another entity other
-than a ``PREDICTED`` link). ``delete_document`` removes the document's chunks, drops the document
-from shared facts' ``doc_ids``/``chunk_ids``, deletes the facts it alone supported, then the
-entities that rule leaves unsupported, and the document node last — so an interrupted delete can
-simply be run again.
+than a ``PREDICTED`` link). ``delete_document`` deletes the facts the document alone supported,
+drops it from shared facts' ``doc_ids``/``chunk_ids``, deletes the entities (among those it
+mentioned or whose facts it cited) that the rule leaves unsupported, then its chunks, and the
+document node last — so an interrupted delete finds the document again and can be re-run (only a
+mention-less entity whose last fact went just before the interruption could be left behind).
 """
 
 from __future__ import annotations
@@ -51,8 +52,9 @@ def write(batch: GraphBatch, store: Store, *, batch_size: int = 5000) -> dict[st
     documents = {d.id: d for d in batch.documents}
     counts["documents"] = run(
         cypher.upsert_documents,
-        [{"id": d.id, "path": d.path, "title": d.title, "sha256": d.sha256, "mime": d.mime} for d in documents.values()],
-    )
+        [{"id": d.id, "path": d.path, "title": d.title, "sha256": d.sha256, "mime": d.mime}
+         for d in documents.values()],
+    )  # fmt: skip
     chunks = {c.id: c for c in batch.chunks}
     counts["chunks"] = run(
         cypher.upsert_chunks,

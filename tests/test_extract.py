@@ -46,9 +46,17 @@ def test_failures_recorded_and_provenance_kept():
 
 
 def test_real_default_model_extracts_grounded_triples(gemma):
-    text = "IBM is headquartered in Armonk. In 2019 IBM acquired Red Hat."
-    result = extract([_chunk(0, text)], gemma, max_new_tokens=64)
+    texts = [
+        "IBM is headquartered in Armonk. In 2019 IBM acquired Red Hat.",
+        "Pierre Curie was born in Paris. Paris is the capital of France.",
+        "Red Hat is headquartered in Raleigh. Red Hat makes Red Hat Enterprise Linux.",
+        "Steve Jobs was born in San Francisco. He founded Apple Inc. in 1976.",
+    ]
+    chunks = [_chunk(i, text) for i, text in enumerate(texts)]
+    result = extract(chunks, gemma, max_new_tokens=64, batch_size=4)
     assert not result.failures
-    grounded = [t for t in result.triples if t.head in text and t.tail in text]
-    assert grounded, result.triples
+    # a 270M base model is weak: most chunks, not all, must give a triple whose ends are in the text
+    grounded = {t.provenance.chunk_id for t in result.triples if t.head in texts[int(t.provenance.chunk_id[1:])]
+                and t.tail in texts[int(t.provenance.chunk_id[1:])]}  # fmt: skip
+    assert len(grounded) >= 3, result.triples
     assert all(t.provenance.extractor == gemma.model_id for t in result.triples)

@@ -18,7 +18,8 @@ def _doc(name: str, path: str | None = None) -> Document:
 def two_documents() -> tuple[GraphBatch, GraphBatch]:
     """Doc A and doc B both support Ann-WORKS_FOR->Acme; only A supports Bob-KNOWS->Ann; only A mentions Bob."""
     a, b = _doc("a"), _doc("b")
-    ann, acme, bob = Entity("ann", "Ann", "Person", ("Annie",)), Entity("acme", "Acme", "Organization"), Entity("bob", "Bob", "Person")
+    ann, bob = Entity("ann", "Ann", "Person", ("Annie",)), Entity("bob", "Bob", "Person")
+    acme = Entity("acme", "Acme", "Organization")
     chunks_a = [Chunk("a0", a.id, 0, "Ann works for Acme.", 0, 18), Chunk("a1", a.id, 1, "Bob knows Ann.", 19, 33)]
     chunks_b = [Chunk("b0", b.id, 0, "Ann is employed by Acme.", 0, 24)]
     batch_a = GraphBatch(
@@ -39,6 +40,13 @@ def two_documents() -> tuple[GraphBatch, GraphBatch]:
     return batch_a, batch_b
 
 
+EMPTY = {"documents": 0, "chunks": 0, "entities": 0, "facts": 0, "predicted_links": 0, "relation_types": 0}
+
+
+def _counts(**changes: int) -> dict[str, int]:
+    return {**EMPTY, **changes}
+
+
 def _facts(store) -> dict[tuple[str, str, str], dict]:
     rows = store.execute("MATCH (h:Entity)-[r]->(t:Entity) RETURN h.id, type(r), t.id, r").rows
     return {(h, rt, t): r["properties"] for h, rt, t, r in rows}
@@ -48,13 +56,14 @@ def test_write_counts_and_shape(store) -> None:
     batch_a, _ = two_documents()
     counts = write(batch_a, store)
     assert counts == {"documents": 1, "chunks": 2, "entities": 3, "mentions": 4, "facts": 2, "facts_skipped": 0}
-    assert stats(store) == {"documents": 1, "chunks": 2, "entities": 3, "facts": 2, "predicted_links": 0, "relation_types": 2}
+    assert stats(store) == _counts(documents=1, chunks=2, entities=3, facts=2, relation_types=2)
     labels = store.execute("MATCH (e:Entity {id: 'acme'}) RETURN labels(e)").rows[0][0]
     assert sorted(labels) == ["Entity", "Organization", "__Entity__"]
     assert store.execute("MATCH (:Chunk {id: 'a0'})-[:NEXT_CHUNK]->(c) RETURN c.id").rows == [["a1"]]
     assert store.execute("MATCH (:Chunk)-[:FROM_DOCUMENT]->(d:Document) RETURN DISTINCT d.id").rows == [["doc-a"]]
     fact = _facts(store)[("ann", "WORKS_FOR", "acme")]
-    assert fact == {"label": "works for", "confidence": 0.6, "chunk_ids": ["a0"], "doc_ids": ["doc-a"], "extractor": "m1"}
+    assert fact == {"label": "works for", "confidence": 0.6, "chunk_ids": ["a0"], "doc_ids": ["doc-a"],
+                    "extractor": "m1"}  # fmt: skip
 
 
 def test_writing_twice_changes_nothing(store) -> None:
@@ -112,7 +121,8 @@ def test_duplicates_inside_one_batch_are_merged(store) -> None:
 
 
 def test_facts_with_missing_entities_are_skipped_and_counted(store) -> None:
-    counts = write(GraphBatch(entities=[Entity("a", "A")], facts=[Fact("a", "r", "ghost", 1.0, (), ("d",), "m")]), store)
+    batch = GraphBatch(entities=[Entity("a", "A")], facts=[Fact("a", "r", "ghost", 1.0, (), ("d",), "m")])
+    counts = write(batch, store)
     assert counts["facts"] == 0 and counts["facts_skipped"] == 1
     assert stats(store)["entities"] == 1
 
@@ -121,7 +131,8 @@ def test_complete_marker_is_written_last(store) -> None:
     batch_a, _ = two_documents()
     partial = GraphBatch(documents=batch_a.documents, chunks=batch_a.chunks)
     # An interrupted build leaves the document unmarked: simulate by running only the first statement.
-    store.execute(*cypher.upsert_documents([{"id": "doc-a", "path": "/data/a.txt", "title": "A", "sha256": "s", "mime": "text/plain"}]), write=True)
+    row = {"id": "doc-a", "path": "/data/a.txt", "title": "A", "sha256": "s", "mime": "text/plain"}
+    store.execute(*cypher.upsert_documents([row]), write=True)
     assert document_index(store) == {"/data/a.txt": ("doc-a", False)}
     write(partial, store)
     write(batch_a, store)  # the redo
@@ -136,7 +147,7 @@ def test_delete_removes_only_what_the_document_alone_supported(store) -> None:
     write(batch_b, store)
     counts = delete_document(store, "/data/a.txt")
     assert counts == {"documents": 1, "chunks": 2, "entities": 1, "facts": 1, "facts_updated": 1, "paths": 0}
-    assert stats(store) == {"documents": 1, "chunks": 1, "entities": 2, "facts": 1, "predicted_links": 0, "relation_types": 1}
+    assert stats(store) == _counts(documents=1, chunks=1, entities=2, facts=1, relation_types=1)
     facts = _facts(store)
     assert list(facts) == [("ann", "WORKS_FOR", "acme")]
     assert facts[("ann", "WORKS_FOR", "acme")]["doc_ids"] == ["doc-b"]
@@ -144,7 +155,7 @@ def test_delete_removes_only_what_the_document_alone_supported(store) -> None:
     assert {r[0] for r in store.execute("MATCH (e:Entity) RETURN e.id").rows} == {"ann", "acme"}
     assert delete_document(store, "doc-a")["documents"] == 0  # already gone: nothing to do
     assert delete_document(store, "doc-b")["entities"] == 2
-    assert stats(store) == {"documents": 0, "chunks": 0, "entities": 0, "facts": 0, "predicted_links": 0, "relation_types": 0}
+    assert stats(store) == EMPTY
 
 
 def test_imported_triples_follow_the_same_rule(store) -> None:
@@ -175,7 +186,7 @@ def test_predicted_links_neither_count_as_facts_nor_keep_entities(store) -> None
     store.execute(*cypher.upsert_predicted_links(rows), write=True)
     assert stats(store)["predicted_links"] == 1 and stats(store)["facts"] == 2
     delete_document(store, "doc-a")
-    assert stats(store) == {"documents": 0, "chunks": 0, "entities": 0, "facts": 0, "predicted_links": 0, "relation_types": 0}
+    assert stats(store) == EMPTY
 
 
 def test_identical_content_at_two_paths(store) -> None:
@@ -183,7 +194,8 @@ def test_identical_content_at_two_paths(store) -> None:
     write(GraphBatch(documents=[doc]), store)
     write(GraphBatch(documents=[Document(doc.id, "/data/two.txt", doc.title, doc.text, doc.sha256)]), store)
     assert document_index(store) == {"/data/one.txt": (doc.id, True), "/data/two.txt": (doc.id, True)}
-    assert delete_document(store, "/data/one.txt") == {"documents": 0, "chunks": 0, "entities": 0, "facts": 0, "facts_updated": 0, "paths": 1}
+    counts = delete_document(store, "/data/one.txt")
+    assert counts == {"documents": 0, "chunks": 0, "entities": 0, "facts": 0, "facts_updated": 0, "paths": 1}
     assert document_index(store) == {"/data/two.txt": (doc.id, True)}
     assert delete_document(store, "/data/two.txt")["documents"] == 1
 
@@ -192,7 +204,8 @@ def test_hostile_names_and_labels_are_stored_literally(store) -> None:
     hostile = ["'; MATCH (n) DETACH DELETE n; //", '"}) DETACH DELETE n //', "back`tick", "new\nline", "{$rows}", "\\"]
     doc = Document("d'`\"", "/tmp/we ird/`x`.txt", "}) DELETE", "t", "s")
     entities = [Entity(f"e{i}", name, name, (name,)) for i, name in enumerate(hostile)]
-    facts = [Fact(f"e{i}", name, f"e{(i + 1) % len(hostile)}", 0.5, ("c'",), (doc.id,), name) for i, name in enumerate(hostile)]
+    facts = [Fact(f"e{i}", name, f"e{(i + 1) % len(hostile)}", 0.5, ("c'",), (doc.id,), name)
+             for i, name in enumerate(hostile)]  # fmt: skip
     chunk = Chunk("c'", doc.id, 0, "\n".join(hostile), 0, 1)
     write(GraphBatch([doc], [chunk], entities, [Mention("e0", "c'")], facts), store)
     assert store.execute("MATCH (e:Entity) RETURN e.name ORDER BY e.id").rows == [[n] for n in hostile]

@@ -80,7 +80,8 @@ class FalkorDBStore:
             if _RO_REFUSED in message:
                 raise UnsafeQuery(f"the server refused a writing query in read-only mode: {message}") from None
             if "empty key" in message:  # RO_QUERY on a graph key that was never created
-                raise StoreError(f"FalkorDB graph {self.graph.name!r} does not exist yet (nothing written to it)") from None
+                missing = f"FalkorDB graph {self.graph.name!r} does not exist yet (nothing written to it)"
+                raise StoreError(missing) from None
             raise StoreError(f"FalkorDB: {message}") from None
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             raise self._unavailable(exc) from None
