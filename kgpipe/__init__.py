@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from .api import delete, open_store, query, stats
+from .complete import CompletionResult, complete
 from .config import Settings, load_settings
 from .errors import KgpipeError
 from .interchange import export, import_triples
@@ -18,6 +19,8 @@ __all__ = [
     "KgpipeError",
     "Settings",
     "build",
+    "complete",
+    "CompletionResult",
     "delete",
     "export",
     "import_triples",

@@ -258,3 +258,81 @@ def bench_extract(settings: Settings | None = None, *, chunks: int = 16) -> dict
         "rerun_cache_hits": cached.hits,
         "rerun_seconds": round(rerun_seconds, 3),
     }
+
+
+def bench_fusion(sizes: Iterable[int] = (10_000, 100_000, 1_000_000), *, seed: int = 0, baseline_max: int = 10_000) -> dict[str, Any]:
+    """Entity fusion of synthetic mentions with planted aliases (``kgpipe.synth_mentions``) at each size.
+
+    Each size runs in a fresh process, so its peak memory is its own: seconds of ``resolve``, peak
+    RSS, candidate pairs against all pairs, and B-cubed F1 against the planted truth. Baselines in
+    the same run: exact normalised-name matching (what fusion did before) at every size, and
+    comparing every pair instead of blocking up to ``baseline_max`` mentions (what blocking gives up).
+    """
+    import math
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    runs: list[dict[str, Any]] = []
+    context = multiprocessing.get_context("spawn")
+    for n in sizes:
+        for exhaustive in (False, True) if n <= baseline_max else (False,):
+            with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+                runs.append(pool.submit(_fusion_run, n, seed, exhaustive).result())
+    blocked = [r for r in runs if not r["exhaustive"]]
+    for small, large in zip(blocked, blocked[1:]):  # cost ~ n^k between consecutive sizes
+        large["time_exponent"] = round(math.log(large["seconds"] / small["seconds"]) / math.log(large["n"] / small["n"]), 3)
+    result: dict[str, Any] = {"seed": seed, "runs": blocked}
+    for r in runs:
+        if r["exhaustive"]:
+            same = next(b for b in blocked if b["n"] == r["n"])
+            result[f"all_pairs_baseline_{r['n']}"] = {
+                "seconds": r["seconds"], "b_cubed_f1": r["b_cubed"]["f1"],
+                "ratio_seconds_vs_blocking": round(r["seconds"] / same["seconds"], 2),
+            }  # fmt: skip
+    return result
+
+
+def _fusion_run(n: int, seed: int, exhaustive: bool) -> dict[str, Any]:
+    """One size in this (fresh) process: generate, resolve, score; peak RSS from the kernel."""
+    import resource
+    import sys
+    from collections import Counter
+
+    from .eval_fusion import b_cubed
+    from .names import normalise_name
+    from .resolve import EntityIndex
+    from .synth_mentions import synthetic_mentions
+
+    def rss_mib() -> float:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(peak / (2**20 if sys.platform == "darwin" else 1024), 1)
+
+    started = time.perf_counter()
+    mentions, truth = synthetic_mentions(n, seed=seed)
+    generated = time.perf_counter() - started
+    rss_before = rss_mib()
+    started = time.perf_counter()
+    resolution = EntityIndex().resolve(mentions, ner=False, embed=False, exhaustive=exhaustive)
+    seconds = time.perf_counter() - started
+    out: dict[str, Any] = {
+        "n": n,
+        "exhaustive": exhaustive,
+        "seconds": round(seconds, 2),
+        "mentions_per_s": round(n / seconds),
+        "peak_rss_mib": rss_mib(),
+        "rss_before_resolve_mib": rss_before,
+        "generate_seconds": round(generated, 2),
+        "true_entities": len(set(truth)),
+        "entities": len(set(resolution.ids)),
+        "distinct_names": resolution.stats["nodes"],
+        "candidate_pairs": resolution.stats["candidate_pairs"],
+        "all_pairs": resolution.stats["all_pairs"],
+        "b_cubed": b_cubed(resolution.ids, truth),
+    }
+    out["pairs_fraction"] = float(f"{out['candidate_pairs'] / max(1, out['all_pairs']):.3g}")
+    if not exhaustive:
+        started = time.perf_counter()
+        exact = [normalise_name(m.name) for m in mentions]  # the baseline: one entity per normalised name
+        out["exact_name_baseline"] = {"seconds": round(time.perf_counter() - started, 2), "b_cubed": b_cubed(exact, truth),
+                                      "entities": len(Counter(exact))}  # fmt: skip
+    return out

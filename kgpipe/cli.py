@@ -39,6 +39,9 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> None:
     from .pipeline import build
 
     result = build(args.paths, settings)
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as out:
+            json.dump(result.report(), out, indent=2, ensure_ascii=False)
     _print(result.summary(), args.json)
 
 
@@ -95,11 +98,67 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     _print_table(columns, [[row[c] for c in columns] for row in facts])
 
 
+def cmd_complete(args: argparse.Namespace, settings: Settings) -> None:
+    from .complete import complete
+
+    result = complete(settings, model=args.model, epochs=args.epochs, device=args.device, top_k=args.top_k,
+                      min_score=args.min_score, seed=args.seed)  # fmt: skip
+    _print(result.summary(), args.json)
+
+
+def _eval_completion(args: argparse.Namespace, settings: Settings) -> Any:
+    from .complete_eval import evaluate_completion
+
+    return evaluate_completion(args.dataset or "nations", model=args.model or "ComplEx", epochs=args.epochs,
+                               device=args.device, seed=args.seed, settings=settings, progress=settings.progress)  # fmt: skip
+
+
+def _eval_extraction(args: argparse.Namespace, settings: Settings) -> Any:
+    from .errors import ConfigError
+    from .eval_extraction import evaluate_extraction
+
+    if not args.texts or not args.graphs:
+        raise ConfigError("eval extraction needs --texts FILE.texts and --graphs FILE.graphs")
+    return evaluate_extraction(args.texts, args.graphs, limit=args.limit, start=args.start, judge=args.judge, settings=settings)
+
+
+def _eval_fusion(args: argparse.Namespace, settings: Settings) -> Any:
+    from .errors import ConfigError
+    from .eval_fusion import evaluate_fusion
+
+    if not args.gold:
+        raise ConfigError("eval fusion needs --gold FILE.jsonl (lines of {\"mention\", \"type\", \"cluster\"})")
+    adjudicate = None
+    if args.adjudicate:
+        from .adjudicate import llm_adjudicator
+        from .llms import resolve_llm
+
+        adjudicate = llm_adjudicator(resolve_llm(settings.llm, settings))
+    return evaluate_fusion(args.gold, adjudicate=adjudicate)
+
+
+#: ``kgpipe eval WHAT``: one function per measurable stage.
+EVALS: dict[str, Callable[[argparse.Namespace, Settings], Any]] = {
+    "completion": _eval_completion, "extraction": _eval_extraction, "fusion": _eval_fusion,
+}  # fmt: skip
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> None:
+    _print(EVALS[args.what](args, settings), args.json)
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
     from . import bench
 
     if args.what == "extract":
         report = bench.bench_extract(settings, chunks=args.n or 16)
+    elif args.what == "fusion":
+        top = args.n or 1_000_000
+        report = bench.bench_fusion([10**k for k in range(4, 8) if 10**k <= top] or [top])
+    elif args.what == "complete":
+        from .complete_eval import bench_complete
+
+        report = bench_complete(model=args.model or "ComplEx", epochs=args.n or 50)
     else:
         report = bench.bench_write(settings.store, n=args.n or 100_000, batch_size=settings.write_batch, settings=settings)
     _print(report, args.json)
@@ -135,6 +194,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--ontology", help="ontology name in ontologies/ (general, scierc) or a path")
     sp.add_argument("--batch-size", type=int, help="prompts per LLM batch")
     sp.add_argument("--chunk-tokens", type=int, help="token budget per chunk")
+    sp.add_argument("--report", metavar="FILE", help="write what was skipped, failed or rejected (JSON) to FILE")
 
     sp = add("query", cmd_query, "run Cypher (read-only unless --write)")
     sp.add_argument("cypher")
@@ -156,9 +216,35 @@ def _parser() -> argparse.ArgumentParser:
     add("stop", cmd_stop, "stop the embedded FalkorDB server of this state folder (data is saved)")
     add("demo", cmd_demo, "build data/sample into the embedded store and show stats and a sample query")
 
+    sp = add("complete", cmd_complete, "learn embeddings of the graph (PyKEEN) and write likely missing links as PREDICTED")
+    sp.add_argument("--model", default="ComplEx", help="a PyKEEN model: ComplEx (default), RotatE, DistMult, TransE...")
+    sp.add_argument("--epochs", type=int, help="most epochs to train (early stopping may end sooner)")
+    sp.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: the GPU when present")
+    sp.add_argument("--top-k", type=int, default=20, help="new tails and new heads kept per relation (default 20)")
+    sp.add_argument("--min-score", type=float, default=0.3, help="least probability of a predicted link (default 0.3)")
+    sp.add_argument("--seed", type=int, default=0)
+
+    sp = add("eval", cmd_eval, "measure a stage (completion: filtered MRR/Hits@k on a bundled data set or the graph; "
+             "extraction: triple P/R/F1, G-BLEU, G-ROUGE, G-BERTScore against gold graphs)")
+    sp.add_argument("what", choices=sorted(EVALS))
+    sp.add_argument("--dataset", help="completion: nations (default), kinships, umls, or store (the stored graph)")
+    sp.add_argument("--model", help="completion: a PyKEEN model (default ComplEx)")
+    sp.add_argument("--epochs", type=int, help="completion: most epochs to train")
+    sp.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--texts", help="extraction: documents, one per line (GraphJudger .texts)")
+    sp.add_argument("--graphs", help="extraction: gold graphs, one list of [head, relation, tail] per line")
+    sp.add_argument("--limit", type=int, help="extraction: documents to use (default all)")
+    sp.add_argument("--start", type=int, default=0, help="extraction: skip this many documents first")
+    sp.add_argument("--no-judge", dest="judge", action="store_false", help="extraction: keep every extracted triple")
+    sp.add_argument("--ontology", help="extraction: guide extraction and judging with an ontology (general, scierc, a path)")
+    sp.add_argument("--gold", help="fusion: gold mentions, JSON lines {mention, type, cluster[, context]}")
+    sp.add_argument("--adjudicate", action="store_true", help="fusion: let the LLM (--llm) decide borderline pairs")
+
     sp = add("bench", cmd_bench, "benchmarks (print figures and a ratio against a baseline measured in the same run)")
-    sp.add_argument("what", choices=["extract", "write"])
-    sp.add_argument("-n", type=int, help="size: chunks for extract (default 16), triples for write (default 100000)")
+    sp.add_argument("what", choices=["extract", "write", "complete", "fusion"])
+    sp.add_argument("--model", help="complete: the PyKEEN model to train (default ComplEx)")
+    sp.add_argument("-n", type=int, help="size: chunks for extract (default 16), triples for write (default 100000), epochs for complete (default 50), largest mention count for fusion (default 1000000: 10^4, 10^5, 10^6)")
     return p
 
 

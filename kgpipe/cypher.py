@@ -205,9 +205,27 @@ def upsert_predicted_links(rows: Rows) -> Statement:
     )
 
 
-def delete_predicted_links() -> Statement:
-    """Remove every predicted link (before writing a new run's)."""
-    return "MATCH (:Entity)-[p:PREDICTED]->(:Entity) DELETE p RETURN count(p) AS n", {}
+def delete_predicted_links(keep_run_id: str | None = None) -> Statement:
+    """Remove predicted links: all of them, or all but those of run ``keep_run_id`` (after writing that run's)."""
+    if keep_run_id is None:
+        return "MATCH (:Entity)-[p:PREDICTED]->(:Entity) DELETE p RETURN count(p) AS n", {}
+    return (
+        "MATCH (:Entity)-[p:PREDICTED]->(:Entity) WHERE p.run_id IS NULL OR p.run_id <> $run_id "
+        "DELETE p RETURN count(p) AS n",
+        {"run_id": keep_run_id},
+    )
+
+
+def completion_facts() -> Statement:
+    """Every fact between entities as (head id, relationship type, label, tail id): what completion trains on.
+
+    Predicted links are left out, so a model never learns from an earlier model's guesses.
+    """
+    return (
+        "MATCH (h:Entity)-[r]->(t:Entity) WHERE type(r) <> 'PREDICTED' "
+        "RETURN h.id AS head, type(r) AS type, r.label AS label, t.id AS tail",
+        {},
+    )
 
 
 def mark_documents_complete(ids: Iterable[str], ingested_at: str) -> Statement:
@@ -351,3 +369,48 @@ def remove_document_path(doc_id: str, path: str) -> Statement:
 def clear_graph() -> Statement:
     """Delete every node and relationship of the graph."""
     return "MATCH (n) DETACH DELETE n", {}
+
+
+# -- fusion: the entity index and conflicting facts (see kgpipe.resolve, kgpipe.conflicts) -----
+
+
+def entity_index() -> Statement:
+    """Every entity's id, name, type and aliases, unordered: what fusion resolves new mentions against."""
+    return "MATCH (e:Entity) RETURN e.id AS id, e.name AS name, e.type AS type, e.aliases AS aliases", {}
+
+
+def clear_conflict_marks() -> Statement:
+    """Remove every fact's ``conflict`` mark (conflict resolution recomputes them all)."""
+    return (
+        "MATCH (:Entity)-[r]->(:Entity) WHERE r.conflict IS NOT NULL SET r.conflict = NULL RETURN count(r) AS n",
+        {},
+    )
+
+
+def functional_profile(rel_type: str) -> Statement:
+    """For one relationship type: heads, and heads with exactly one tail (is it functional in the data?)."""
+    return (
+        f"MATCH (h:Entity)-[:{quote_name(rel_type)}]->(t:Entity) WITH h, count(DISTINCT t) AS tails "
+        "RETURN count(h) AS heads, sum(CASE WHEN tails = 1 THEN 1 ELSE 0 END) AS single",
+        {},
+    )
+
+
+def conflicting_facts(rel_type: str) -> Statement:
+    """The facts of one relationship type whose head has more than one tail, with confidence and support."""
+    rel = quote_name(rel_type)
+    return (
+        f"MATCH (h:Entity)-[:{rel}]->(t:Entity) WITH h, count(DISTINCT t) AS tails WHERE tails > 1 "
+        f"MATCH (h)-[r:{rel}]->(t:Entity) "
+        "RETURN h.id AS head, t.id AS tail, r.confidence AS confidence, size(coalesce(r.doc_ids, [])) AS support",
+        {},
+    )
+
+
+def mark_conflicts(rows: Rows, rel_type: str) -> Statement:
+    """Rows ``{h, t, conflict}``: set ``conflict`` on the fact ``(h)-[rel_type]->(t)``."""
+    return (
+        "UNWIND $rows AS row MATCH (h:Entity {id: row.h})-[r:" + quote_name(rel_type) + "]->(t:Entity {id: row.t}) "
+        "SET r.conflict = row.conflict RETURN count(r) AS n",
+        {"rows": rows},
+    )

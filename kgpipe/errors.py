@@ -12,6 +12,7 @@
     │   └── StoreUnavailable   no server reachable / server failed to start
     ├── UnsafeQuery            a query would write (or call a procedure) without --write
     └── DataError              input data (triples, ontology, gold files) is malformed
+        └── NotEnoughData      a graph too small or too disconnected to learn embeddings from
 """
 
 from __future__ import annotations
@@ -59,3 +60,7 @@ class UnsafeQuery(KgpipeError):
 
 class DataError(KgpipeError):
     """Input data is malformed (triples file, ontology, gold data)."""
+
+
+class NotEnoughData(DataError):
+    """The graph is too small or too disconnected to train a completion model on."""

@@ -1,70 +1,79 @@
-"""Fusion stage: triples become entities, mentions and facts with stable ids.
+"""Fusion stage: triples become entities, mentions and facts, with one canonical entity per real-world thing.
 
-Entities are identified by their normalised name (case, spacing, punctuation, diacritics-insensitive,
-a leading article dropped), so the same name in any chunk, document or run is one node and a rebuild
-is idempotent. The surface forms seen are kept as aliases; the first non-generic type seen is the
-entity's type.
+Every head and tail is a mention (its name, declared type and source chunk as context); the
+``EntityIndex`` resolves them all at once, across documents and against the entities the graph
+already has (see ``kgpipe.resolve``). The output is still one ``GraphBatch`` per document, so a
+document is written, and marked complete, on its own. Facts that land on the same
+(head, relation, tail) after fusion are merged: provenance unioned, confidence max.
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
-from typing import Iterable
+from typing import Any, Iterable
 
-from .records import Chunk, Document, Entity, Fact, GraphBatch, Mention, Triple, stable_id
-from .text import fold_diacritics
+from .names import normalise_name
+from .records import Chunk, Document, Entity, Fact, GraphBatch, Mention, Triple
+from .resolve import GENERIC_TYPE, EntityIndex, MentionIn, Resolution, entity_id
 
-GENERIC_TYPE = "Thing"
-_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
-_PUNCT = re.compile(r"[^\w\s&+#]")
-
-
-def normalise_name(name: str) -> str:
-    """The key two surface forms must share to be the same entity: ``"The  Louvre."`` → ``"louvre"``."""
-    text = _PUNCT.sub(" ", fold_diacritics(name).casefold())
-    text = " ".join(text.split())
-    return _ARTICLE.sub("", text) or text
-
-
-def entity_id(name: str) -> str:
-    return stable_id("entity", normalise_name(name))
+__all__ = ["fuse", "fuse_mentions", "entity_id", "normalise_name", "GENERIC_TYPE", "EntityIndex"]
 
 
 def fuse(
-    triples: Iterable[Triple], documents: Iterable[Document], chunks: Iterable[Chunk]
+    triples: Iterable[Triple],
+    documents: Iterable[Document],
+    chunks: Iterable[Chunk],
+    index: EntityIndex | None = None,
+    **resolve_options: Any,
 ) -> dict[str, GraphBatch]:
-    """One ``GraphBatch`` per document: its document node, chunks, and the entities and facts it supports."""
+    """One ``GraphBatch`` per document: its document node, chunks, and the entities and facts it supports.
+
+    ``index``: the graph's entities (``EntityIndex.from_store(store)``), grown in place so that the
+    next call sees this one's entities; ``None`` resolves against nothing but these triples.
+    ``resolve_options`` go to ``EntityIndex.resolve`` (``adjudicate``, ``ner``, ``embed``...).
+    """
+    index = index if index is not None else EntityIndex()
     batches: dict[str, GraphBatch] = {d.id: GraphBatch(documents=[d]) for d in documents}
+    text: dict[str, str] = {}
     for c in chunks:
         batches[c.doc_id].chunks.append(c)
-    by_doc: dict[str, list[Triple]] = defaultdict(list)
+        text[c.id] = c.text
+    triples = list(triples)
     for t in triples:
         assert t.provenance is not None, "extracted triples always carry provenance"
-        by_doc[t.provenance.doc_id].append(t)
-    for doc_id, doc_triples in by_doc.items():
-        _fill(batches[doc_id], doc_triples)
+    resolution = fuse_mentions(triples, text, index, **resolve_options)
+    by_doc: dict[str, list[tuple[Triple, str, str]]] = defaultdict(list)
+    for k, t in enumerate(triples):
+        assert t.provenance is not None
+        by_doc[t.provenance.doc_id].append((t, resolution.ids[2 * k], resolution.ids[2 * k + 1]))
+    for doc_id, resolved in by_doc.items():
+        _fill(batches[doc_id], resolved, resolution.entities)
     return batches
 
 
-def _fill(batch: GraphBatch, triples: list[Triple]) -> None:
-    names: dict[str, list[str]] = defaultdict(list)
-    types: dict[str, str] = {}
-    mentions: set[tuple[str, str]] = set()
-    facts: dict[tuple[str, str, str], dict] = {}
+def fuse_mentions(
+    triples: list[Triple], chunk_text: dict[str, str], index: EntityIndex, **resolve_options: Any
+) -> Resolution:
+    """Resolve every triple's head and tail (ids at ``2k`` and ``2k + 1``), each with its chunk as context."""
+    mentions: list[MentionIn] = []
     for t in triples:
+        context = chunk_text.get(t.provenance.chunk_id) if t.provenance else None
+        mentions.append(MentionIn(t.head, t.head_type or GENERIC_TYPE, context))
+        mentions.append(MentionIn(t.tail, t.tail_type or GENERIC_TYPE, context))
+    return index.resolve(mentions, **resolve_options)
+
+
+def _fill(batch: GraphBatch, resolved: list[tuple[Triple, str, str]], entities: dict[str, Entity]) -> None:
+    mentions: set[tuple[str, str]] = set()
+    facts: dict[tuple[str, str, str], dict[str, Any]] = {}
+    used: dict[str, None] = {}
+    for t, head, tail in resolved:
         prov = t.provenance
         assert prov is not None
-        ends = []
-        for name, typ in ((t.head, t.head_type), (t.tail, t.tail_type)):
-            eid = entity_id(name)
-            ends.append(eid)
-            if name not in names[eid]:
-                names[eid].append(name)
-            if types.get(eid, GENERIC_TYPE) == GENERIC_TYPE:  # first specific type wins
-                types[eid] = typ
+        for eid in (head, tail):
+            used.setdefault(eid)
             mentions.add((eid, prov.chunk_id))
-        key = (ends[0], " ".join(t.relation.split()).casefold(), ends[1])
+        key = (head, " ".join(t.relation.split()).casefold(), tail)
         fact = facts.setdefault(
             key, {"relation": t.relation, "confidence": t.confidence, "chunks": [], "extractor": prov.extractor}
         )
@@ -72,7 +81,7 @@ def _fill(batch: GraphBatch, triples: list[Triple]) -> None:
         if prov.chunk_id not in fact["chunks"]:
             fact["chunks"].append(prov.chunk_id)
     doc_id = batch.documents[0].id
-    batch.entities = [Entity(eid, forms[0], types[eid], tuple(forms[1:])) for eid, forms in names.items()]
+    batch.entities = [entities[eid] for eid in used]
     batch.mentions = [Mention(e, c) for e, c in sorted(mentions)]
     batch.facts = [
         Fact(h, f["relation"], t, f["confidence"], tuple(f["chunks"]), (doc_id,), f["extractor"])

@@ -81,10 +81,12 @@ class JudgeResult:
 
 
 def verbalise(triple: Triple) -> str:
-    """The triple as a plain sentence-like claim: ``"La Albuera is part of Extremadura."``."""
-    relation = " ".join(_CAMEL.sub(" ", triple.relation).replace("_", " ").split())
-    if relation.isupper() or relation[:1].isupper() and " " in relation:  # "BORN_IN", "Is Part Of"
-        relation = relation.lower()
+    """The triple as a plain claim: ``"La Albuera is part of Extremadura."``; identifier-like relations
+    (``isPartOf``, ``BORN_IN``) become lower-case words, worded ones are kept as written."""
+    relation = triple.relation.strip()
+    if " " not in relation:
+        words = _CAMEL.sub(" ", relation).replace("_", " ").split()
+        relation = " ".join(w if w.isupper() and not relation.isupper() else w.lower() for w in words)
     return f"{triple.head} {relation} {triple.tail}."
 
 

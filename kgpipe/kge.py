@@ -19,6 +19,7 @@ instead, as PyKEEN's own LCWA loop does.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -49,6 +50,7 @@ class KGEConfig:
     learning_rate: float = 0.1
     optimizer: str = "Adagrad"
     regularizer_weight: float = 0.0  # weight of the N3 (sum of cubed moduli) regulariser; 0 = none
+    init_scale: float = 0.0  # std of the normal initial embeddings; 0 = the model's own initialiser
     training: Training = "1vsall"
     inverse_triples: bool = True  # reciprocal relations: heads are predicted as tails of r^-1
     label_smoothing: float = 0.0
@@ -57,6 +59,7 @@ class KGEConfig:
     patience: int = 3  # ... and stop after this many validations without improvement
     seed: int = 0
     device: str = "auto"  # "auto" = cuda when available, else cpu
+    threads: int = 0  # CPU threads for torch while training; 0 = pick by model size (see cpu_threads)
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> "KGEConfig":
@@ -99,6 +102,29 @@ def resolve_device(device: str) -> torch.device:
         return torch.device(device)
     except RuntimeError:
         raise ConfigError(f"unknown device {device!r}; use auto, cpu or cuda") from None
+
+
+def cpu_threads(config: KGEConfig, num_entities: int) -> int:
+    """Torch threads for training: one for small score matrices, where threads only add synchronisation.
+
+    Measured on 2 shared cores (Nations, ComplEx dim 200, batch 256): 3.5 ms per batch on one thread,
+    22 ms on two. Work splits well across threads only when a batch's score matrix is large.
+    """
+    if config.threads > 0:
+        return config.threads
+    work = config.batch_size * num_entities * config.embedding_dim
+    return 1 if work < 50_000_000 else torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @contextlib.contextmanager
@@ -201,11 +227,8 @@ class Trained:
     train_seconds: float
     train_cpu_seconds: float
     device: str
+    threads: int  # torch CPU threads used for training
     validation: list[float] = field(default_factory=list)  # validation MRR at each early-stopping check
-
-    @property
-    def triples_per_s(self) -> float:
-        return 0.0
 
 
 def build_model(config: KGEConfig, training: Any, device: torch.device) -> Any:
@@ -226,6 +249,9 @@ def build_model(config: KGEConfig, training: Any, device: torch.device) -> Any:
             kwargs["regularizer_kwargs"] = {"p": 3.0, "weight": config.regularizer_weight}
         else:
             kwargs["regularizer"] = None
+    if config.init_scale > 0:
+        init = functools.partial(torch.nn.init.normal_, std=config.init_scale)
+        kwargs.update({name: init for name in ("entity_initializer", "relation_initializer") if name in params})
     kwargs["loss"] = CrossEntropyLoss() if config.training != "slcwa" else SoftplusLoss()
     kwargs.update(config.model_kwargs)
     return cls(**kwargs).to(device)
@@ -286,7 +312,8 @@ def train(
         path.parent.mkdir(parents=True, exist_ok=True)
         kwargs.update(checkpoint_directory=path.parent, checkpoint_name=path.name, checkpoint_frequency=checkpoint_minutes)
     start, cpu = time.perf_counter(), time.process_time()
-    with fast_training() if fast else contextlib.nullcontext():
+    threads = cpu_threads(config, training.num_entities) if fast and device.type == "cpu" else torch.get_num_threads()
+    with fast_training() if fast else contextlib.nullcontext(), torch_threads(threads):
         losses = loop.train(
             triples_factory=training,
             num_epochs=config.epochs,
@@ -310,6 +337,7 @@ def train(
         train_seconds=seconds,
         train_cpu_seconds=cpu_seconds,
         device=str(device),
+        threads=threads,
         validation=list(getattr(stopper, "results", []) or []),
     )
 

@@ -37,7 +37,7 @@ _HEAD_NOUNS: dict[str, tuple[str, ...]] = {
             "laboratory subsidiary"),
     "PLACE": ("place location loc gpe city town village country nation state province region county continent "
               "capital island river mountain lake sea ocean street building facility fac area district territory "
-              "site"),
+              "site planet"),
     "DATE": "date time year day month period century decade",
     "EVENT": "event war battle election conference festival tournament championship revolution",
     "WORK": "creativework work book novel film movie song album painting article paper play poem show series magazine",
@@ -45,8 +45,8 @@ _HEAD_NOUNS: dict[str, tuple[str, ...]] = {
                 "hardware tool mainframe distribution"),
     "CONCEPT": ("concept method model algorithm technique task metric field discipline theory term idea process "
                 "otherscientificterm approach architecture framework element chemical compound substance material "
-                "disease"),
-    "LIVING": "fruit plant animal species food dish dessert tree organism vegetable crop genus",
+                "disease language"),
+    "LIVING": "fruit plant animal species food dish dessert tree organism vegetable crop genus bird snake cat",
     "AWARD": "award prize medal honor honour",
     "VALUE": "quantity number money percent amount measure",
     "GROUP": "norp nationality ethnicity religion",
@@ -59,8 +59,12 @@ NER_COARSE = {
     "NORP": "GROUP", "LANGUAGE": "CONCEPT", "MONEY": "VALUE", "QUANTITY": "VALUE", "PERCENT": "VALUE",
     "CARDINAL": "VALUE", "ORDINAL": "VALUE",
 }  # fmt: skip
+#: Coarse classes whose members have proper names (a common noun is never one of them).
+PROPER_CLASSES = frozenset({"PERSON", "ORG", "PLACE", "EVENT", "WORK", "PRODUCT", "AWARD"})
 #: Coarse classes that may still be one entity (software is both a product and a work).
 _COMPATIBLE = {frozenset({"WORK", "PRODUCT"})}
+#: The type of an entity nobody typed.
+GENERIC_TYPE = "Thing"
 _GENERIC = frozenset({"", "thing", "entity", "unknown", "other", "misc", "none", "generic", "object", "item"})
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
@@ -82,6 +86,24 @@ def coarse_type(declared: str | None) -> str | None:
             if form in _COARSE_OF_WORD:
                 return _COARSE_OF_WORD[form]
     return None
+
+
+#: Words of organisation and place names that no person's name has.
+_NAME_WORDS = frozenset(
+    "motors systems labs networks media pharma logistics capital robotics energy foods group holdings partners "
+    "airlines industries technologies technology solutions services studios records press hotels resorts museum "
+    "hospital church council committee department news times journal".split()
+)
+
+
+def names_a_kind_of_thing(tokens: tuple[str, ...]) -> bool:
+    """Whether a name has a word no person's name has ("Cable News *Network*", "*Bank* of X", "Kane *Motors*")."""
+    for t in tokens:
+        if t in _NAME_WORDS or _COARSE_OF_WORD.get(t[:-1] if t.endswith("s") else t, "PERSON") != "PERSON":
+            return True
+        if _COARSE_OF_WORD.get(t, "PERSON") != "PERSON":
+            return True
+    return False
 
 
 def compatible(a: str | None, b: str | None) -> bool:
@@ -182,8 +204,9 @@ def kind_in_context(surface: str, context: str | None) -> tuple[str | None, str]
     return surface_kind(surface, evidence_only=True), surface
 
 
+@lru_cache(maxsize=1 << 18)
 def surface_kind(surface: str, *, evidence_only: bool = False) -> str | None:
-    """The kind a name's own spelling shows: two capitalised words or an inner capital ("iPhone") → named.
+    """The kind a name's own spelling shows: capitalised words ("Apple Inc.") or an inner capital ("iPhone") → named.
 
     Without ``evidence_only`` (names already in the graph, chosen to show their kind), a name in
     lower case → common.
@@ -192,7 +215,8 @@ def surface_kind(surface: str, *, evidence_only: bool = False) -> str | None:
     if f.is_acronym:
         return None
     words = surface.split()
-    if (f.capitalised and len(f.tokens) > 1) or any(ch.isupper() for w in words for ch in w[1:]):
+    inner_capital = any(ch.isupper() for w in words for ch in w[1:] if ch.isalpha())
+    if (f.capitalised and (len(words) > 1 or f.implied_type)) or inner_capital:
         return "named"
     if not evidence_only and not any(ch.isupper() for ch in surface):
         return "common"

@@ -16,24 +16,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Sequence
 
 from .text import fold_diacritics
 
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+")
 _PUNCT = re.compile(r"[^\w\s&+#]")
 _DIGITS = re.compile(r"\d")
+_ROMAN = re.compile(r"(?=[ivxl]{2,}$)(xl|l?x{0,3})(ix|iv|v?i{0,3})$|[ivx]$")  # up to 49; "dc", "mc" are words
 
 #: Titles dropped from the front of a name; their presence marks a person.
 HONORIFICS = frozenset(
     "mr mrs ms miss mx dr doctor prof professor sir dame lord lady madame mme mlle monsieur mister "
     "rev reverend president senator sen general gen captain capt".split()
 )
-#: Generational and degree suffixes dropped from the end of a person's name.
-PERSON_SUFFIXES = frozenset("jr sr ii iii iv phd md esq obe mbe kbe".split())
+#: Degrees and honours dropped from the end of a person's name. Generational marks ("Jr.", "III") are
+#: kept: "Henry Ford II" is not Henry Ford.
+PERSON_SUFFIXES = frozenset("phd md esq obe mbe cbe kbe frs".split())
 #: Legal-form suffixes dropped from the end of an organisation's name; their presence marks an organisation.
 #: ("company" and "group" are left alone: "The Walt Disney Company" is not Walt Disney.)
 CORPORATE_SUFFIXES = frozenset(
-    "inc incorporated corp corporation co ltd limited llc llp plc gmbh ag sa nv bv spa srl oy ab kk pty pte".split()
+    "inc incorporated corp corporation co ltd limited llc llp plc gmbh ag sa nv bv spa srl oy ab kk pty pte com".split()
 )
 #: Abbreviations that stand for the same word at the front of a place or saint's name.
 _ABBREVIATIONS = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "fort"}
@@ -42,7 +45,7 @@ STOPWORDS = frozenset("of the and for de la le du des der von van y & in at on a
 #: Nicknames that are the same first name (both directions are looked up).
 _NICKNAMES = {
     "bill": "william", "will": "william", "bob": "robert", "rob": "robert", "bobby": "robert", "dick": "richard",
-    "rick": "richard", "jim": "james", "jimmy": "james", "mike": "michael", "tom": "thomas", "tony": "anthony",
+    "rick": "richard", "steven": "stephen", "jim": "james", "jimmy": "james", "mike": "michael", "tom": "thomas", "tony": "anthony",
     "ted": "edward", "ed": "edward", "kate": "katherine", "katie": "katherine", "liz": "elizabeth",
     "beth": "elizabeth", "joe": "joseph", "dan": "daniel", "dave": "david", "steve": "stephen", "chris": "christopher",
     "alex": "alexander", "nick": "nicholas", "sam": "samuel", "ben": "benjamin", "matt": "matthew", "andy": "andrew",
@@ -51,11 +54,15 @@ _NICKNAMES = {
 _ACRONYM_CHARS = re.compile(r"[^A-Za-z0-9]")
 
 
+@lru_cache(maxsize=1 << 18)
 def normalise_name(name: str) -> str:
-    """Case, spacing, punctuation and diacritics removed, a leading article dropped: ``"The  Louvre."`` → ``"louvre"``."""
-    text = _PUNCT.sub(" ", fold_diacritics(name).casefold())
-    text = " ".join(text.split())
-    return _ARTICLE.sub("", text) or text
+    """Case, spacing, punctuation and diacritics removed, a leading article dropped: ``"The  Louvre."`` → ``"louvre"``.
+
+    An initial is not an article: ``"A. Kamor"`` → ``"a kamor"``.
+    """
+    folded = fold_diacritics(name).casefold().strip()
+    text = " ".join(_PUNCT.sub(" ", folded).split())
+    return (_ARTICLE.sub("", text) or text) if _ARTICLE.match(folded) else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +80,7 @@ class NameFeatures:
     is_acronym: bool  # the surface is written like an acronym ("IBM", "U.S.", "AT&T")
     capitalised: bool  # every word starts upper-case (a proper name, as written)
     implied_type: str | None  # "ORG" from a legal-form suffix, "PERSON" from an honorific
-    numbers: frozenset[str]  # digit-bearing tokens ("Windows 10" and "Windows 11" differ)
+    numbers: frozenset[str]  # numbers and roman numerals after the first word ("World War I" is not "World War II")
 
 
 @lru_cache(maxsize=1 << 18)
@@ -134,7 +141,7 @@ def analyse(surface: str) -> NameFeatures:
         is_acronym=is_acronym,
         capitalised=capitalised,
         implied_type=implied,
-        numbers=frozenset(t for t in tokens if _DIGITS.search(t)),
+        numbers=frozenset(t for k, t in enumerate(tokens) if _DIGITS.search(t) or (k and _ROMAN.match(t))),
     )
 
 
@@ -152,7 +159,8 @@ def blocking_keys(f: NameFeatures) -> list[str]:
     """Keys under which a name is compared with others; two names are compared only if they share one.
 
     ``n:`` the core (in the singular), ``k:`` the bag of content words, ``a:`` acronym and initials,
-    ``t:`` each content word, ``p:`` the first five letters (catches typos and spelling variants).
+    ``i:`` the first initial with each later word (a person's initial and surnames),
+    ``t:`` each content word, ``p:``/``x:`` the first/last five letters (typos and spelling variants).
     """
     keys = [f"n:{singular(f.core)}"]
     if len(f.content) > 1:
@@ -161,35 +169,49 @@ def blocking_keys(f: NameFeatures) -> list[str]:
         keys.append(f"a:{f.letters}")
     keys.extend(f"a:{a}" for a in f.acronyms)
     keys.extend(f"t:{t}" for t in f.content if len(t) > 1 and not t.isdigit())
+    if len(f.tokens) > 1:  # a person's first initial with each surname: "M. Rida", "Mary Ann Rida"
+        keys.extend(f"i:{f.tokens[0][0]} {t}" for t in f.tokens[1:] if len(t) > 1)
     if len(f.compact) >= 6:
-        keys.append(f"p:{f.compact[:5]}")
+        keys += [f"p:{f.compact[:5]}", f"x:{f.compact[-5:]}"]
     return keys
 
 
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance (insertions, deletions, substitutions), bit-parallel (Myers 1999, Hyyrö 2001):
+    one pass over ``a`` with integer operations on a bit vector of ``b``."""
+    if len(a) < len(b):
+        a, b = b, a
+    m = len(b)
+    if not m:
+        return len(a)
+    peq: dict[str, int] = {}
+    for i, ch in enumerate(b):
+        peq[ch] = peq.get(ch, 0) | 1 << i
+    full, last = (1 << m) - 1, 1 << (m - 1)
+    vp, vn, score = full, 0, m
+    for ch in a:
+        x = peq.get(ch, 0) | vn
+        d0 = (((x & vp) + vp) ^ vp) | x
+        hn = vp & d0
+        hp = vn | ~(vp | d0)
+        if hp & last:
+            score += 1
+        elif hn & last:
+            score -= 1
+        x = (hp << 1 | 1) & full
+        vn = x & d0
+        vp = (hn << 1 & full) | (~(x | d0) & full)
+    return score
+
+
 def edit_ratio(a: str, b: str, floor: float = 0.0) -> float:
-    """``1 - levenshtein(a, b) / max(len)``; returns 0.0 early once the ratio must fall below ``floor``."""
+    """``1 - levenshtein(a, b) / max(len)``; 0.0 at once when the lengths alone rule out reaching ``floor``."""
     if a == b:
         return 1.0
-    la, lb = len(a), len(b)
-    longest = max(la, lb)
-    if not longest:
-        return 1.0
-    limit = int((1.0 - floor) * longest)  # most edits that still reach ``floor``
-    if abs(la - lb) > limit:
+    longest = max(len(a), len(b))
+    if abs(len(a) - len(b)) > (1.0 - floor) * longest:
         return 0.0
-    previous = list(range(lb + 1))
-    for i in range(1, la + 1):
-        current = [i] + [0] * lb
-        best = i
-        ca = a[i - 1]
-        for j in range(1, lb + 1):
-            cost = previous[j - 1] + (ca != b[j - 1])
-            current[j] = min(cost, previous[j] + 1, current[j - 1] + 1)
-            best = min(best, current[j])
-        if best > limit:
-            return 0.0
-        previous = current
-    return 1.0 - previous[lb] / longest
+    return 1.0 - levenshtein(a, b) / longest
 
 
 def same_first_name(a: str, b: str) -> bool:
@@ -201,21 +223,40 @@ def same_first_name(a: str, b: str) -> bool:
     return _NICKNAMES.get(a, a) == _NICKNAMES.get(b, b)
 
 
-def person_evidence(a: NameFeatures, b: NameFeatures) -> float | None:
-    """Name evidence for two person names of two words or more: 0.9, 0.0 (no evidence) or ``None`` (different people).
+#: ``person_evidence``: same first name, surnames that cannot be one person's (a veto a third name may lift).
+OTHER_SURNAME = -1.0
 
-    Same first name (or initial, or nickname) and the last word of one among the other's surnames:
-    "Marie Curie" ~ "Marie Skłodowska-Curie" ~ "M. Curie". Different first names are different
-    people even with one surname: "Pierre Curie" ≠ "Marie Curie".
+
+def _covers(big: Sequence[str], small: Sequence[str]) -> bool:
+    """Every word of ``small`` matches a distinct word of ``big``: equal, or one is the other's initial."""
+    pool = list(big)
+    for word in small:
+        for k, other in enumerate(pool):
+            if other == word or (len(word) == 1 and other[0] == word) or (len(other) == 1 and word[0] == other):
+                del pool[k]
+                break
+        else:
+            return False
+    return True
+
+
+def person_evidence(a: NameFeatures, b: NameFeatures) -> float | None:
+    """Evidence that two person names are one person: 0.9; 0.0 (none); ``OTHER_SURNAME``; ``None`` (different).
+
+    Same first name (or initial, or nickname) and the surnames of one among the other's:
+    "Marie Curie" ~ "Marie Skłodowska-Curie" ~ "M. Curie", "J. S. Bach" ~ "Johann Sebastian Bach".
+    Different first names are different people even with one surname ("Pierre Curie" ≠ "Marie
+    Curie"). Same first name and other surnames ("Marie Curie" / "Marie Skłodowska") is
+    ``OTHER_SURNAME``: apart, unless a name with both surnames joins them ("Marie Skłodowska-Curie").
     """
     if len(a.tokens) < 2 or len(b.tokens) < 2:
         return 0.0
     if not same_first_name(a.tokens[0], b.tokens[0]):
         return None
     rest_a, rest_b = a.tokens[1:], b.tokens[1:]
-    if a.tokens[-1] in rest_b or b.tokens[-1] in rest_a:
+    if _covers(rest_b, rest_a) or _covers(rest_a, rest_b):
         return 0.9
-    return 0.0
+    return OTHER_SURNAME
 
 
 def acronym_of(short: NameFeatures, long: NameFeatures) -> bool:

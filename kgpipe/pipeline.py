@@ -52,6 +52,15 @@ class BuildResult:
     seconds: float = 0.0
     graph: dict[str, int] = field(default_factory=dict)
 
+    def report(self) -> dict[str, object]:
+        """Everything the build did not turn into facts, with reasons: for ``kgpipe build --report FILE``."""
+        return {
+            "skipped_files": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "extraction_failures": [
+                {"doc_id": f.doc_id, "chunk_id": f.chunk_id, "reason": f.reason, "reply": f.reply} for f in self.failures
+            ],
+        }
+
     def summary(self) -> dict[str, object]:
         return {
             "documents": self.documents_seen,

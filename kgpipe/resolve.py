@@ -5,18 +5,21 @@ How (Graphusion-style fusion, made incremental):
 1. **Nodes.** Mentions with the same normalised name, coarse type and kind (proper name or common
    noun, read from the context) are one node; an entity already in the graph contributes one node
    per name or alias, all locked to that entity.
-2. **Blocking.** Nodes are compared only when they share a key from ``names.blocking_keys`` (core
-   name, bag of words, acronym/initials, a word, a five-letter prefix); inside a key's block each
-   node meets its ``window`` nearest neighbours in name order, so the cost grows with the number of
-   nodes, not its square. Small runs add each name's nearest MiniLM neighbours (exonyms such as
-   "Munich"/"München"); a name that is the only person in its context with that word also meets the
-   short form ("Jordan" → "Michael Jordan").
+2. **Blocking.** Nodes are compared only when they share a key from ``names.blocking_keys``
+   (core name, bag of words, acronym/initials, first initial with a surname, a word, five-letter
+   prefix and suffix); inside a key's block each node meets its ``window`` nearest neighbours in
+   name order, so the cost grows with the number of nodes, not its square. A one-word name that
+   is the only person in its context with that word also meets the full name ("Jordan" →
+   "Michael Jordan"). With an adjudicator, small runs add each name's nearest MiniLM neighbours
+   (synonyms such as "Munich"/"München" share no key).
 3. **Scoring** (``kgpipe.match.score_pair``): rules on names (exact core, same words, acronym,
-   person names, plurals, typos), MiniLM cosine for synonyms, and vetoes: different coarse types,
-   proper name versus common noun, different numbers, different first names.
-4. **Clustering.** Edges are taken from the best score down and join two clusters unless a veto
-   links them or both already are graph entities (fusion never merges or splits what the graph
-   has). Borderline edges go to an LLM when one is given.
+   person names, plurals, typos) and vetoes: different coarse types, proper name versus common
+   noun, different numbers, different first names. MiniLM cosine only sends a pair to review.
+4. **Clustering** (``kgpipe.cluster``). Edges are taken from the best score down and join two
+   clusters unless a veto links them (a surname veto is lifted by a member bearing both
+   surnames), an acronym would join two full names, or both clusters already are graph entities
+   (fusion never merges or splits what the graph has). Borderline edges go to an adjudicator
+   (an LLM) when one is given; without one they stay apart.
 5. **Ids.** A cluster holding a graph entity keeps its id and gains the new names as aliases; a new
    cluster's id is ``entity_id(canonical name)`` (so a rebuild finds the same ids), typed and
    numbered only when a homonym already holds that id.
@@ -24,37 +27,31 @@ How (Graphusion-style fusion, made incremental):
 
 from __future__ import annotations
 
-import logging
+from array import array
 from bisect import bisect_left
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
 from . import cypher
+from .cluster import assign, cluster, entity_id
 from .match import MERGE_AT, REVIEW_AT, Node, is_person, score_pair
-from .mention_types import coarse_type, kind_in_context, majority, ner_types, surface_kind
+from .mention_types import GENERIC_TYPE, PROPER_CLASSES, coarse_type, kind_in_context, ner_types, surface_kind
 from .names import analyse, blocking_keys, normalise_name
-from .records import Entity, stable_id
+from .records import Entity
 
 if TYPE_CHECKING:
     from .embed import Embedder
     from .stores import Store
 
-log = logging.getLogger(__name__)
+__all__ = ["EntityIndex", "MentionIn", "Resolution", "Adjudicator", "entity_id", "GENERIC_TYPE"]
 
-GENERIC_TYPE = "Thing"
-_WIDE_KEYS = ("t:", "p:")  # keys shared by unrelated names: a narrow window
+_WIDE_KEYS = ("t:", "p:", "x:")  # keys shared by unrelated names: a narrow window
 _MAX_BLOCK = 5000  # a word shared by more names than this says nothing about identity
 
 
-def entity_id(name: str, *qualifiers: str) -> str:
-    """A new entity's id: the stable hash of its normalised canonical name (qualified for homonyms)."""
-    return stable_id("entity", normalise_name(name), *qualifiers)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MentionIn:
     """A mention to resolve: the name as extracted, its declared type, and the text around it (optional)."""
 
@@ -87,7 +84,8 @@ class EntityIndex:
 
     def __init__(self, entities: Iterable[Entity] = (), *, embedder: "Embedder | None" = None) -> None:
         self.entities: dict[str, Entity] = {}
-        self._blocks: dict[str, list[tuple[str, str, str]]] = {}  # key -> sorted (core, entity id, surface)
+        self._blocks: dict[str, list[tuple[str, str, str]]] = {}  # key -> (core, entity id, surface), sorted on use
+        self._unsorted: set[str] = set()
         self._embedder = embedder
         for e in entities:
             self.add(e)
@@ -95,7 +93,7 @@ class EntityIndex:
     @classmethod
     def from_store(cls, store: "Store", **kwargs: Any) -> "EntityIndex":
         """Every entity of the store's graph (id, name, type, aliases)."""
-        rows = store.execute(*cypher.export_entities()).records()
+        rows = store.execute(*cypher.entity_index()).records()
         return cls(
             (Entity(r["id"], r["name"] or "", r["type"] or GENERIC_TYPE, tuple(r["aliases"] or ())) for r in rows),
             **kwargs,
@@ -118,15 +116,17 @@ class EntityIndex:
         for surface in dict.fromkeys(surfaces):
             f = analyse(surface)
             for key in blocking_keys(f):
-                block = self._blocks.setdefault(key, [])
-                item = (f.core, entity.id, surface)
-                block.insert(bisect_left(block, item), item)
+                self._blocks.setdefault(key, []).append((f.core, entity.id, surface))
+                self._unsorted.add(key)
 
     def candidates(self, key: str, core: str, window: int) -> list[tuple[str, str, str]]:
         """Entities under ``key``: all of them, or the ``window`` nearest to ``core`` in name order."""
         block = self._blocks.get(key)
         if not block:
             return []
+        if key in self._unsorted:
+            block.sort()
+            self._unsorted.discard(key)
         if len(block) <= 2 * window:
             return block
         if key.startswith(_WIDE_KEYS) and len(block) > _MAX_BLOCK:
@@ -143,36 +143,36 @@ class EntityIndex:
         embed: bool = True,
         embed_limit: int = 2000,
         window: int = 20,
+        exhaustive: bool = False,
     ) -> Resolution:
         """Resolve ``mentions`` to entity ids (see the module docstring); the index learns the new entities.
 
-        ``embed``: use MiniLM nearest neighbours as an extra blocking key when the run has at most
-        ``embed_limit`` names (embedding costs about 1-5 ms a name on 2 cores). ``ner``: spaCy type hints.
+        ``adjudicate``: decides the borderline pairs (``kgpipe.adjudicate.llm_adjudicator``); without
+        one they stay apart. ``embed``: with an adjudicator, also propose each name's nearest MiniLM
+        neighbours (synonyms no name key finds) when the run has at most ``embed_limit`` names
+        (embedding costs about 1-5 ms a name on 2 cores). ``ner``: spaCy type hints from the contexts.
+        ``exhaustive``: compare every pair of new names instead of blocking (the benchmark's baseline).
         """
-        from .cluster import assign, cluster
-
+        graph_names = self._surface_count()
         nodes, mention_node = self._new_nodes(mentions, ner)
         n_new = len(nodes)
-        pairs: set[tuple[int, int]] = set()
-        _new_pairs(nodes, window, pairs)
+        pairs = PairSet()
+        if exhaustive:
+            pairs.add_all(n_new)
+        else:
+            _new_pairs(nodes, window, pairs)
         self._existing_pairs(nodes, n_new, window, pairs)
-        pairs.update(_short_form_pairs(nodes[:n_new]))
+        _short_form_pairs(nodes[:n_new], pairs)
         embedded = 0
-        if embed and 0 < n_new <= embed_limit:
+        if embed and adjudicate is not None and 0 < n_new <= embed_limit:
             embedded = self._embedding_pairs(nodes, n_new, pairs)
-        edges: list[tuple[float, int, int]] = []
-        vetoes: list[tuple[int, int]] = []
-        for i, j in pairs:
-            s = score_pair(nodes[i], nodes[j])
-            if s is None:
-                vetoes.append((i, j))
-            elif s >= REVIEW_AT:
-                edges.append((s, i, j))
+        codes = pairs.unique()
+        edges, scores, vetoes, bridgeable = _score(nodes, codes)
         adjudicated = 0
         if adjudicate is not None:
-            edges, adjudicated = _adjudicate(edges, nodes, adjudicate)
-        edges = [e for e in edges if e[0] >= MERGE_AT]
-        roots = cluster(nodes, edges, vetoes)
+            edges, scores, adjudicated = _adjudicate(edges, scores, nodes, adjudicate)
+        keep = scores >= MERGE_AT
+        roots = cluster(nodes, edges[keep], scores[keep], vetoes, bridgeable)
         ids, entities, new = assign(nodes, roots, self)
         for entity in entities.values():
             self.add(entity)
@@ -180,10 +180,10 @@ class EntityIndex:
             "mentions": len(mentions),
             "nodes": n_new,
             "graph_names_compared": len(nodes) - n_new,
-            "candidate_pairs": len(pairs),
-            "all_pairs": n_new * (n_new - 1) // 2 + n_new * self._surface_count(),
-            "merging_edges": len(edges),
-            "vetoes": len(vetoes),
+            "candidate_pairs": len(codes),
+            "all_pairs": n_new * (n_new - 1) // 2 + n_new * graph_names,
+            "merging_edges": int(keep.sum()),
+            "vetoes": len(vetoes) + len(bridgeable),
             "adjudicated": adjudicated,
             "embedded_names": embedded,
             "new_entities": len(new),
@@ -196,40 +196,53 @@ class EntityIndex:
         contexts = [m.context for m in mentions if m.context]
         ner = ner_types(contexts) if use_ner and contexts else {}
         context_ids: dict[str, int] = {}
-        by_key: dict[tuple[str, str | None, str | None], list[tuple[int, MentionIn, str]]] = {}
-        for i, m in enumerate(mentions):
-            kind, form = kind_in_context(m.name, m.context) if m.context else (surface_kind(m.name, evidence_only=True), m.name)
-            declared = coarse_type(m.type) or analyse(m.name).implied_type
-            by_key.setdefault((normalise_name(m.name), declared, kind), []).append((i, m, form))
-        nodes: list[Node] = []
-        mention_node = [0] * len(mentions)
-        for (norm, declared, kind), members in sorted(by_key.items(), key=lambda kv: (kv[0][0], str(kv[0][1]), str(kv[0][2]))):
-            node = Node(len(nodes), analyse(_representative(m.name for _, m, _ in members)), declared, kind)
-            for i, m, form in members:
-                mention_node[i] = node.idx
-                node.forms[form] += 1
-                node.raw.add(m.name)
+        by_key: dict[tuple[str, str | None, str | None], Node] = {}
+        seen: dict[MentionIn, Node] = {}  # a mention repeated (same name, type, context) is looked at once
+        mention_node: list[Node] = []
+        for m in mentions:
+            node = seen.get(m)
+            if node is None:
+                kind, form = kind_in_context(m.name, m.context) if m.context else (surface_kind(m.name, evidence_only=True), m.name)
+                declared = coarse_type(m.type) or analyse(m.name).implied_type
+                if kind is None and declared in PROPER_CLASSES:  # a company or a person has a proper name
+                    kind = "named"
+                key = (normalise_name(m.name), declared, kind)
+                node = by_key.get(key)
+                if node is None:
+                    node = by_key[key] = Node(-1, analyse(m.name), declared, kind)
+                if form != m.name:
+                    node.raw.add(m.name)
                 if coarse_type(m.type):
                     node.types[m.type] += 1
                 if m.context:
                     node.contexts.add(context_ids.setdefault(m.context, len(context_ids)))
-            node.soft = ner.get(norm) or ner.get(node.f.core)
+                    node.context = node.context or m.context
+                seen[m] = node
+                node.pending = form
+            node.forms[node.pending] += 1
+            mention_node.append(node)
+        nodes = [by_key[key] for key in sorted(by_key, key=lambda k: (k[0], str(k[1]), str(k[2])))]
+        for idx, node in enumerate(nodes):  # name order: ids do not depend on the order of the mentions
+            node.idx = idx
+            node.f = analyse(_representative(node.forms))
+            node.soft = ner.get(node.f.norm) or ner.get(node.f.core)
             node.person = is_person(node)
-            nodes.append(node)
-        return nodes, mention_node
+        return nodes, [node.idx for node in mention_node]
 
     def _existing_node(self, nodes: list[Node], made: dict[tuple[str, str], int], entity_id: str, surface: str) -> int:
         key = (entity_id, surface)
         if key not in made:
             e = self.entities[entity_id]
             f = analyse(surface)
-            node = Node(len(nodes), f, coarse_type(e.type) or f.implied_type, surface_kind(e.name), entity=entity_id)
+            declared = coarse_type(e.type) or f.implied_type
+            kind = surface_kind(e.name) or ("named" if declared in PROPER_CLASSES else None)
+            node = Node(len(nodes), f, declared, kind, entity=entity_id)
             node.person = is_person(node)
             made[key] = node.idx
             nodes.append(node)
         return made[key]
 
-    def _existing_pairs(self, nodes: list[Node], n_new: int, window: int, pairs: set[tuple[int, int]]) -> None:
+    def _existing_pairs(self, nodes: list[Node], n_new: int, window: int, pairs: "PairSet") -> None:
         if not self.entities:
             return
         made: dict[tuple[str, str], int] = {}
@@ -237,9 +250,11 @@ class EntityIndex:
             for key in blocking_keys(node.f):
                 width = window // 4 if key.startswith(_WIDE_KEYS) else window
                 for _, eid, surface in self.candidates(key, node.f.core, width):
-                    pairs.add((node.idx, self._existing_node(nodes, made, eid, surface)))
+                    if key.startswith("a:") and not (node.f.is_acronym or analyse(surface).is_acronym):
+                        continue  # shared initials matter only next to an acronym
+                    pairs.add(node.idx, self._existing_node(nodes, made, eid, surface))
 
-    def _embedding_pairs(self, nodes: list[Node], n_new: int, pairs: set[tuple[int, int]], k: int = 5) -> int:
+    def _embedding_pairs(self, nodes: list[Node], n_new: int, pairs: "PairSet", k: int = 5) -> int:
         """Each new name's nearest MiniLM neighbours among the new names and (small graphs) the graph's names."""
         from .embed import Embedder
 
@@ -259,7 +274,7 @@ class EntityIndex:
         for i in range(n_new):
             for j in top[i]:
                 if sims[i, j] >= 0.7 and i != j:
-                    pairs.add((min(i, int(j)), max(i, int(j))) if j < n_new else (i, int(j)))
+                    pairs.add(i, int(j))
         return self._embedder.encoded
 
     def _surface_count(self) -> int:
@@ -271,7 +286,36 @@ def _representative(names: Iterable[str]) -> str:
     return min(names, key=lambda s: (-sum(ch.isupper() for ch in s), s))
 
 
-def _new_pairs(nodes: list[Node], window: int, pairs: set[tuple[int, int]]) -> None:
+class PairSet:
+    """Candidate pairs as ``i << 32 | j`` codes (``i < j``) in a flat array: 8 bytes a pair, deduplicated once."""
+
+    def __init__(self) -> None:
+        self.codes = array("q")
+
+    def add(self, i: int, j: int) -> None:
+        self.codes.append(i << 32 | j if i < j else j << 32 | i)
+
+    def add_window(self, members: list[int], width: int) -> None:
+        """Each member with the next ``width`` members of the (name-ordered) list."""
+        if len(members) * width <= 256:
+            for d in range(1, width + 1):
+                self.codes.extend(a << 32 | b if a < b else b << 32 | a for a, b in zip(members, members[d:]))
+            return
+        ids = np.asarray(members, dtype=np.int64)
+        for d in range(1, width + 1):
+            lo, hi = np.minimum(ids[:-d], ids[d:]), np.maximum(ids[:-d], ids[d:])
+            self.codes.frombytes((lo << 32 | hi).tobytes())
+
+    def add_all(self, n: int) -> None:
+        """Every pair among ``0..n-1``."""
+        for i in range(n - 1):
+            self.codes.frombytes((i << 32 | np.arange(i + 1, n, dtype=np.int64)).tobytes())
+
+    def unique(self) -> np.ndarray:
+        return np.unique(np.frombuffer(self.codes, dtype=np.int64)) if self.codes else np.zeros(0, np.int64)
+
+
+def _new_pairs(nodes: list[Node], window: int, pairs: PairSet) -> None:
     """Pairs of new nodes sharing a blocking key, each meeting its ``window`` neighbours in name order."""
     blocks: dict[str, list[int]] = {}
     for node in sorted(nodes, key=lambda n: n.f.core):
@@ -281,16 +325,23 @@ def _new_pairs(nodes: list[Node], window: int, pairs: set[tuple[int, int]]) -> N
         m = len(members)
         if m < 2:
             continue
+        if key.startswith("a:"):  # initials are evidence only next to an acronym: it meets them all
+            acronyms = [i for i in members if nodes[i].f.is_acronym]
+            if not acronyms:
+                continue
+            for i in acronyms:
+                for j in members:
+                    if i != j:
+                        pairs.add(i, j)
+            m = len(members) - len(acronyms)
+            members = [i for i in members if not nodes[i].f.is_acronym]  # and they meet each other (vetoes)
         wide = key.startswith(_WIDE_KEYS)
-        if wide and m > _MAX_BLOCK:
+        if m < 2 or (wide and m > _MAX_BLOCK):
             continue
-        width = min(m - 1, window // 4 if wide else window)
-        for d in range(1, width + 1):
-            for a, b in zip(members, members[d:]):
-                pairs.add((a, b) if a < b else (b, a))
+        pairs.add_window(members, min(m - 1, window // 4 if wide else window))
 
 
-def _short_form_pairs(nodes: list[Node]) -> set[tuple[int, int]]:
+def _short_form_pairs(nodes: list[Node], pairs: PairSet) -> None:
     """A one-word name and the only multi-word person name in its contexts that contains that word."""
     people: dict[tuple[int, str], set[int]] = {}
     for node in nodes:
@@ -298,7 +349,6 @@ def _short_form_pairs(nodes: list[Node]) -> set[tuple[int, int]]:
             for ctx in node.contexts:
                 for token in (node.f.tokens[0], node.f.tokens[-1]):
                     people.setdefault((ctx, token), set()).add(node.idx)
-    out: set[tuple[int, int]] = set()
     for node in nodes:
         if len(node.f.tokens) != 1 or not node.contexts or node.kind == "common":
             continue
@@ -306,26 +356,36 @@ def _short_form_pairs(nodes: list[Node]) -> set[tuple[int, int]]:
         for ctx in node.contexts:
             found |= people.get((ctx, node.f.tokens[0]), set())
         if len(found) == 1:
-            other = found.pop()
-            node.short_for = other
-            out.add((min(node.idx, other), max(node.idx, other)))
-    return out
+            node.short_for = found.pop()
+            pairs.add(node.idx, node.short_for)
+
+
+def _score(nodes: list[Node], codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Score every candidate pair: edges worth keeping (codes, scores), vetoes, and surname vetoes."""
+    edges, scores, vetoes, bridgeable = array("q"), array("d"), array("q"), array("q")
+    for code in codes.tolist():
+        s = score_pair(nodes[code >> 32], nodes[code & 0xFFFFFFFF])
+        if s is None:
+            vetoes.append(code)
+        elif s < 0:
+            bridgeable.append(code)
+        elif s >= REVIEW_AT:
+            edges.append(code)
+            scores.append(s)
+    as_np = [np.frombuffer(a, dtype=np.int64 if a.typecode == "q" else np.float64) if a else np.zeros(0, np.int64 if a.typecode == "q" else np.float64)
+             for a in (edges, scores, vetoes, bridgeable)]  # fmt: skip
+    return as_np[0], as_np[1], as_np[2], as_np[3]
 
 
 def _adjudicate(
-    edges: list[tuple[float, int, int]], nodes: list[Node], adjudicate: Adjudicator
-) -> tuple[list[tuple[float, int, int]], int]:
+    edges: np.ndarray, scores: np.ndarray, nodes: list[Node], adjudicate: Adjudicator
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Ask ``adjudicate`` about the borderline edges; a yes lifts an edge to the merge threshold."""
-    borderline = [e for e in edges if e[0] < MERGE_AT]
-    if not borderline:
-        return edges, 0
-    questions = [(nodes[i].as_mention(), nodes[j].as_mention()) for _, i, j in borderline]
-    verdicts = adjudicate(questions)
-    kept = [e for e in edges if e[0] >= MERGE_AT]
-    kept += [(MERGE_AT, i, j) for (_, i, j), yes in zip(borderline, verdicts) if yes]
-    return kept, len(borderline)
-
-
-def majority_type(counts: Counter[str]) -> str | None:
-    """The most frequent declared type (ties: alphabetical)."""
-    return majority(counts)
+    borderline = np.flatnonzero(scores < MERGE_AT)
+    if not len(borderline):
+        return edges, scores, 0
+    questions = [(nodes[c >> 32].as_mention(), nodes[c & 0xFFFFFFFF].as_mention()) for c in edges[borderline].tolist()]
+    verdicts = np.asarray(adjudicate(questions), dtype=bool)
+    scores = scores.copy()
+    scores[borderline[verdicts]] = MERGE_AT
+    return edges, scores, len(borderline)

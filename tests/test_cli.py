@@ -73,3 +73,16 @@ def test_demo_subprocess(settings):
     report = json.loads(proc.stdout)
     assert report["build"]["graph"]["facts"] > 0 and report["facts"]
     assert all({"head", "relation", "tail"} <= set(row) for row in report["facts"])
+
+
+@pytest.mark.slow
+def test_build_report_lists_skipped_files(capsys, settings, tmp_path):
+    messy = Path(__file__).parent / "data" / "messy"
+    report_file = tmp_path / "report.json"
+    code, out, err = _run(capsys, settings, "build", str(messy), "--report", str(report_file), "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    skipped = {Path(s["path"]).name: s["reason"] for s in report["skipped_files"]}
+    assert {"empty.txt", "random.bin", "binary.txt", "broken.pdf"} <= set(skipped), skipped
+    assert summary["documents_built"] >= 3 and len(summary["skipped"]) == len(skipped)

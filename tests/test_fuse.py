@@ -1,40 +1,127 @@
-"""Entity identity by normalised name, one batch per document, merged provenance."""
+"""Fusion: one entity per real-world thing across documents and builds; per-document batches; provenance."""
 
-from kgpipe.fuse import entity_id, fuse, normalise_name
+from __future__ import annotations
+
+from kgpipe.fuse import EntityIndex, entity_id, fuse, normalise_name
 from kgpipe.records import Chunk, Document, Provenance, Triple
+from kgpipe.write import write
+
+IBM = "International Business Machines Corporation is an American technology company. It is better known as IBM."
+IBM2 = "IBM acquired Red Hat in 2019. Red Hat makes Red Hat Enterprise Linux."
+CURIE = "Marie Skłodowska-Curie was born in Warsaw. In 1895 she married Pierre Curie."
+CURIE2 = "Pierre Curie married Marie Skłodowska in 1895. She is better known as Marie Curie."
+APPLES = "An apple is a fruit. Apples grow on the apple tree."
+APPLE_INC = "Apple Inc. is an American technology company. In 2007 Apple released the iPhone."
 
 
-def test_normalise_name():
+def _doc(name: str) -> Document:
+    return Document(id=name.ljust(64, "0"), path=f"/d/{name}.txt", title=name, text="x", sha256=name.ljust(64, "0"))
+
+
+def _corpus() -> tuple[list[Document], list[Chunk], list[Triple]]:
+    docs = [_doc(n) for n in ("ibm", "curie", "apple")]
+    texts = {("ibm", 0): IBM, ("ibm", 1): IBM2, ("curie", 0): CURIE, ("curie", 1): CURIE2,
+             ("apple", 0): APPLES, ("apple", 1): APPLE_INC}  # fmt: skip
+    chunks = [Chunk(f"{d}-{i}", _doc(d).id, i, text, 0, len(text)) for (d, i), text in texts.items()]
+    by_id = {c.id: c for c in chunks}
+
+    def t(h: str, r: str, tl: str, chunk: str, ht: str = "Thing", tt: str = "Thing", conf: float = 0.9) -> Triple:
+        c = by_id[chunk]
+        return Triple(h, r, tl, ht, tt, conf, Provenance(c.doc_id, c.id, "m", "extract.v1"))
+
+    triples = [
+        t("International Business Machines Corporation", "is a", "technology company", "ibm-0"),
+        t("IBM", "acquired", "Red Hat", "ibm-1", "Company"),
+        t("Red Hat", "makes", "Red Hat Enterprise Linux", "ibm-1"),
+        t("Marie Skłodowska-Curie", "born in", "Warsaw", "curie-0", "Person", "City"),
+        t("Marie Skłodowska-Curie", "married", "Pierre Curie", "curie-0", "Person", "Person"),
+        t("Pierre Curie", "married", "Marie Skłodowska", "curie-1", "Person"),
+        t("Marie Curie", "married", "Pierre Curie", "curie-1"),
+        t("apple", "is a", "fruit", "apple-0"),
+        t("Apples", "grow on", "apple tree", "apple-0"),
+        t("Apple Inc.", "is a", "technology company", "apple-1", "Company"),
+        t("Apple", "released", "iPhone", "apple-1"),
+    ]
+    return docs, chunks, triples
+
+
+def _groups(batches) -> dict[str, set[str]]:
+    """Entity id -> names that resolved to it (name and aliases of the batch entities)."""
+    out: dict[str, set[str]] = {}
+    for batch in batches.values():
+        for e in batch.entities:
+            out.setdefault(e.id, set()).update({e.name, *e.aliases})
+    return out
+
+
+def test_names_and_ids_stay_compatible():
     assert normalise_name("The  Louvre.") == "louvre"
     assert normalise_name("Marie Skłodowska-Curie") == normalise_name("marie sklodowska curie")
-    assert normalise_name("AT&T") == "at&t"
     assert entity_id("Paris") == entity_id(" paris ") != entity_id("Paris, Texas")
 
 
-def _doc(i: str) -> Document:
-    return Document(id=i * 64, path=f"/d/{i}.txt", title=i, text="x", sha256=i * 64)
+def test_fuse_merges_aliases_across_documents_and_keeps_homonyms_apart():
+    docs, chunks, triples = _corpus()
+    batches = fuse(triples, docs, chunks)
+    groups = _groups(batches)
+    by_name = {name: eid for eid, names in groups.items() for name in names}
+    assert by_name["IBM"] == by_name["International Business Machines Corporation"]
+    assert by_name["Marie Curie"] == by_name["Marie Skłodowska-Curie"] == by_name["Marie Skłodowska"]
+    assert by_name["Pierre Curie"] != by_name["Marie Curie"]
+    assert by_name["Apple"] == by_name["Apple Inc."]
+    assert by_name["apple"] == by_name["Apples"] != by_name["Apple Inc."]
+    assert by_name["Red Hat"] != by_name["Red Hat Enterprise Linux"]
+    assert by_name["apple tree"] != by_name["apple"]
+    # One batch per document; a fact cites its own document and chunk.
+    curie = batches[docs[1].id]
+    assert {c.id for c in curie.chunks} == {"curie-0", "curie-1"}
+    married = [f for f in curie.facts if f.relation == "married" and f.head_id == by_name["Marie Curie"]]
+    assert len(married) == 1 and set(married[0].chunk_ids) == {"curie-0", "curie-1"}  # merged after fusion
+    assert married[0].doc_ids == (docs[1].id,) and married[0].tail_id == by_name["Pierre Curie"]
+    marie = next(e for e in curie.entities if e.id == by_name["Marie Curie"])
+    assert marie.type == "Person" and marie.name == "Marie Skłodowska-Curie"
 
 
-def test_fuse_groups_by_document_and_merges_repeats():
-    d1, d2 = _doc("a"), _doc("b")
-    c1 = Chunk("c1", d1.id, 0, "x", 0, 1)
-    c2 = Chunk("c2", d1.id, 1, "x", 1, 2)
-    c3 = Chunk("c3", d2.id, 0, "x", 0, 1)
+def _entity_rows(store) -> dict[str, tuple[str, list[str]]]:
+    rows = store.execute("MATCH (e:Entity) RETURN e.id, e.name, e.aliases").rows
+    return {i: (n, sorted(a or [])) for i, n, a in rows}
 
-    def t(h, r, tl, chunk, conf=1.0, ht="Thing"):
-        return Triple(h, r, tl, ht, "Thing", conf, Provenance(chunk.doc_id, chunk.id, "m", "extract.v1"))
 
-    triples = [
-        t("Marie Curie", "born in", "Warsaw", c1, 0.4),
-        t("marie curie", "Born in", "Warsaw.", c2, 0.9, ht="Person"),
-        t("Warsaw", "capital of", "Poland", c3),
+def test_building_twice_or_adding_a_document_never_duplicates_an_entity(store):
+    docs, chunks, triples = _corpus()
+    for batch in fuse(triples, docs, chunks, EntityIndex.from_store(store)).values():
+        write(batch, store)
+    before = _entity_rows(store)
+    names = [n for n, _ in before.values()]
+    assert len(names) == len({normalise_name(n) for n in names})  # no two entities share a name
+
+    # The same corpus again, from a fresh index read from the store: nothing new, nothing renamed.
+    index = EntityIndex.from_store(store)
+    assert len(index) == len(before)
+    for batch in fuse(triples, docs, chunks, index).values():
+        write(batch, store)
+    assert _entity_rows(store) == before
+
+    # A new document that names known entities differently adds aliases, not entities.
+    later_doc = _doc("later")
+    text = "Big Blue, officially I.B.M., hired Dr. Marie Curie's biographer. The apple harvest was late."
+    chunk = Chunk("later-0", later_doc.id, 0, text, 0, len(text))
+    prov = Provenance(later_doc.id, chunk.id, "m", "extract.v1")
+    new = [
+        Triple("I.B.M.", "hired", "biographer", "Organization", "Thing", 0.9, prov),
+        Triple("Dr. Marie Curie", "has", "biographer", "Person", "Thing", 0.9, prov),
+        Triple("apple", "has", "harvest", "Thing", "Thing", 0.9, prov),
     ]
-    batches = fuse(triples, [d1, d2], [c1, c2, c3])
-    b1, b2 = batches[d1.id], batches[d2.id]
-    assert [c.id for c in b1.chunks] == ["c1", "c2"]
-    (fact,) = b1.facts
-    assert fact.chunk_ids == ("c1", "c2") and fact.doc_ids == (d1.id,) and fact.confidence == 0.9
-    marie = next(e for e in b1.entities if e.id == entity_id("Marie Curie"))
-    assert marie.name == "Marie Curie" and marie.aliases == ("marie curie",) and marie.type == "Person"
-    assert {(m.entity_id, m.chunk_id) for m in b1.mentions} >= {(entity_id("Warsaw"), "c1"), (entity_id("Warsaw"), "c2")}
-    assert [f.relation for f in b2.facts] == ["capital of"]
+    index = EntityIndex.from_store(store)
+    batches = fuse(new, [later_doc], [chunk], index)
+    for batch in batches.values():
+        write(batch, store)
+    after = _entity_rows(store)
+    added = set(after) - set(before)
+    assert {after[i][0] for i in added} == {"biographer", "harvest"}
+    ibm = next(i for i, (n, a) in after.items() if "IBM" in (n, *a))
+    assert "I.B.M." in after[ibm][1] and set(before[ibm][1]) <= set(after[ibm][1])
+    marie = next(i for i, (n, a) in after.items() if "Marie Curie" in (n, *a))
+    assert "Dr. Marie Curie" in after[marie][1]
+    apple_fruit = next(i for i, (n, a) in after.items() if n == "apple")
+    assert {e.id for e in batches[later_doc.id].entities} >= {ibm, marie, apple_fruit}

