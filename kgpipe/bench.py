@@ -263,8 +263,8 @@ def bench_extract(settings: Settings | None = None, *, chunks: int = 16) -> dict
 def bench_fusion(sizes: Iterable[int] = (10_000, 100_000, 1_000_000), *, seed: int = 0, baseline_max: int = 10_000) -> dict[str, Any]:
     """Entity fusion of synthetic mentions with planted aliases (``kgpipe.synth_mentions``) at each size.
 
-    Each size runs in a fresh process, so its peak memory is its own: seconds of ``resolve``, peak
-    RSS, candidate pairs against all pairs, and B-cubed F1 against the planted truth. Baselines in
+    Each size runs in a fresh process, so its peak memory is its own: seconds (wall and CPU) of
+    ``resolve``, peak RSS, candidate pairs against all pairs, and B-cubed F1 against the planted truth. Baselines in
     the same run: exact normalised-name matching (what fusion did before) at every size, and
     comparing every pair instead of blocking up to ``baseline_max`` mentions (what blocking gives up).
     """
@@ -280,7 +280,10 @@ def bench_fusion(sizes: Iterable[int] = (10_000, 100_000, 1_000_000), *, seed: i
                 runs.append(pool.submit(_fusion_run, n, seed, exhaustive).result())
     blocked = [r for r in runs if not r["exhaustive"]]
     for small, large in zip(blocked, blocked[1:]):  # cost ~ n^k between consecutive sizes
-        large["time_exponent"] = round(math.log(large["seconds"] / small["seconds"]) / math.log(large["n"] / small["n"]), 3)
+        growth = math.log(large["n"] / small["n"])
+        large["time_exponent"] = round(math.log(large["seconds"] / small["seconds"]) / growth, 3)
+        large["cpu_time_exponent"] = round(math.log(large["cpu_seconds"] / small["cpu_seconds"]) / growth, 3)
+        large["pairs_exponent"] = round(math.log(large["candidate_pairs"] / small["candidate_pairs"]) / growth, 3)
     result: dict[str, Any] = {"seed": seed, "runs": blocked}
     for r in runs:
         if r["exhaustive"]:
@@ -294,12 +297,14 @@ def bench_fusion(sizes: Iterable[int] = (10_000, 100_000, 1_000_000), *, seed: i
 
 def _fusion_run(n: int, seed: int, exhaustive: bool) -> dict[str, Any]:
     """One size in this (fresh) process: generate, resolve, score; peak RSS from the kernel."""
+    import os
     import resource
     import sys
     from collections import Counter
 
     from .eval_fusion import b_cubed
-    from .names import normalise_name
+    from .mention_types import surface_kind
+    from .names import analyse, normalise_name
     from .resolve import EntityIndex
     from .synth_mentions import synthetic_mentions
 
@@ -311,13 +316,22 @@ def _fusion_run(n: int, seed: int, exhaustive: bool) -> dict[str, Any]:
     mentions, truth = synthetic_mentions(n, seed=seed)
     generated = time.perf_counter() - started
     rss_before = rss_mib()
-    started = time.perf_counter()
+    for cached in (analyse, normalise_name, surface_kind):  # generating warmed them: start cold
+        cached.cache_clear()
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    started, cpu_started = time.perf_counter(), cpu()
     resolution = EntityIndex().resolve(mentions, ner=False, embed=False, exhaustive=exhaustive)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, cpu() - cpu_started
     out: dict[str, Any] = {
         "n": n,
         "exhaustive": exhaustive,
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),  # what the machine's other load does not inflate
+        "load_average": round(os.getloadavg()[0], 1),
         "mentions_per_s": round(n / seconds),
         "peak_rss_mib": rss_mib(),
         "rss_before_resolve_mib": rss_before,

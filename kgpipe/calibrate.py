@@ -5,10 +5,12 @@ with its tail swapped for the tail of another sentence (a claim the text does no
 signal the AUROC of true versus swapped is measured and a one-feature logistic curve is fitted that
 turns the signal's raw value into a probability; the signal's weight in the judge is
 ``max(0, AUROC - 0.5)``, so a signal at chance (a base model's yes/no answer) counts for nothing and
-costs no LLM calls. The result is cached per model id under the state folder::
+costs no LLM calls (a lead within two standard errors of chance counts as none). The result is
+cached per model id under the state folder::
 
     cal = calibration_for(llm, settings)      # computed on first use (a few hundred scoring calls)
-    cal.auroc    # {"likelihood": 0.9, "yes_no": 0.45, "lexical": 0.97}
+    cal.auroc    # Gemma 3 270M: {"likelihood": 0.68, "yes_no": 0.54, "lexical": 0.72, ...}
+    cal.weights  # {"likelihood": 0.18, "yes_no": 0.0, "lexical": 0.22, "ontology": 0.2}
 """
 
 from __future__ import annotations
@@ -97,14 +99,12 @@ class Calibration:
 
 
 def default_calibration(model_id: str = "", *, scores: bool = True) -> Calibration:
-    """Weights for a model not yet measured: grounding only, plus the likelihood ratio when the model scores.
-
-    The curve is the one measured for the default Gemma 3 270M; ``calibration_for`` replaces all of it.
-    """
-    weights = {"lexical": 0.3, "ontology": ONTOLOGY_WEIGHT}
+    """Weights and curve measured for the packaged Gemma 3 270M, for a model not yet calibrated;
+    grounding only when the model cannot score text. ``calibration_for`` measures the model itself."""
+    weights = {"lexical": 0.22, "ontology": ONTOLOGY_WEIGHT}
     if scores:
-        weights["likelihood"] = 0.2
-    return Calibration(model_id, weights=weights, curves={"likelihood": (2.0, 0.0), "yes_no": (4.0, 0.0)})
+        weights["likelihood"] = 0.18
+    return Calibration(model_id, weights=weights, curves={"likelihood": (0.34, -2.0)})
 
 
 def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
@@ -113,6 +113,14 @@ def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
         return 0.5
     wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
     return wins / (len(positives) * len(negatives))
+
+
+def weight(area: float, n_true: int, n_false: int) -> float:
+    """A signal's weight: ``AUROC - 0.5``, or 0 unless that lead is more than two standard errors of a
+    chance AUROC on this many examples (so a signal at chance costs no LLM calls)."""
+    chance_se = math.sqrt((n_true + n_false + 1) / (12 * n_true * n_false)) if n_true and n_false else 1.0
+    lead = area - 0.5
+    return lead if lead > 2 * chance_se else 0.0
 
 
 def fit_logistic(xs: Sequence[float], ys: Sequence[int], *, l2: float = 0.1, steps: int = 50) -> tuple[float, float]:
@@ -187,7 +195,8 @@ def calibrate(llm: "LLM", examples: Sequence[Example] = CALIBRATION_SET, *, batc
             # Weighted so that true and false claims count equally (there are twice as many false ones).
             xs = by_kind["true"] * 2 + false
             curves[name] = fit_logistic(xs, [1] * (2 * len(by_kind["true"])) + [0] * len(false))
-    weights = {name: round(max(0.0, aurocs[name] - 0.5), 4) for name in SIGNALS if name in aurocs}
+    n_true, n_false = len(examples), len(rows) - len(examples)
+    weights = {name: round(weight(aurocs[name], n_true, n_false), 4) for name in SIGNALS if name in aurocs}
     weights["ontology"] = ONTOLOGY_WEIGHT  # untyped calibration triples cannot measure it: a fixed share
     return Calibration(llm.model_id, aurocs, weights, curves, pairs=len(rows) - len(examples))
 

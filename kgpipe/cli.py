@@ -221,7 +221,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--epochs", type=int, help="most epochs to train (early stopping may end sooner)")
     sp.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: the GPU when present")
     sp.add_argument("--top-k", type=int, default=20, help="new tails and new heads kept per relation (default 20)")
-    sp.add_argument("--min-score", type=float, default=0.3, help="least probability of a predicted link (default 0.3)")
+    sp.add_argument("--min-score", type=float, default=0.05, help="least probability of a predicted link (default 0.05)")
     sp.add_argument("--seed", type=int, default=0)
 
     sp = add("eval", cmd_eval, "measure a stage (completion: filtered MRR/Hits@k on a bundled data set or the graph; "

@@ -18,7 +18,9 @@ with no self-loop in the graph gets none predicted.
 
 ``score`` is the model's probability of the proposed entity among all entities for that query
 (softmax over its scores; the model is trained with exactly that softmax cross-entropy), so one
-threshold means the same thing for every model and graph size.
+threshold means the same thing for every model and graph size. Known answers keep most of that
+probability, so a new link's is small: measured by holding out the test split of UMLS, links
+scoring at least 0.05 were held-out facts 69% of the time (0.1: 82%), on Nations 18% (0.1: 23%).
 
 State lives in ``<state_dir>/completion/<graph>/``: ``model.pt``, ``entity_to_id.json``,
 ``relation_to_id.json``, ``run.json``, and the training checkpoint.
@@ -61,6 +63,7 @@ class GraphTriples:
     relation_types: list[str]  # index -> relationship type
     relation_labels: list[str]  # index -> the relation's wording (its most common ``label``)
     triples: np.ndarray  # shape (n, 3): head index, relation index, tail index
+    entity_types: list[str] = field(default_factory=list)  # index -> Entity.type ("" when unknown)
 
     @property
     def entity_to_id(self) -> dict[str, int]:
@@ -111,10 +114,12 @@ class CompletionResult:
 def read_graph(store: "Store") -> GraphTriples:
     """Every fact between entities (no ``PREDICTED`` link), with entities and relation types sorted by id."""
     rows = store.execute(*cypher.completion_facts()).rows
-    facts = sorted({(str(h), str(rel_type), str(t)) for h, rel_type, _, t in rows})
+    facts = sorted({(str(h), str(rel_type), str(t)) for h, rel_type, _, t, _, _ in rows})
     labels: dict[str, Counter[str]] = defaultdict(Counter)
-    for _, rel_type, label, _ in rows:
+    types: dict[str, str] = {}
+    for h, rel_type, label, t, head_type, tail_type in rows:
         labels[str(rel_type)][str(label or rel_type)] += 1
+        types[str(h)], types[str(t)] = str(head_type or ""), str(tail_type or "")
     entity_ids = sorted({h for h, _, _ in facts} | {t for _, _, t in facts})
     relation_types = sorted(labels)
     entity_index = {e: i for i, e in enumerate(entity_ids)}
@@ -124,7 +129,7 @@ def read_graph(store: "Store") -> GraphTriples:
     ).reshape(-1, 3)
     # Most common wording wins; ties go to the alphabetically first, so the choice is stable.
     relation_labels = [min(labels[r].items(), key=lambda kv: (-kv[1], kv[0]))[0] for r in relation_types]
-    return GraphTriples(entity_ids, relation_types, relation_labels, triples)
+    return GraphTriples(entity_ids, relation_types, relation_labels, triples, [types[e] for e in entity_ids])
 
 
 def check_trainable(graph: GraphTriples) -> None:
@@ -181,7 +186,7 @@ def complete(
     epochs: int | None = None,
     device: str = "auto",
     top_k: int = 20,
-    min_score: float = 0.3,
+    min_score: float = 0.05,
     seed: int = 0,
     config: KGEConfig | None = None,
     write: bool = True,
@@ -240,20 +245,26 @@ def _save(folder: Path, graph: GraphTriples, trained: Trained, result: Completio
 def predict_links(
     trained: Trained, graph: GraphTriples, *, top_k: int, min_score: float
 ) -> list[tuple[str, str, str, float]]:
-    """Per relation: the ``top_k`` most probable new tails and new heads (≥ ``min_score``); ``(h, label, t, p)``."""
+    """Per relation: the ``top_k`` most probable new tails and new heads (≥ ``min_score``); ``(h, label, t, p)``.
+
+    New tails are proposed for the relation's *anchors*: entities that already are its head, plus
+    entities of the same (specific) type as one of those, so that a person with no recorded
+    birthplace is still asked for one. The same holds mirrored for new heads.
+    """
     import torch
 
     model = trained.model
     model.eval()
     num_entities = len(graph.entity_ids)
+    types = np.asarray(graph.entity_types or [""] * num_entities, dtype=object)
     best: dict[tuple[int, int, int], float] = {}
     for r in range(len(graph.relation_types)):
         facts = graph.triples[graph.triples[:, 1] == r]
         self_loops = bool((facts[:, 0] == facts[:, 2]).any())
-        for column in (0, 2):  # 0: known heads, predict tails; 2: known tails, predict heads
-            anchors = np.unique(facts[:, column])
-            known = torch.zeros(len(anchors), num_entities, dtype=torch.bool)
+        for column in (0, 2):  # 0: anchors are heads, predict tails; 2: anchors are tails, predict heads
+            anchors = _anchors(facts[:, column], types)
             row = {int(a): i for i, a in enumerate(anchors)}
+            known = torch.zeros(len(anchors), num_entities, dtype=torch.bool)
             for fact in facts:
                 known[row[int(fact[column])], int(fact[2 - column])] = True
             probs = _probabilities(model, anchors, r, tails=column == 0)
@@ -272,6 +283,17 @@ def predict_links(
         (graph.entity_ids[h], graph.relation_labels[r], graph.entity_ids[t], round(p, 6))
         for (h, r, t), p in sorted(best.items(), key=lambda kv: -kv[1])
     ]
+
+
+def _anchors(seen: np.ndarray, types: np.ndarray) -> np.ndarray:
+    """Entities in ``seen``, plus every entity sharing a specific (not generic, not empty) type with one of them."""
+    from .fuse import GENERIC_TYPE
+
+    kinds = {k for k in types[np.unique(seen)] if k and k != GENERIC_TYPE}
+    if not kinds:
+        return np.unique(seen)
+    same_type = np.flatnonzero(np.isin(types, list(kinds)))
+    return np.union1d(np.unique(seen), same_type)
 
 
 def _probabilities(model: Any, anchors: np.ndarray, relation: int, *, tails: bool, batch: int = 1024) -> Any:

@@ -14,15 +14,12 @@ triples/s for both and their ratio.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import time
-import warnings
-from typing import Any, Iterator
+from typing import Any
 
 from .config import Settings, load_settings
 from .errors import ConfigError
-from .kge import KGEConfig, evaluate, model_defaults, random_mrr, train
+from .kge import KGEConfig, evaluate, model_defaults, quiet, random_mrr, train
 
 DATASETS = ("nations", "kinships", "umls")
 
@@ -46,20 +43,6 @@ def load_dataset(name: str, inverse: bool = True) -> Any:
     return classes[name](create_inverse_triples=inverse)
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """PyKEEN logs and warns about CPU use and batch sizes at every step; none of it is actionable here."""
-    pykeen_logger = logging.getLogger("pykeen")
-    level = pykeen_logger.level
-    pykeen_logger.setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            yield
-        finally:
-            pykeen_logger.setLevel(level)
-
-
 def evaluate_completion(
     dataset: str = "nations",
     *,
@@ -74,7 +57,7 @@ def evaluate_completion(
     """Train and report filtered test MRR/Hits@k; ``dataset="store"`` uses the stored graph (nothing is written)."""
     cfg = config or model_defaults(model, epochs=epochs, device=device, seed=seed)
     started, cpu = time.perf_counter(), time.process_time()
-    with _quiet():
+    with quiet():
         if dataset == "store":
             from .api import open_store
             from .complete import check_trainable, read_graph, to_factories
@@ -130,7 +113,7 @@ def bench_complete(
     for name in datasets:
         cfg = model_defaults(model, epochs=epochs, device=device, seed=seed, patience=0).replace(training="kvsall")
         data = load_dataset(name, cfg.inverse_triples)
-        with _quiet():
+        with quiet():
             ours = train(cfg, data.training)
             theirs = _pipeline_seconds(cfg, data, threads=None)
             theirs_1 = _pipeline_seconds(cfg, data, threads=ours.threads)

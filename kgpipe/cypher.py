@@ -217,13 +217,14 @@ def delete_predicted_links(keep_run_id: str | None = None) -> Statement:
 
 
 def completion_facts() -> Statement:
-    """Every fact between entities as (head id, relationship type, label, tail id): what completion trains on.
+    """Every fact between entities as (head id, relationship type, label, tail id, head type, tail type).
 
-    Predicted links are left out, so a model never learns from an earlier model's guesses.
+    What completion trains on. Predicted links are left out, so a model never learns from an
+    earlier model's guesses.
     """
     return (
         "MATCH (h:Entity)-[r]->(t:Entity) WHERE type(r) <> 'PREDICTED' "
-        "RETURN h.id AS head, type(r) AS type, r.label AS label, t.id AS tail",
+        "RETURN h.id AS head, type(r) AS type, r.label AS label, t.id AS tail, h.type AS head_type, t.type AS tail_type",
         {},
     )
 

@@ -105,6 +105,7 @@ def evaluate_fusion(path: str | Path, *, ner: bool = True, embed: bool = True, a
         "pairwise": pairwise(predicted, gold),
         "candidate_pairs": resolution.stats["candidate_pairs"],
         "all_pairs": resolution.stats["all_pairs"],
+        "adjudicated_pairs": resolution.stats["adjudicated"],
         "seconds": round(seconds, 2),
         "errors": errors(mentions, predicted, gold),
     }

@@ -15,13 +15,15 @@ LLM call (GraphJudger's graph judgement, adapted to base models). Signals, each 
   absent when the ontology cannot tell.
 
 ``confidence = sum(w_s * p_s) / sum(w_s)`` over the signals present, with weights from the model's
-calibration (``max(0, AUROC - 0.5)`` per signal); a signal with weight 0 is not computed at all.
+calibration (``max(0, AUROC - 0.5)`` per signal, 0 within noise of chance); a signal with weight 0
+is not computed at all.
 Triples at or above the threshold are kept with the confidence stored on them; the others are
 returned as ``Rejection`` records with their scores, for the build report.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
@@ -35,6 +37,8 @@ from .text import fold_diacritics
 if TYPE_CHECKING:
     from .llms import LLM
     from .ontology import Ontology
+
+log = logging.getLogger(__name__)
 
 PROMPT_VERSION = "judge.v1"
 DEFAULT_THRESHOLD = 0.5
@@ -162,6 +166,19 @@ def raw_signals(
             row["lexical"] = lexical(t, text)
     if llm is None or not hasattr(llm, "logprob"):
         return rows
+    try:
+        _llm_signals(rows, triples, texts, llm, wanted, batch_size)
+    except NotImplementedError as exc:  # e.g. an HTTP server that returns no prompt logprobs
+        log.warning("judge: %s cannot score text (%s); using grounding only", llm.model_id, exc)
+        for row in rows:
+            for name in LLM_SIGNALS:
+                row.pop(name, None)
+    return rows
+
+
+def _llm_signals(
+    rows: list[dict[str, float]], triples: Sequence[Triple], texts: Sequence[str], llm: "LLM", wanted: Sequence[str], batch_size: int
+) -> None:
     claims = [verbalise(t) for t in triples]
     flat = [" ".join(text.split()) for text in texts]
     if "likelihood" in wanted:
@@ -176,7 +193,6 @@ def raw_signals(
         scores = _logprobs(llm, asks * 2, [" Yes"] * len(asks) + [" No"] * len(asks), batch_size)
         for row, yes, no in zip(rows, scores[: len(asks)], scores[len(asks) :]):
             row["yes_no"] = yes - no
-    return rows
 
 
 def combine(probabilities: Mapping[str, float], weights: Mapping[str, float]) -> float:
@@ -215,6 +231,8 @@ def judge(
     texts = [_source(t, chunks_by_id) for t in triples]
     wanted = [name for name in ("likelihood", "yes_no", "lexical") if name in used] or ["lexical"]
     raws = raw_signals(triples, texts, llm, wanted=wanted, batch_size=batch_size)
+    if raws and not any(name in raws[0] for name in LLM_SIGNALS):  # the backend turned out unable to score
+        used = {name: w for name, w in used.items() if name not in LLM_SIGNALS}
     result = JudgeResult(weights=used, threshold=threshold)
     for triple, raw in zip(triples, raws):
         probs = {name: (cal.probability(name, v) if name in LLM_SIGNALS else v) for name, v in raw.items()}

@@ -159,6 +159,9 @@ def _spelling(ta: tuple[str, ...], tb: tuple[str, ...]) -> float:
     Compared on the differing words alone, so that one letter in a short word is not a typo
     ("Saint Rila" / "Saint Rima", "Iran" / "Iraq") while one in a long word is ("Tchaikowsky").
     """
+    la, lb = sum(map(len, ta)), sum(map(len, tb))
+    if abs(la - lb) > (1.0 - 0.8) * max(la, lb):  # the differing words differ in length by as much: no typo
+        return 0.0
     shared = set(ta) & set(tb)
     da = "".join(t for t in ta if t not in shared)
     db = "".join(t for t in tb if t not in shared)

@@ -15,10 +15,10 @@ from kgpipe.complete import check_trainable, complete, read_graph, state_path
 from kgpipe.complete_eval import evaluate_completion, load_dataset
 from kgpipe.errors import ConfigError, NotEnoughData
 from kgpipe.interchange import import_triples
-from kgpipe.kge import KGEConfig, evaluate, fast_training, model_defaults, random_mrr, resolve_device, train
+from kgpipe.kge import evaluate, fast_training, model_defaults, random_mrr, resolve_device, train
 
-# Small and quick: enough to learn structure in seconds on 2 cores, not the measured defaults.
-QUICK = dict(embedding_dim=64, epochs=40, eval_every=10, patience=2)
+# The measured defaults, with a smaller embedding and fewer epochs: seconds on 2 cores.
+QUICK = dict(embedding_dim=64, epochs=30, eval_every=5, patience=2)
 
 
 def family_graph(families: int = 12, seed: int = 7) -> list[tuple[str, str, str]]:
@@ -126,6 +126,17 @@ def test_checkpoint_resumes_where_training_stopped(tmp_path: Path) -> None:
     assert resumed.losses == pytest.approx(straight.losses, rel=1e-4)  # and the rest continued exactly
 
 
+def test_anchors_widen_to_entities_of_the_same_specific_type() -> None:
+    """A person without any birthplace is still asked for one; untyped ("Thing") entities are not widened."""
+    import numpy as np
+
+    from kgpipe.complete import _anchors
+
+    types = np.array(["Person", "Person", "City", "Thing", "Thing"], dtype=object)
+    assert _anchors(np.array([0]), types).tolist() == [0, 1]
+    assert _anchors(np.array([3]), types).tolist() == [3]
+
+
 def test_unknown_model_and_device_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="unknown model"):
         model_defaults("NoSuchModel")
@@ -141,7 +152,7 @@ def test_complete_writes_predicted_links_and_replaces_them_on_rerun(settings, st
     import_triples(write_tsv(tmp_path / "family.tsv", triples), settings=settings, store=store)
     facts_before = fact_edges(store)
     entities = {row[0] for row in store.execute("MATCH (e:Entity) RETURN e.id").rows}
-    existing = {(h, label, t) for h, _, label, t in store.execute(*cypher.completion_facts()).rows}
+    existing = {(h, label, t) for h, _, label, t, *_ in store.execute(*cypher.completion_facts()).rows}
 
     config = model_defaults("ComplEx", **QUICK)
     first = complete(settings, store=store, config=config, top_k=10, min_score=0.05)
