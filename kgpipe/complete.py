@@ -44,7 +44,7 @@ from . import cypher
 from .api import open_store
 from .config import Settings, load_settings
 from .errors import NotEnoughData
-from .kge import KGEConfig, Trained, evaluate, model_defaults, random_mrr, train
+from .kge import KGEConfig, Trained, evaluate, model_defaults, quiet, random_mrr, train
 
 if TYPE_CHECKING:
     from .stores import Store
@@ -162,7 +162,8 @@ def to_factories(graph: GraphTriples, seed: int, inverse: bool = True) -> tuple[
         create_inverse_triples=inverse,
     )
     try:
-        training, validation, testing = full.split(list(SPLIT), random_state=seed)
+        with quiet():
+            training, validation, testing = full.split(list(SPLIT), random_state=seed)
     except Exception as exc:  # PyKEEN raises plain ValueError/RuntimeError on splits it cannot make
         raise NotEnoughData(f"cannot hold out facts for evaluation on this graph: {exc}") from None
     if validation.num_triples == 0 or testing.num_triples == 0:
@@ -191,7 +192,11 @@ def complete(
     config: KGEConfig | None = None,
     write: bool = True,
 ) -> CompletionResult:
-    """Train on the stored graph, evaluate on held-out facts, and (``write``) replace the predicted links."""
+    """Train on the stored graph, evaluate on held-out facts, and (``write``) replace the predicted links.
+
+    ``model``, ``epochs``, ``device`` and ``seed`` pick from the measured defaults
+    (``kgpipe.kge.model_defaults``); a full ``config`` replaces all four.
+    """
     settings = settings or load_settings()
     the_store = open_store(settings, store)
     graph = read_graph(the_store)

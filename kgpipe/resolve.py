@@ -115,7 +115,7 @@ class EntityIndex:
         if old is not None:
             surfaces = [s for s in surfaces if s not in {old.name, *old.aliases}]
         self.entities[entity.id] = Entity(entity.id, entity.name, entity.type, tuple(a for a in aliases if a != entity.name))
-        self._unindexed.extend((entity.id, surface) for surface in dict.fromkeys(surfaces))
+        self._unindexed.extend((entity.id, surface) for surface in dict.fromkeys(surfaces) if surface.strip())
 
     def _index(self) -> None:
         """Put the names added since the last call under their blocking keys (deferred: a one-off run never needs it)."""
