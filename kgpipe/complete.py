@@ -141,12 +141,16 @@ def check_trainable(graph: GraphTriples) -> None:
             "(build more documents or import triples first)"
         )
     degree = np.bincount(graph.triples[:, [0, 2]].ravel(), minlength=len(graph.entity_ids))
-    linked = int(((degree[graph.triples[:, 0]] > 1) & (degree[graph.triples[:, 2]] > 1)).sum())
-    if linked < max(4, int(0.1 * n)):
+    per_relation = np.bincount(graph.triples[:, 1], minlength=len(graph.relation_types))
+    # A fact can be held out (and so learned from) only if its entities and relation occur elsewhere.
+    linked = (degree[graph.triples[:, 0]] > 1) & (degree[graph.triples[:, 2]] > 1)
+    learnable = int((linked & (per_relation[graph.triples[:, 1]] > 1)).sum())
+    if learnable < max(4, int(0.1 * n)):
         raise NotEnoughData(
-            f"the graph is too disconnected to learn from: only {linked} of its {n} facts join entities that occur "
-            f"in another fact ({int((degree == 1).sum())} of {len(graph.entity_ids)} entities occur once); "
-            "a held-out fact about an entity seen nowhere else cannot be predicted"
+            f"the graph is too disconnected to learn from: only {learnable} of its {n} facts have entities and a "
+            f"relation that occur in another fact ({int((degree == 1).sum())} of {len(graph.entity_ids)} entities "
+            f"and {int((per_relation == 1).sum())} of {len(graph.relation_types)} relation types occur once); "
+            "completion learns from repetition, so build more documents or import more triples"
         )
 
 
@@ -165,7 +169,10 @@ def to_factories(graph: GraphTriples, seed: int, inverse: bool = True) -> tuple[
         with quiet():
             training, validation, testing = full.split(list(SPLIT), random_state=seed)
     except Exception as exc:  # PyKEEN raises plain ValueError/RuntimeError on splits it cannot make
-        raise NotEnoughData(f"cannot hold out facts for evaluation on this graph: {exc}") from None
+        raise NotEnoughData(
+            f"cannot hold out facts for evaluation: with {len(graph.triples)} facts over {len(graph.entity_ids)} "
+            f"entities and {len(graph.relation_types)} relation types, every fact is needed to cover them ({exc})"
+        ) from None
     if validation.num_triples == 0 or testing.num_triples == 0:
         raise NotEnoughData(
             "the graph is too disconnected to hold out facts for evaluation: every fact is the only one of an entity"

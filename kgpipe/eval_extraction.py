@@ -33,8 +33,12 @@ def load_texts(path: str | Path) -> list[str]:
     return Path(path).read_text(encoding="utf-8").splitlines()
 
 
-def parse_graph(line: str, where: str = "") -> list[tuple[str, str, str]]:
-    """A gold graph from one line: a list of 3-item lists, single- or double-quoted."""
+def parse_graph(line: str, where: str = "", *, skipped: list[Any] | None = None) -> list[tuple[str, str, str]]:
+    """A gold graph from one line: a list of ``[head, relation, tail]``, single- or double-quoted.
+
+    A line that is not a list raises ``DataError``; an item that is not three parts (the published
+    files have a few, e.g. a four-part airport code triple) is left out and appended to ``skipped``.
+    """
     try:
         value = ast.literal_eval(line.strip() or "[]")
     except (ValueError, SyntaxError):
@@ -46,15 +50,16 @@ def parse_graph(line: str, where: str = "") -> list[tuple[str, str, str]]:
         raise DataError(f"{where}: expected a list of triples, got {type(value).__name__}")
     out = []
     for item in value:
-        if not isinstance(item, (list, tuple)) or len(item) != 3:
-            raise DataError(f"{where}: a triple must have 3 parts, got {item!r}")
-        out.append((str(item[0]), str(item[1]), str(item[2])))
+        if isinstance(item, (list, tuple)) and len(item) == 3:
+            out.append((str(item[0]), str(item[1]), str(item[2])))
+        elif skipped is not None:
+            skipped.append(item)
     return out
 
 
-def load_graphs(path: str | Path) -> list[list[tuple[str, str, str]]]:
+def load_graphs(path: str | Path, *, skipped: list[Any] | None = None) -> list[list[tuple[str, str, str]]]:
     """Gold graphs, one per line (``DataError`` naming the line when one is malformed)."""
-    return [parse_graph(line, f"{path}:{i + 1}") for i, line in enumerate(load_texts(path))]
+    return [parse_graph(line, f"{path}:{i + 1}", skipped=skipped) for i, line in enumerate(load_texts(path))]
 
 
 def _counts(llm: Any) -> tuple[int, int]:
@@ -74,7 +79,8 @@ def evaluate_extraction(
 ) -> dict[str, Any]:
     """Extraction metrics on documents ``start .. start+limit`` of a benchmark, with or without the judge.
 
-    Returns triple precision/recall/F1 (normalised exact match), G-BLEU, G-ROUGE, G-BERTScore-style F1,
+    Returns triple precision/recall/F1 (normalised exact match; ``pairs``: the same with the relation
+    ignored), G-BLEU, G-ROUGE, G-BERTScore-style F1,
     the judge's threshold, weights and rejections, LLM requests (sent to the model vs. answered by the
     cache) and seconds per document for each stage.
     """
@@ -89,11 +95,13 @@ def evaluate_extraction(
     from .ontology import load_ontology
 
     settings = settings or load_settings()
-    texts, graphs = load_texts(texts_path), load_graphs(graphs_path)
-    if len(texts) != len(graphs):
-        raise DataError(f"{texts_path} has {len(texts)} lines but {graphs_path} has {len(graphs)}")
+    texts, gold_lines = load_texts(texts_path), load_texts(graphs_path)
+    if len(texts) != len(gold_lines):
+        raise DataError(f"{texts_path} has {len(texts)} lines but {graphs_path} has {len(gold_lines)}")
     end = len(texts) if limit is None else min(len(texts), start + limit)
-    texts, graphs = texts[start:end], graphs[start:end]
+    skipped: list[Any] = []
+    texts = texts[start:end]
+    graphs = [parse_graph(gold_lines[i], f"{graphs_path}:{i + 1}", skipped=skipped) for i in range(start, end)]
     if not texts:
         raise DataError(f"no documents in {texts_path} from line {start + 1}")
     ontology = load_ontology(settings.ontology) if settings.ontology else None
@@ -139,7 +147,9 @@ def evaluate_extraction(
         "triples_proposed": len(extracted.triples),
         "triples_kept": len(triples),
         "extraction_failures": len(extracted.failures),
+        "gold_triples_skipped": len(skipped),  # malformed items in the gold file (not three parts)
         "triples": _rounded(triple_match(graphs, pred)),
+        "pairs": _rounded(triple_match(graphs, pred, relation=False)),
     }
     report.update({name: _rounded(v) for name, v in graph_matching(graphs, pred, embedder).items()})
     report["embedding_model"] = EMBEDDING_MODEL

@@ -1,6 +1,7 @@
 """Graph-matching metrics for extraction, as GraphJudger reports them, implemented here without heavy deps.
 
-* Triple precision/recall/F1: normalised exact match, micro-averaged over all documents.
+* Triple precision/recall/F1: normalised exact match, micro-averaged over all documents; the same
+  for (head, tail) pairs with the relation ignored.
 * G-BLEU, G-ROUGE, G-BERTScore-style: each edge is the text ``"head relation tail"``; predicted and
   gold edges of a document are paired one-to-one by the Hungarian algorithm on a similarity matrix
   (sentence BLEU-4, ROUGE-2 precision, cosine of sentence embeddings); precision is the matched
@@ -55,12 +56,23 @@ def tokens(text: str) -> list[str]:
 # -- triple match -------------------------------------------------------------------------------------
 
 
-def triple_match(gold: Sequence[Sequence[Sequence[str]]], pred: Sequence[Sequence[Sequence[str]]]) -> dict[str, float]:
-    """Micro precision/recall/F1 of normalised triples, each document's triples taken as a set."""
+def triple_match(
+    gold: Sequence[Sequence[Sequence[str]]], pred: Sequence[Sequence[Sequence[str]]], *, relation: bool = True
+) -> dict[str, float]:
+    """Micro precision/recall/F1 of normalised triples, each document's triples taken as a set.
+
+    ``relation=False`` matches (head, tail) pairs only: whether the right entities were linked, whatever
+    the relation is called (gold graphs use their source's relation vocabulary, e.g. DBpedia's).
+    """
+
+    def key(t: Sequence[str]) -> tuple[str, ...]:
+        h, r, tail = normalise_triple(t)
+        return (h, r, tail) if relation else (h, tail)
+
     tp = n_pred = n_gold = 0
     for g, p in zip(gold, pred):
-        gs = {normalise_triple(t) for t in g}
-        ps = {normalise_triple(t) for t in p}
+        gs = {key(t) for t in g}
+        ps = {key(t) for t in p}
         tp += len(gs & ps)
         n_pred += len(ps)
         n_gold += len(gs)

@@ -28,8 +28,11 @@ def test_gold_lines_in_both_quote_styles(tmp_path):
     assert parse_graph('[["A", "r", "B"]]') == [("A", "r", "B")]
     assert parse_graph("[['A', \"it's\", 'B'], ['C', 'r', 'D']]") == [("A", "it's", "B"), ("C", "r", "D")]
     assert parse_graph("") == []
+    skipped = []
+    assert parse_graph("[['A', 'r'], ['S', 'iata', 'TGR ICAO', 'DAUK'], ['C', 'r', 'D']]", skipped=skipped) == [("C", "r", "D")]
+    assert len(skipped) == 2
     with pytest.raises(DataError):
-        parse_graph("[['A', 'r']]")
+        parse_graph("{'A': 1}")
     bad = tmp_path / "x.graphs"
     bad.write_text("[['A','r','B']]\nnot a list\n", encoding="utf-8")
     with pytest.raises(DataError, match="x.graphs:2"):
@@ -48,6 +51,9 @@ def test_triple_match_known_answer():
     m = triple_match(gold, pred)
     assert (m["matched"], m["predicted"], m["gold"]) == (2, 3, 3)
     assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3) and m["f1"] == pytest.approx(2 / 3)
+    pairs = triple_match(gold, pred, relation=False)  # ("Nadap", "Z") is a new pair; relations ignored
+    assert (pairs["matched"], pairs["predicted"], pairs["gold"]) == (2, 3, 3)
+    assert triple_match(gold, [[("Nadap", "located in", "Hungary")], []], relation=False)["precision"] == 1.0
 
 
 def test_bleu_and_rouge_known_values():
