@@ -150,7 +150,15 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
     from . import bench
 
-    if args.what == "extract":
+    if args.what == "trie":
+        from .bench_trie import bench_trie, format_report
+
+        top = args.n or 1_000_000
+        report = bench_trie([10**k for k in range(4, 7) if 10**k <= top] or [top])
+        if not args.json:
+            print(format_report(report))
+            return
+    elif args.what == "extract":
         report = bench.bench_extract(settings, chunks=args.n or 16)
     elif args.what == "fusion":
         top = args.n or 1_000_000
@@ -242,9 +250,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--adjudicate", action="store_true", help="fusion: let the LLM (--llm) decide borderline pairs")
 
     sp = add("bench", cmd_bench, "benchmarks (print figures and a ratio against a baseline measured in the same run)")
-    sp.add_argument("what", choices=["extract", "write", "complete", "fusion"])
+    sp.add_argument("what", choices=["extract", "write", "complete", "fusion", "trie"])
     sp.add_argument("--model", help="complete: the PyKEEN model to train (default ComplEx)")
-    sp.add_argument("-n", type=int, help="size: chunks for extract (default 16), triples for write (default 100000), epochs for complete (default 50), largest mention count for fusion (default 1000000: 10^4, 10^5, 10^6)")
+    sp.add_argument("-n", type=int, help="size: chunks for extract (default 16), triples for write (default 100000), epochs for complete (default 50), largest mention count for fusion (default 1000000: 10^4, 10^5, 10^6), largest path count for trie (default 1000000)")
     return p
 
 
