@@ -28,12 +28,15 @@ tokens, so each beam sees exactly its own sequence.
 from __future__ import annotations
 
 import heapq
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from .trie import PathTrie
+
+log = logging.getLogger(__name__)
 
 STOP = "</PATH>"
 # Config fields of transformers models that change logits after the output projection.
@@ -84,6 +87,7 @@ class _Search:
         self.counter = 0
         self.head: Any = None  # set once checked: see _try_split_head
         self.body: Any = None
+        self._warned = False
 
     # -- the loop -----------------------------------------------------------------------------------
 
@@ -187,6 +191,12 @@ class _Search:
             block[i, : len(f)] = 1
             pos[i] = self.positions[i] + torch.arange(width).clamp(max=max(len(f) - 1, 0))
         self.mask = torch.cat([self.mask, block.to(self.device)], dim=1)
+        window = getattr(getattr(self.model, "config", None), "sliding_window", None)
+        if isinstance(window, int) and self.mask.shape[1] > window and not self._warned and not bool(self.mask.all()):
+            # Sliding-window layers measure their window in cache slots, holes included: from here on a
+            # beam with holes sees a little less than the window behind it, so its scores are approximate.
+            log.warning("prompt + decoded tokens + padding exceed the model's %d-token sliding window", window)
+            self._warned = True
         seen = self.mask.shape[1] - width
         inputs = dict(
             input_ids=ids.to(self.device), attention_mask=self.mask, position_ids=pos.to(self.device),

@@ -35,7 +35,7 @@ def tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>")
 
 
-def tiny_llm(kind: str, tokenizer) -> types.SimpleNamespace:
+def tiny_llm(kind: str, tokenizer, **extra) -> types.SimpleNamespace:
     """A randomly initialised small causal LM: rotary positions (Llama), learned absolute ones (GPT-2), or
     soft-capped logits and sliding-window layers (Gemma 2)."""
     from transformers import Gemma2Config, Gemma2ForCausalLM, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
@@ -47,7 +47,7 @@ def tiny_llm(kind: str, tokenizer) -> types.SimpleNamespace:
         model = LlamaForCausalLM(config)
     elif kind == "gemma2":  # soft-capped logits: the decoder must keep using the model's own head
         config = Gemma2Config(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                              num_key_value_heads=2, head_dim=8, final_logit_softcapping=5.0, **ids)  # fmt: skip
+                              num_key_value_heads=2, head_dim=8, final_logit_softcapping=5.0, **ids, **extra)  # fmt: skip
         model = Gemma2ForCausalLM(config)
     else:
         model = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=2, n_head=4, **ids))
@@ -93,6 +93,15 @@ def test_jump_forward_takes_fewer_passes_for_the_same_paths(tokenizer) -> None:
         hook.remove()
     assert results[True][0][0] == results[False][0][0]  # the same best path
     assert results[True][1] < results[False][1] / 2  # names and "</PATH>" are forced runs here
+
+
+def test_a_sliding_window_shorter_than_the_cache_is_reported(tokenizer, caplog) -> None:
+    """Padding holes count against a sliding window: said once, and the paths are still stored ones."""
+    llm = tiny_llm("gemma2", tokenizer, sliding_window=6)
+    with caplog.at_level("WARNING", logger="kgpipe.constrained"):
+        out = generate_paths(llm, PROMPT, path_trie(tokenizer, TEXTS), beams=6, max_new_tokens=32)
+    assert sum("sliding window" in r.getMessage() for r in caplog.records) == 1
+    assert out and all(d.path_ids and d.text == TEXTS[d.path_ids[0]] for d in out)
 
 
 def test_a_path_that_cannot_finish_is_dropped_never_freed(tokenizer) -> None:
