@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 from .api import delete, open_store, query, stats
-from .complete import CompletionResult, complete
 from .config import Settings, load_settings
 from .errors import KgpipeError
 from .interchange import export, import_triples
@@ -18,6 +17,7 @@ __all__ = [
     "BuildResult",
     "KgpipeError",
     "Settings",
+    "ask",
     "build",
     "complete",
     "CompletionResult",
@@ -30,3 +30,16 @@ __all__ = [
     "stats",
 ]
 __version__ = "0.1.0"
+
+
+#: Verbs imported on first use (they pull in torch, which ``import kgpipe`` should not): name -> module.
+#: A verb's module must not share its name: importing ``kgpipe.x`` sets the attribute ``x`` to the module.
+_LAZY = {"ask": "qa", "Answer": "qa", "complete": "completion", "CompletionResult": "completion"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'kgpipe' has no attribute {name!r}")

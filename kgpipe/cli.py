@@ -99,7 +99,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_complete(args: argparse.Namespace, settings: Settings) -> None:
-    from .complete import complete
+    from .completion import complete
 
     result = complete(settings, model=args.model, epochs=args.epochs, device=args.device, top_k=args.top_k,
                       min_score=args.min_score, seed=args.seed)  # fmt: skip
@@ -107,7 +107,7 @@ def cmd_complete(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _eval_completion(args: argparse.Namespace, settings: Settings) -> Any:
-    from .complete_eval import evaluate_completion
+    from .completion_eval import evaluate_completion
 
     return evaluate_completion(args.dataset or "nations", model=args.model or "ComplEx", epochs=args.epochs,
                                device=args.device, seed=args.seed, settings=settings, progress=settings.progress)  # fmt: skip
@@ -137,14 +137,44 @@ def _eval_fusion(args: argparse.Namespace, settings: Settings) -> Any:
     return evaluate_fusion(args.gold, adjudicate=adjudicate)
 
 
+def _eval_qa(args: argparse.Namespace, settings: Settings) -> Any:
+    from .errors import ConfigError
+    from .eval_qa import evaluate_qa
+
+    if not args.kb or not args.questions:
+        raise ConfigError("eval qa needs --kb FILE.tsv (head<TAB>relation<TAB>tail) and --questions FILE.tsv")
+    return evaluate_qa(args.kb, args.questions, limit=args.limit, start=args.start, every=args.every,
+                       unconstrained=args.unconstrained, settings=settings)  # fmt: skip
+
+
 #: ``kgpipe eval WHAT``: one function per measurable stage.
 EVALS: dict[str, Callable[[argparse.Namespace, Settings], Any]] = {
     "completion": _eval_completion, "extraction": _eval_extraction, "fusion": _eval_fusion,
 }  # fmt: skip
+EVALS["qa"] = _eval_qa
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> None:
     _print(EVALS[args.what](args, settings), args.json)
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> None:
+    if args.cypher:
+        from .text2cypher import ask_cypher
+
+        result: Any = ask_cypher(args.question, settings)
+    elif args.context:
+        from .kgrag import ask_context
+
+        result = ask_context(args.question, settings)
+    else:
+        from .qa import ask
+
+        result = ask(args.question, settings, paths=args.paths, hops=args.hops, reasoner=args.reasoner)
+    if args.json:
+        _print(result.to_dict(), True)
+    else:
+        print(result)
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
@@ -164,7 +194,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
         top = args.n or 1_000_000
         report = bench.bench_fusion([10**k for k in range(4, 8) if 10**k <= top] or [top])
     elif args.what == "complete":
-        from .complete_eval import bench_complete
+        from .completion_eval import bench_complete
 
         report = bench_complete(model=args.model or "ComplEx", epochs=args.n or 50)
     else:
@@ -203,6 +233,11 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--batch-size", type=int, help="prompts per LLM batch")
     sp.add_argument("--chunk-tokens", type=int, help="token budget per chunk")
     sp.add_argument("--report", metavar="FILE", help="write what was skipped, failed or rejected (JSON) to FILE")
+    sp.add_argument("--no-judge", dest="judge", action="store_const", const=False,
+                    help="keep every extracted triple (default: verify each against its source chunk)")
+    sp.add_argument("--judge-threshold", type=float, help="minimum confidence a triple needs to be kept (default 0.3)")
+    sp.add_argument("--denoise", action="store_const", const=True,
+                    help="rewrite chunks as short factual sentences before extraction (one more LLM call per chunk)")
 
     sp = add("query", cmd_query, "run Cypher (read-only unless --write)")
     sp.add_argument("cypher")
@@ -232,6 +267,16 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--min-score", type=float, default=0.05, help="least probability of a predicted link (default 0.05)")
     sp.add_argument("--seed", type=int, default=0)
 
+    sp = add("ask", cmd_ask, "answer a question from reasoning paths of stored facts (each path verified, "
+             "with its provenance); --cypher: Text2Cypher, --context: KG-RAG")
+    sp.add_argument("question")
+    sp.add_argument("--paths", type=int, help="reasoning paths to return (default: setting ask_paths, 3)")
+    sp.add_argument("--hops", type=int, help="most hops per path (default: setting ask_hops, 2)")
+    sp.add_argument("--reasoner", help="LLM that writes the final answer from the paths (gemma, hf:..., openai:...)")
+    mode = sp.add_mutually_exclusive_group()
+    mode.add_argument("--cypher", action="store_true", help="generate a read-only Cypher query, show it and its rows")
+    mode.add_argument("--context", action="store_true", help="answer from the pruned neighbourhood of the linked entities")
+
     sp = add("eval", cmd_eval, "measure a stage (completion: filtered MRR/Hits@k on a bundled data set or the graph; "
              "extraction: triple P/R/F1, G-BLEU, G-ROUGE, G-BERTScore against gold graphs)")
     sp.add_argument("what", choices=sorted(EVALS))
@@ -242,12 +287,17 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--texts", help="extraction: documents, one per line (GraphJudger .texts)")
     sp.add_argument("--graphs", help="extraction: gold graphs, one list of [head, relation, tail] per line")
-    sp.add_argument("--limit", type=int, help="extraction: documents to use (default all)")
-    sp.add_argument("--start", type=int, default=0, help="extraction: skip this many documents first")
+    sp.add_argument("--limit", type=int, help="extraction: documents to use; qa: questions to use (default all)")
+    sp.add_argument("--start", type=int, default=0, help="extraction, qa: skip this many documents or questions first")
     sp.add_argument("--no-judge", dest="judge", action="store_false", help="extraction: keep every extracted triple")
+    sp.add_argument("--denoise", action="store_const", const=True, help="extraction: rewrite each text before extracting")
     sp.add_argument("--ontology", help="extraction: guide extraction and judging with an ontology (general, scierc, a path)")
     sp.add_argument("--gold", help="fusion: gold mentions, JSON lines {mention, type, cluster[, context]}")
     sp.add_argument("--adjudicate", action="store_true", help="fusion: let the LLM (--llm) decide borderline pairs")
+    sp.add_argument("--kb", help="qa: the KB, head<TAB>relation<TAB>tail lines (loaded into a fresh graph)")
+    sp.add_argument("--questions", help="qa: question<TAB>answer(alt1/alt2/...)[<TAB>gold path] lines (PathQuestion)")
+    sp.add_argument("--unconstrained", action="store_true", help="qa: decode without the KG-Trie (hallucination baseline)")
+    sp.add_argument("--every", type=int, default=1, help="qa: use every N-th question (spreads a sample over the file)")
 
     sp = add("bench", cmd_bench, "benchmarks (print figures and a ratio against a baseline measured in the same run)")
     sp.add_argument("what", choices=["extract", "write", "complete", "fusion", "trie"])
@@ -256,7 +306,10 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-_FLAG_SETTINGS = ("state_dir", "store", "graph", "llm", "progress", "ontology", "batch_size", "chunk_tokens")
+_FLAG_SETTINGS = (
+    "state_dir", "store", "graph", "llm", "progress", "ontology", "batch_size", "chunk_tokens",
+    "judge", "judge_threshold", "denoise",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -40,10 +40,21 @@ class Settings:
     batch_size: int = 8  # prompts per local generation batch
     max_new_tokens: int = 96
     ontology: str = ""  # a name in ontologies/ ("general", "scierc") or a path; empty = unguided
+    judge: bool = True  # verify every triple against its source chunk (GraphJudger); rejected ones go to the report
+    judge_threshold: float = 0.3  # keep triples whose combined confidence is at least this
+    denoise: bool = False  # rewrite each chunk as short factual sentences before extraction (one more LLM call per chunk)
     chunk_tokens: int = 60  # token budget per chunk (word and punctuation tokens); small models extract better from short chunks
     chunk_overlap: int = 1  # sentences repeated at the start of the next chunk
     write_batch: int = 5000  # rows per UNWIND statement
     query_timeout_ms: int = 30000
+    ask_paths: int = 3  # reasoning paths (beams) kgpipe ask returns
+    ask_hops: int = 2  # most hops in a reasoning path
+    reasoner: str = ""  # LLM that writes the final answer from the paths (any backend spec); empty = the path ends
+    cypher_limit: int = 100  # most rows a generated (Text2Cypher) query may return; a larger LIMIT is capped
+    context_hops: int = 1  # KG-RAG: hops of fact neighbourhood fetched around the question's entities
+    context_top_k: int = 10  # KG-RAG: most facts kept after embedding pruning
+    context_percentile: float = 75.0  # KG-RAG: keep facts whose similarity to the question reaches this percentile
+    context_max_facts: int = 2000  # KG-RAG: neighbourhood size cap before pruning
     progress: bool = True
 
     def replace(self, **changes: Any) -> "Settings":

@@ -415,3 +415,119 @@ def mark_conflicts(rows: Rows, rel_type: str) -> Statement:
         "SET r.conflict = row.conflict RETURN count(r) AS n",
         {"rows": rows},
     )
+
+
+# -- question answering: the schema Text2Cypher shows, the neighbourhoods KG-RAG reads ----------
+
+
+def schema_labels() -> Statement:
+    """Every node label with its number of nodes."""
+    return "MATCH (n) UNWIND labels(n) AS label RETURN label, count(*) AS n ORDER BY n DESC", {}
+
+
+def schema_property_keys(label: str, sample: int = 200) -> Statement:
+    """Property keys seen on up to ``sample`` nodes of one of kgpipe's labels (or on facts, ``label="fact"``)."""
+    if label == "fact":
+        pattern = "(:Entity)-[x]->(:Entity) WHERE type(x) <> 'PREDICTED'"
+    elif label in {"Document", "Chunk", "Entity"}:
+        pattern = f"(x:{label})"
+    else:
+        raise ValueError(label)
+    return f"MATCH {pattern} WITH x LIMIT $sample UNWIND keys(x) AS key RETURN DISTINCT key", {"sample": sample}
+
+
+def schema_fact_types(limit: int = 50) -> Statement:
+    """The most frequent fact kinds (relationship type and label) with a count and one example (head, tail)."""
+    return (
+        "MATCH (h:Entity)-[r]->(t:Entity) WHERE type(r) <> 'PREDICTED' "
+        "WITH type(r) AS type, r.label AS label, count(*) AS n, collect([h.name, t.name])[0] AS example "
+        "RETURN type, label, n, example ORDER BY n DESC, type LIMIT $limit",
+        {"limit": limit},
+    )
+
+
+def schema_entity_samples(types: int = 8, per_type: int = 3) -> Statement:
+    """The most frequent entity types, each with its count and a few entity names."""
+    return (
+        "MATCH (e:Entity) WITH e.type AS type, count(e) AS n, collect(e.name)[..$per_type] AS names "
+        "RETURN type, n, names ORDER BY n DESC, type LIMIT $types",
+        {"types": types, "per_type": per_type},
+    )
+
+
+_NEIGHBOUR_FACT = (
+    "RETURN h.id AS head_id, h.name AS head, type(r) AS type, r.label AS label, t.id AS tail_id, t.name AS tail, "
+    "r.confidence AS confidence, r.chunk_ids AS chunk_ids, r.doc_ids AS doc_ids LIMIT $limit"
+)
+
+
+def entity_facts(ids: list[str], limit: int) -> Statement:
+    """The facts (never ``PREDICTED`` links) with one of ``ids`` as head or tail, with their provenance."""
+    return (
+        "UNWIND $ids AS id MATCH (h:Entity {id: id})-[r]->(t:Entity) WHERE type(r) <> 'PREDICTED' "
+        + _NEIGHBOUR_FACT
+        + " UNION UNWIND $ids AS id MATCH (h:Entity)-[r]->(t:Entity {id: id}) WHERE type(r) <> 'PREDICTED' "
+        + _NEIGHBOUR_FACT,
+        {"ids": ids, "limit": limit},
+    )
+
+
+def documents_by_id(ids: list[str]) -> Statement:
+    """Path and title of the documents with these ids."""
+    return (
+        "UNWIND $ids AS id MATCH (d:Document {id: id}) RETURN d.id AS id, d.path AS path, d.title AS title",
+        {"ids": ids},
+    )
+
+
+def schema_sample_path() -> Statement:
+    """One two-fact chain ``a -r1-> b -r2-> c`` (a worked multi-hop example for Text2Cypher's prompt)."""
+    return (
+        "MATCH (a:Entity)-[r1]->(b:Entity)-[r2]->(c:Entity) "
+        "WHERE type(r1) <> 'PREDICTED' AND type(r2) <> 'PREDICTED' AND a <> c "
+        "RETURN a.name AS a, r1.label AS r1, b.name AS b, r2.label AS r2, c.name AS c LIMIT 1",
+        {},
+    )
+
+
+# -- asking: reasoning paths over facts (see kgpipe.paths) --------------------------------------
+
+#: A fact: a relationship between entities that carries a ``label`` and is not a predicted link.
+_FACT = "r.label IS NOT NULL AND type(r) <> 'PREDICTED'"
+
+
+def fact_neighbours(ids: list[str], outgoing: bool) -> Statement:
+    """The facts leaving (``outgoing``) or entering the entities ``ids``, with the entity at the other end."""
+    pattern = "(s:Entity {id: id})-[r]->(o:Entity)" if outgoing else "(s:Entity {id: id})<-[r]-(o:Entity)"
+    return (
+        f"UNWIND $ids AS id MATCH {pattern} WHERE {_FACT} "
+        "RETURN s.id AS source, s.name AS source_name, o.id AS other, o.name AS other_name, r.label AS label, "
+        "type(r) AS type, r.chunk_ids AS chunk_ids, r.doc_ids AS doc_ids",
+        {"ids": ids},
+    )
+
+
+def facts_between(rows: Rows) -> Statement:
+    """Rows ``{i, h, t}``: every fact from entity ``h`` to entity ``t`` (label, type, provenance), tagged ``i``."""
+    return (
+        f"UNWIND $rows AS row MATCH (h:Entity {{id: row.h}})-[r]->(t:Entity {{id: row.t}}) WHERE {_FACT} "
+        "RETURN row.i AS i, r.label AS label, type(r) AS type, r.chunk_ids AS chunk_ids, r.doc_ids AS doc_ids",
+        {"rows": rows},
+    )
+
+
+def chunk_provenance(chunk_ids: list[str]) -> Statement:
+    """Text of chunks with the path and title of their document."""
+    return (
+        "UNWIND $ids AS id MATCH (c:Chunk {id: id}) OPTIONAL MATCH (c)-[:FROM_DOCUMENT]->(d:Document) "
+        "RETURN c.id AS chunk_id, c.text AS text, d.id AS doc_id, d.path AS path, d.title AS title",
+        {"ids": chunk_ids},
+    )
+
+
+def document_provenance(doc_ids: list[str]) -> Statement:
+    """Path and title of documents."""
+    return (
+        "UNWIND $ids AS id MATCH (d:Document {id: id}) RETURN d.id AS doc_id, d.path AS path, d.title AS title",
+        {"ids": doc_ids},
+    )

@@ -11,6 +11,7 @@
     ├── StoreError             the graph store failed or could not be started
     │   └── StoreUnavailable   no server reachable / server failed to start
     ├── UnsafeQuery            a query would write (or call a procedure) without --write
+    ├── NoEntityLinked         a question names no entity of the graph (kgpipe ask)
     └── DataError              input data (triples, ontology, gold files) is malformed
         └── NotEnoughData      a graph too small or too disconnected to learn embeddings from
 """
@@ -56,6 +57,10 @@ class StoreUnavailable(StoreError):
 
 class UnsafeQuery(KgpipeError):
     """A query would change the graph but was not run with ``write=True``."""
+
+
+class NoEntityLinked(KgpipeError):
+    """A question names no entity the graph contains, so there is nothing to reason from."""
 
 
 class DataError(KgpipeError):

@@ -22,6 +22,7 @@ from .graph_metrics import graph_matching, triple_match
 from .records import Chunk, stable_id
 
 if TYPE_CHECKING:
+    from .calibrate import Calibration
     from .config import Settings
     from .llms import LLM
 
@@ -76,13 +77,15 @@ def evaluate_extraction(
     settings: "Settings | None" = None,
     llm: "LLM | str | None" = None,
     embed: Callable[[list[str]], Any] | None = None,
+    calibration: "Calibration | None" = None,
 ) -> dict[str, Any]:
     """Extraction metrics on documents ``start .. start+limit`` of a benchmark, with or without the judge.
 
     Returns triple precision/recall/F1 (normalised exact match; ``pairs``: the same with the relation
     ignored), G-BLEU, G-ROUGE, G-BERTScore-style F1,
     the judge's threshold, weights and rejections, LLM requests (sent to the model vs. answered by the
-    cache) and seconds per document for each stage.
+    cache) and seconds per document for each stage. ``calibration`` defaults to the model's own,
+    measured once and cached (``kgpipe.calibrate.calibration_for``).
     """
     from .calibrate import calibration_for
     from .config import load_settings
@@ -127,7 +130,8 @@ def evaluate_extraction(
     triples, judged = extracted.triples, None
     if judge:
         threshold = float(getattr(settings, "judge_threshold", DEFAULT_THRESHOLD))
-        calibration = timed("calibrate", lambda: calibration_for(the_llm, settings))
+        if calibration is None:
+            calibration = timed("calibrate", lambda: calibration_for(the_llm, settings))
         by_id = {c.id: c for c in chunks}  # the original text, even when extraction read a rewrite
         judged = timed("judge", lambda: run_judge(triples, by_id, the_llm, ontology=ontology, threshold=threshold, calibration=calibration))
         triples = judged.kept

@@ -135,10 +135,15 @@ def graph_matching(
 ) -> dict[str, dict[str, float]]:
     """G-BLEU, G-ROUGE and (with ``embed``) G-BERTScore-style precision/recall/F1, averaged over documents.
 
-    A document with no predicted edge scores 0 on all three (nothing was found); duplicates are dropped.
+    A document with no predicted edge scores 0 on all three, as in GraphJudger's script (which puts a
+    ``["Null", "Null", "Null"]`` edge there); duplicate edges are dropped. Because of that, leaving a
+    document empty lowers the averaged precision however wrong its edges were, so ``edge_precision``
+    is also given: the matched similarity of all predicted edges over their number (micro-averaged).
     """
     names = ["g_bleu", "g_rouge"] + (["g_bertscore"] if embed is not None else [])
     sums = {name: np.zeros(3) for name in names}
+    matched = {name: 0.0 for name in names}  # similarity of all matched pairs, for the per-edge precision
+    n_predicted = 0
     for g, p in zip(gold, pred):
         g_edges = list(dict.fromkeys(edge_text(t) for t in g))
         p_edges = list(dict.fromkeys(edge_text(t) for t in p))
@@ -154,10 +159,17 @@ def graph_matching(
                 matrices["g_bertscore"] = np.clip(vectors[: len(p_edges)] @ vectors[len(p_edges) :].T, 0.0, 1.0)
             else:
                 matrices["g_bertscore"] = np.zeros(shape)
+        n_predicted += len(p_edges)
         for name in names:
-            sums[name] += matched_scores(matrices[name])
+            scores = matched_scores(matrices[name])
+            sums[name] += scores
+            matched[name] += scores[0] * len(p_edges)
     n = max(1, len(gold))
-    return {name: dict(zip(("precision", "recall", "f1"), (float(x) / n for x in sums[name]))) for name in names}
+    out: dict[str, dict[str, float]] = {}
+    for name in names:
+        out[name] = dict(zip(("precision", "recall", "f1"), (float(x) / n for x in sums[name])))
+        out[name]["edge_precision"] = matched[name] / n_predicted if n_predicted else 0.0
+    return out
 
 
 def _f1(precision: float, recall: float) -> float:

@@ -1,4 +1,4 @@
-"""The build pipeline: load → chunk → extract → fuse → write, one short explicit function.
+"""The build pipeline: load → chunk → [denoise] → extract → judge → fuse → write → resolve conflicts.
 
 Incremental and resumable by construction: documents are keyed by content hash and a document is
 marked complete only after everything it contributes is written, so
@@ -20,15 +20,17 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 from .chunk import chunk
 from .config import Settings, load_settings
 from .extract import extract
-from .fuse import fuse
+from .fuse import EntityIndex, fuse
 from .load import load
 from .progress import bar
-from .records import Chunk, Document, ExtractionFailure, GraphBatch, SkippedFile
+from .records import Chunk, Document, ExtractionFailure, GraphBatch, SkippedFile, Triple
 from .stores import resolve_store
 from .write import delete_document, document_index, stats, write
 
 if TYPE_CHECKING:
+    from .judge import Rejection
     from .llms import LLM
+    from .ontology import Ontology
     from .stores import Store
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,10 @@ class BuildResult:
     chunks: int = 0
     triples_proposed: int = 0
     triples_kept: int = 0  # distinct facts written (repeats within a document merged)
+    triples_rejected: int = 0  # by the judge (listed in ``report()``)
     failures: list[ExtractionFailure] = field(default_factory=list)
+    rejected: list["Rejection"] = field(default_factory=list)
+    conflicts: dict[str, object] = field(default_factory=dict)
     llm_calls: int = 0
     cache_hits: int = 0
     seconds: float = 0.0
@@ -59,6 +64,7 @@ class BuildResult:
             "extraction_failures": [
                 {"doc_id": f.doc_id, "chunk_id": f.chunk_id, "reason": f.reason, "reply": f.reply} for f in self.failures
             ],
+            "rejected_triples": [r.as_dict() for r in self.rejected],
         }
 
     def summary(self) -> dict[str, object]:
@@ -70,10 +76,12 @@ class BuildResult:
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "chunks": self.chunks,
             "triples_proposed": self.triples_proposed,
+            "triples_rejected": self.triples_rejected,
             "triples_kept": self.triples_kept,
             "extraction_failures": len(self.failures),
             "llm_calls": self.llm_calls,
             "cache_hits": self.cache_hits,
+            "conflicts": {k: v for k, v in self.conflicts.items() if k != "relations"},
             "seconds": round(self.seconds, 2),
             "graph": self.graph,
         }
@@ -116,6 +124,7 @@ def build(
     >>> result = build("data/sample")                     # doctest: +SKIP
     >>> result.summary()["graph"]["facts"]                # doctest: +SKIP
     """
+    from .conflicts import resolve_conflicts
     from .llms import resolve_llm
     from .ontology import load_ontology
 
@@ -139,29 +148,52 @@ def build(
     ontology = load_ontology(settings.ontology) if settings.ontology else None
     if todo:
         the_llm = resolve_llm(llm if llm is not None else settings.llm, settings)
+        index = EntityIndex.from_store(the_store)  # new mentions fuse into the graph's existing entities
     with bar(total=len(todo), desc="documents", unit="doc", enabled=settings.progress) as docs_bar:
         for docs, chunks in _groups(todo, settings):
             assert the_llm is not None
-            with bar(total=len(chunks), desc="extract", unit="chunk", enabled=settings.progress, leave=False) as b:
-                extracted = extract(
-                    chunks,
-                    the_llm,
-                    ontology=ontology,
-                    max_new_tokens=settings.max_new_tokens,
-                    batch_size=settings.batch_size,
-                    on_progress=b.update,
-                )
-            result.chunks += len(chunks)
-            result.triples_proposed += len(extracted.triples)
-            result.failures.extend(extracted.failures)
-            for batch in fuse(extracted.triples, docs, chunks).values():
+            triples = _extract_and_judge(chunks, the_llm, ontology, settings, result)
+            for batch in fuse(triples, docs, chunks, index).values():
                 result.triples_kept += len(batch.facts)
                 result.documents_replaced += write_version(batch, the_store, built, settings.write_batch)
                 result.documents_built += 1
                 docs_bar.update(1)
+    if todo:  # new facts may conflict with old ones; the marks are recomputed over the whole graph
+        result.conflicts = resolve_conflicts(the_store, ontology)
     if the_llm is not None:
         result.llm_calls = getattr(the_llm, "calls", 0)
         result.cache_hits = getattr(the_llm, "hits", 0)
     result.graph = stats(the_store)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _extract_and_judge(
+    chunks: list[Chunk], llm: "LLM", ontology: "Ontology | None", settings: Settings, result: BuildResult
+) -> list[Triple]:
+    """Triples of these chunks that pass the judge (all of them with ``judge = false``); counts go to ``result``."""
+    from .calibrate import calibration_for
+    from .denoise import denoise
+    from .judge import judge
+
+    show = settings.progress
+    source = chunks
+    if settings.denoise:  # extraction reads the rewrite; provenance and judging keep the original chunk
+        source = denoise(chunks, llm, batch_size=settings.batch_size, max_new_tokens=settings.max_new_tokens)
+    with bar(total=len(chunks), desc="extract", unit="chunk", enabled=show, leave=False) as b:
+        extracted = extract(
+            source, llm, ontology=ontology, max_new_tokens=settings.max_new_tokens,
+            batch_size=settings.batch_size, on_progress=b.update,
+        )
+    result.chunks += len(chunks)
+    result.triples_proposed += len(extracted.triples)
+    result.failures.extend(extracted.failures)
+    if not settings.judge or not extracted.triples:
+        return list(extracted.triples)
+    judged = judge(
+        extracted.triples, {c.id: c for c in chunks}, llm, ontology=ontology, threshold=settings.judge_threshold,
+        calibration=calibration_for(llm, settings), batch_size=max(8, settings.batch_size),
+    )
+    result.rejected.extend(judged.rejected)
+    result.triples_rejected += len(judged.rejected)
+    return judged.kept

@@ -126,3 +126,107 @@ def _skip_backticks(text: str, start: int) -> int:
             return i + 1
         i += 1
     raise UnsafeQuery("unterminated `quoted name` in query")
+
+
+# -- the stricter check for machine-written queries (Text2Cypher) -------------------------------
+
+#: Keywords a generated query may use: read clauses and expression words. Every other Cypher keyword is refused.
+READ_KEYWORDS = frozenset(
+    {"MATCH", "OPTIONAL", "WHERE", "WITH", "RETURN", "ORDER", "BY", "SKIP", "LIMIT", "UNWIND", "UNION", "ALL",
+     "DISTINCT", "AS", "AND", "OR", "XOR", "NOT", "IN", "IS", "NULL", "TRUE", "FALSE", "ASC", "ASCENDING",
+     "DESC", "DESCENDING", "CASE", "WHEN", "THEN", "ELSE", "END", "STARTS", "ENDS", "CONTAINS", "EXISTS"}
+)  # fmt: skip
+#: Cypher's reserved and clause words (openCypher, Neo4j, FalkorDB) that are not in ``READ_KEYWORDS``.
+OTHER_KEYWORDS = WRITE_KEYWORDS | frozenset(
+    {"CALL", "YIELD", "CSV", "USE", "USING", "PERIODIC", "COMMIT", "TRANSACTIONS", "SHOW", "TERMINATE", "START",
+     "STOP", "DATABASE", "INDEX", "CONSTRAINT", "REQUIRE", "UNIQUE", "MANDATORY", "SCALAR", "ADD", "DO", "FOR",
+     "FINISH", "FILTER", "LET", "INSERT", "NODETACH", "ON", "OF", "FROM", "IMPORT", "EXPLAIN", "PROFILE"}
+)  # fmt: skip
+#: Clauses a query (and each UNION branch) may start with.
+FIRST_CLAUSES = ("MATCH", "OPTIONAL", "WITH", "UNWIND", "RETURN")
+
+
+def check_read_clauses(cypher: str) -> None:
+    """Raise ``UnsafeQuery`` unless ``cypher`` is one statement made only of allowlisted read clauses.
+
+    Stricter than ``check_read_only`` (which it also runs), for queries a model wrote: outside
+    literals the text must be ASCII (no look-alike letters or invisible characters), hold one
+    statement (no ``;`` except a trailing one), start each ``UNION`` branch with a read clause, and
+    use no keyword outside ``READ_KEYWORDS`` (``CALL`` included, even of a read procedure).
+    """
+    try:
+        check_read_only(cypher)
+    except UnsafeQuery as exc:  # same finding, without the --write advice meant for hand-written queries
+        raise UnsafeQuery(str(exc).split("; run it with")[0]) from None
+    text = mask_literals(cypher).rstrip().removesuffix(";")
+    odd = next((ch for ch in text if ord(ch) > 127), None)
+    if odd is not None:
+        raise UnsafeQuery(f"query has the non-ASCII character U+{ord(odd):04X} outside string literals")
+    if ";" in text:
+        raise UnsafeQuery("query holds more than one statement (';')")
+    for start, _ in union_branches(text):
+        first = _next_word(text, start)
+        if first is None or first.group().upper() not in FIRST_CLAUSES:
+            raise UnsafeQuery(f"query must start with one of {', '.join(FIRST_CLAUSES)}")
+    for match in _WORD.finditer(text):
+        word = match.group().upper()
+        if word in READ_KEYWORDS or text[match.start() - 1 : match.start()] in (".", "$", ":"):
+            continue  # a property, a parameter, a label or relationship type
+        after = text[match.end() :].lstrip()
+        if word in OTHER_KEYWORDS and not (after.startswith(":") and not after.startswith("::")):
+            raise UnsafeQuery(f"clause or keyword {word} is not allowed in a generated read-only query")
+
+
+def mask_literals(cypher: str) -> str:
+    """Like ``strip_literals`` but offset-preserving: comments become spaces, literal contents blanks."""
+    out: list[str] = []
+    i, n = 0, len(cypher)
+    while i < n:
+        two = cypher[i : i + 2]
+        if two == "//":
+            end = cypher.find("\n", i)
+            end = n if end < 0 else end
+        elif two == "/*":
+            end = cypher.find("*/", i + 2)
+            if end < 0:
+                raise UnsafeQuery("unterminated /* comment in query")
+            end += 2
+        elif cypher[i] in "'\"":
+            end = _skip_string(cypher, i, cypher[i])
+            out.append(cypher[i] + " " * (end - i - 2) + cypher[i])
+            i = end
+            continue
+        elif cypher[i] == "`":
+            end = _skip_backticks(cypher, i)
+            out.append("_" * (end - i))
+            i = end
+            continue
+        else:
+            out.append(cypher[i])
+            i += 1
+            continue
+        out.append(" " * (end - i))
+        i = end
+    return "".join(out)
+
+
+def union_branches(masked: str) -> list[tuple[int, int]]:
+    """``(start, end)`` offsets of the top-level ``UNION`` branches of a masked query (one when there is none)."""
+    bounds, start, depth = [], 0, 0
+    for match in re.finditer(r"[()\[\]{}]|[A-Za-z_][A-Za-z0-9_]*", masked):
+        token = match.group()
+        if token in "([{":
+            depth += 1
+        elif token in ")]}":
+            depth -= 1
+        elif depth == 0 and token.upper() == "UNION" and masked[match.start() - 1 : match.start()] not in ".$:":
+            bounds.append((start, match.start()))
+            nxt = _next_word(masked, match.end())
+            start = nxt.end() if nxt and nxt.group().upper() == "ALL" else match.end()
+    bounds.append((start, len(masked)))
+    return bounds
+
+
+def _next_word(text: str, pos: int) -> "re.Match[str] | None":
+    """The word starting at the first non-space character at or after ``pos``, if any."""
+    return _WORD.match(text, re.compile(r"\s*").match(text, pos).end())  # type: ignore[union-attr]

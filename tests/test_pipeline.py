@@ -20,14 +20,35 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample"
 MESSY = Path(__file__).parent / "data" / "messy"
 
-FACTS = "MATCH (h:Entity)-[r]->(t:Entity) WHERE r.label IS NOT NULL RETURN h.id, type(r), t.id, r.doc_ids, r.chunk_ids"
 
 
-def _graph(store):
-    """The graph as comparable sets: entity ids, facts (with their documents)."""
-    entities = {r[0] for r in store.execute("MATCH (e:Entity) RETURN e.id").rows}
-    facts = {(h, t, tl, tuple(sorted(d))) for h, t, tl, d, _ in store.execute(FACTS).rows}
-    return entities, facts
+def _unmatched_facts(store, reference) -> list:
+    """Facts of ``reference`` with no counterpart in ``store``, compared chunk by chunk: the same relation from
+    the same chunk between entities sharing a name or alias. Fusion is global, so which names form one entity
+    depends on what the graph held when they were fused: a deleted document that bridged two names of one
+    entity leaves them merged (fusion never splits), and their facts merged too, with the chunks unioned."""
+    query = (
+        "MATCH (h:Entity)-[r]->(t:Entity) WHERE r.label IS NOT NULL "
+        "RETURN [h.name] + coalesce(h.aliases, []), r.label, [t.name] + coalesce(t.aliases, []), r.chunk_ids"
+    )
+    pool: dict = {}
+    for h, label, t, chunks in store.execute(query).rows:
+        for c in chunks:
+            pool.setdefault((label, c), []).append((set(h), set(t)))
+    missing = []
+    for h, label, t, chunks in reference.execute(query).rows:
+        for c in chunks:
+            if not any(hs & set(h) and ts & set(t) for hs, ts in pool.get((label, c), [])):
+                missing.append((h[0], label, t[0], c))
+    return missing
+
+
+def _same_counts(store, reference) -> bool:
+    """Same documents and chunks; entities and facts no more than the reference's (merges, see above)."""
+    a, b = stats(store), stats(reference)
+    return (a["documents"], a["chunks"]) == (b["documents"], b["chunks"]) and all(
+        a[k] <= b[k] for k in ("entities", "facts")
+    )
 
 
 def _duplicates(store) -> int:
@@ -57,7 +78,7 @@ def test_sample_build_provenance_rebuild_and_delete(settings, store, tmp_path):
     assert dangling == 0
     assert store.execute("MATCH ()-[r]->() WHERE r.label IS NOT NULL AND size(r.chunk_ids) = 0 RETURN count(r)").rows[0][0] == 0
     assert store.execute("MATCH (e:Entity) WHERE NOT (e)-[:FROM_CHUNK]->(:Chunk) RETURN count(e)").rows[0][0] == 0
-    assert result.llm_calls + result.cache_hits == result.chunks
+    assert result.llm_calls + result.cache_hits >= result.chunks  # extraction, then judge scoring
 
     again = build(SAMPLE, settings, store=store)  # unchanged: nothing re-extracted, nothing changes
     assert stats(store) == counts
@@ -69,13 +90,18 @@ def test_sample_build_provenance_rebuild_and_delete(settings, store, tmp_path):
     others = tmp_path / "others"
     shutil.copytree(SAMPLE, others)
     (others / victim.name).unlink()
+    removed_id = store.execute("MATCH (d:Document {path: $p}) RETURN d.id", {"p": str(victim)}).rows[0][0]
     removed = delete_document(store, str(victim))
     assert removed["documents"] == 1 and removed["chunks"] > 0
     reference = resolve_store("falkordb", settings.replace(graph=settings.graph + "_ref"))
     try:
         build(others, settings, store=reference)
-        assert _graph(store) == _graph(reference)  # same entities, same facts, same supporting documents
-        assert stats(store) == stats(reference)
+        # same facts with the same provenance; entity ids may differ where the deleted document had bridged
+        # two names of one entity (the merge stays: fusion never splits what the graph holds)
+        assert _unmatched_facts(store, reference) == [] and _unmatched_facts(reference, store) == []
+        assert _same_counts(store, reference)
+        gone = store.execute("MATCH (c:Chunk) WHERE c.doc_id = $d RETURN count(c)", {"d": removed_id}).rows[0][0]
+        assert gone == 0
     finally:
         reference.execute("MATCH (n) DETACH DELETE n", write=True)
         reference.close()
@@ -142,8 +168,10 @@ def test_kill_9_mid_build_resumes_without_duplicates(settings, tmp_path):
         resumed = build(docs, small, store=store)
         assert resumed.documents_unchanged >= 1 and resumed.documents_built >= 1
         assert _duplicates(store) == 0
-        assert stats(store) == stats(reference)
-        assert _graph(store) == _graph(reference)
+        # same documents and chunks; the facts, chunk by chunk, as in the uninterrupted build (which
+        # names became one entity may differ: the resumed run fused its documents in other groups)
+        assert [stats(store)[k] for k in ("documents", "chunks")] == [stats(reference)[k] for k in ("documents", "chunks")]
+        assert _unmatched_facts(store, reference) == [] and _unmatched_facts(reference, store) == []
     finally:
         if proc.poll() is None:
             proc.kill()

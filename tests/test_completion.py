@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from kgpipe import cypher
-from kgpipe.complete import check_trainable, complete, read_graph, state_path
-from kgpipe.complete_eval import evaluate_completion, load_dataset
+from kgpipe.completion import check_trainable, complete, read_graph, state_path
+from kgpipe.completion_eval import evaluate_completion, load_dataset
 from kgpipe.errors import ConfigError, NotEnoughData
 from kgpipe.interchange import import_triples
 from kgpipe.kge import evaluate, fast_training, model_defaults, random_mrr, resolve_device, train
@@ -130,7 +130,7 @@ def test_anchors_widen_to_entities_of_the_same_specific_type() -> None:
     """A person without any birthplace is still asked for one; untyped ("Thing") entities are not widened."""
     import numpy as np
 
-    from kgpipe.complete import _anchors
+    from kgpipe.completion import _anchors
 
     types = np.array(["Person", "Person", "City", "Thing", "Thing"], dtype=object)
     assert _anchors(np.array([0]), types).tolist() == [0, 1]
@@ -211,7 +211,7 @@ def test_cli_eval_completion_prints_json(capsys: pytest.CaptureFixture[str], set
 
 @pytest.mark.slow
 def test_bench_complete_reports_both_loops_and_the_ratio() -> None:
-    from kgpipe.complete_eval import bench_complete
+    from kgpipe.completion_eval import bench_complete
 
     report = bench_complete(("nations",), epochs=5)
     row = report["results"][0]

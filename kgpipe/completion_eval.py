@@ -60,7 +60,7 @@ def evaluate_completion(
     with quiet():
         if dataset == "store":
             from .api import open_store
-            from .complete import check_trainable, read_graph, to_factories
+            from .completion import check_trainable, read_graph, to_factories
 
             settings = settings or load_settings()
             graph = read_graph(open_store(settings))

@@ -1,0 +1,109 @@
+"""``kgpipe ask`` / ``kgpipe.ask``: answers read from verified paths of stored facts, with the real Gemma and FalkorDB."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kgpipe.cli import main
+from kgpipe.errors import ConfigError, NoEntityLinked
+from kgpipe.interchange import import_triples
+from kgpipe.paths import GraphPath, Hop
+from kgpipe.qa import Answer, Candidate, ScoredPath, decoder_llm, path_prompt, rank_answers
+
+REPO = Path(__file__).resolve().parent.parent
+KB = """\
+marie_curie\tspouse\tpierre_curie
+pierre_curie\tnationality\tfrance
+marie_curie\tprofession\tphysicist
+pierre_curie\tprofession\tphysicist
+marie_curie\tplace_of_birth\twarsaw
+warsaw\tcapital_of\tpoland
+"""
+
+
+def _path(*names: str) -> GraphPath:
+    hops = tuple(Hop(a, a, "r", b, b) for a, b in zip(names, names[1:]))
+    return GraphPath(hops)
+
+
+def test_answers_are_ranked_by_path_probability_per_end_entity():
+    paths = [ScoredPath(_path("a", "x"), 0, True, (), -1.0), ScoredPath(_path("a", "b", "y"), 0, True, (), -1.5),
+             ScoredPath(_path("a", "c", "y"), 0, True, (), -1.6)]  # fmt: skip
+    ranked = rank_answers(paths)
+    assert [c.name for c in ranked] == ["y", "x"]  # two paths to y outweigh the single best path to x
+    assert sum(c.score for c in ranked) == pytest.approx(1.0)
+    assert rank_answers([]) == ()
+
+
+def test_prompt_ends_where_the_path_starts():
+    text = path_prompt("where  was\nthe spouse of x born ?")
+    assert text.endswith("Question: where was the spouse of x born ?\n<PATH>")
+    assert "{question}" not in text
+
+
+def test_http_models_cannot_decode_paths():
+    class Remote:
+        model_id = "openai:gpt"
+
+    with pytest.raises(ConfigError, match="local transformers model"):
+        decoder_llm(Remote())
+
+
+def test_answer_prints_paths_and_sources():
+    path = _path("marie", "pierre", "france")
+    sp = ScoredPath(path, -3.2, True, ({"fact": "marie -> r -> pierre", "documents": [{"path": "/d/kb.tsv", "title": "kb"}],
+                                        "chunks": ["Marie married Pierre."]},))  # fmt: skip
+    answer = Answer("q?", "france", (Candidate("france", "france", 1.0),), (sp,), ())
+    text = str(answer)
+    assert text.splitlines()[0] == "answer: france"
+    assert "marie -> r -> pierre -> r -> france" in text and "/d/kb.tsv" in text and "Marie married Pierre." in text
+    assert json.loads(json.dumps(answer.to_dict()))["paths"][0]["verified"] is True
+
+
+def test_import_kgpipe_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, kgpipe; kgpipe.ask; assert 'torch' not in sys.modules, 'torch imported'; print(kgpipe.ask.__module__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "kgpipe.qa"
+
+
+@pytest.mark.slow
+def test_ask_answers_a_two_hop_question_from_a_verified_path(settings, store, gemma, tmp_path):
+    import kgpipe
+
+    kb = tmp_path / "kb.tsv"
+    kb.write_text(KB, encoding="utf-8")
+    import_triples(kb, settings=settings, store=store)
+    answer = kgpipe.ask("what is the nationality of the spouse of marie_curie ?", settings, store=store, llm=gemma)
+    assert answer.links[0].name == "marie_curie"
+    assert answer.answer == "france", str(answer)
+    best = answer.paths[0]
+    assert best.verified and best.path.text() == "marie curie -> spouse -> pierre curie -> nationality -> france"
+    assert all(sp.verified for sp in answer.paths) and len(answer.paths) <= settings.ask_paths
+    assert best.provenance[0]["documents"][0]["path"] == str(kb.resolve())
+    with pytest.raises(NoEntityLinked):
+        kgpipe.ask("what is the meaning of life ?", settings, store=store, llm=gemma)
+
+
+@pytest.mark.slow
+def test_cli_ask_on_the_sample_graph(settings, store, capsys):
+    import kgpipe
+
+    kgpipe.build(str(REPO / "data" / "sample"), settings, store=store)
+    flags = ["--state-dir", settings.state_dir, "--graph", settings.graph, "--no-progress"]
+    assert main([*flags, "ask", "Where was the husband of Marie Curie born?", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["answer"] and result["paths"], result
+    assert all(p["verified"] for p in result["paths"])
+    assert any(hop["documents"] and hop["chunks"] for p in result["paths"] for hop in p["provenance"])
+    assert main([*flags, "ask", "Where was the husband of Marie Curie born?"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("answer: ") and "path 1: " in text and "data/sample/" in text
+    assert main([*flags, "ask", "What is the airspeed velocity of an unladen swallow?"]) == 2
+    err = capsys.readouterr().err
+    assert "no entity of the graph" in err and "Traceback" not in err
