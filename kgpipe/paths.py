@@ -224,14 +224,15 @@ def match_text(
     index = index if index is not None else name_index(names)
     hops: list[Hop] = []
     for source, rel, target, forward in parsed:
-        src_ids, tgt_ids = index.get(source.casefold(), []), index.get(target.casefold(), [])
+        src_ids = index.get(display_name(source).casefold(), [])  # a model may copy the question's underscores
+        tgt_ids = index.get(display_name(target).casefold(), [])
         if hops:
             src_ids = [i for i in src_ids if i == hops[-1].target[0]]
         pairs = [(s, t) if forward else (t, s) for s in src_ids for t in tgt_ids if s != t]
         rows = [{"i": i, "h": h, "t": t} for i, (h, t) in enumerate(pairs)]
         match = None
         for r in store.execute(*cypher.facts_between(rows)).records() if rows else ():
-            if display_name(r["label"]).casefold() == rel.casefold():
+            if display_name(r["label"]).casefold() == display_name(rel).casefold():
                 h, t = pairs[r["i"]]
                 match = Hop(h, names[h], r["label"], t, names[t], r["type"], tuple(r["chunk_ids"] or ()),
                             tuple(r["doc_ids"] or ()), forward)  # fmt: skip

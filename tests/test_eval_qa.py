@@ -57,8 +57,8 @@ def test_eval_qa_on_pq2h_is_faithful_with_the_trie(settings, gemma, tmp_path):
     assert report["n"] == 5 and report["unlinked"] == 0 and report["lines"] == "1-5"
     assert report["faithfulness"] == 1.0 and report["paths_returned"] >= 5
     assert 0.0 <= report["hits@1"] <= 1.0 and report["seconds_per_question"] > 0
-    free = evaluate_qa(PQ / "2H-kb.txt", questions, limit=2, unconstrained=True, settings=settings, llm=gemma)
-    assert free["mode"] == "unconstrained" and free["paths_returned"] >= 2
+    free = evaluate_qa(PQ / "2H-kb.txt", questions, limit=1, unconstrained=True, settings=settings, llm=gemma)
+    assert free["mode"] == "unconstrained" and free["paths_returned"] >= 1
     assert free["faithfulness"] + free["hallucination_rate"] == pytest.approx(1.0)
 
 

@@ -95,6 +95,7 @@ def test_match_text_finds_stored_paths_and_rejects_invented_ones(kb, store):
     names = EntityLinker.from_store(store).names
     found = match_text(store, " marie curie -> spouse -> pierre curie -> place of birth -> paris </PATH>", names)
     assert found is not None and found.end[1] == "paris" and verify(store, [found]) == [True]
+    assert match_text(store, " marie_curie -> spouse -> pierre_curie -> place_of_birth -> paris </PATH>", names) == found
     assert match_text(store, " marie curie -> spouse -> pierre curie -> place of birth -> warsaw </PATH>", names) is None
     assert match_text(store, " marie curie -> married -> pierre curie </PATH>", names) is None
     assert match_text(store, " nobody -> spouse -> pierre curie </PATH>", names) is None
