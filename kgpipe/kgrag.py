@@ -5,7 +5,9 @@ Follows "Biomedical knowledge graph-optimized prompt generation for large langua
 facts only, never ``PREDICTED`` links), render each fact under a minimal schema as one line
 ``head | relation | tail``, keep the lines whose MiniLM similarity to the question reaches the
 ``settings.context_percentile`` percentile of the neighbourhood (at most ``settings.context_top_k``,
-at least ``MIN_KEEP``), and let the LLM answer from those lines. Each kept fact carries its
+at least ``MIN_KEEP``), and let the LLM answer from those lines. Two refinements, measured on
+PathQuestion: the linked entity's name is masked before embedding (it is in every line), and a fact
+two hops out is scored as the chain that reaches it (``score_facts``). Each kept fact carries its
 provenance (document ids and titles, chunk ids); the prompt holds only the fact lines.
 
 Tokens are counted with the answering model's tokenizer when it has one (local transformers
@@ -26,7 +28,7 @@ import numpy as np
 
 from . import cypher
 from .errors import DataError
-from .link import link_key
+from .link import EntityLinker, link_key
 from .names import normalise_name
 from .prompts import prompt
 
@@ -41,6 +43,7 @@ MIN_KEEP = 3  # pruning never leaves fewer facts than this (when the neighbourho
 LINK_LIMIT = 5
 LINK_MARGIN = 0.9  # keep the links scoring at least this share of the best link's score
 MAX_ANSWER_TOKENS = 24
+STOP = ["\n", " |"]  # one line; a reply that runs on as a fact line is cut where the head ends
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,7 @@ def prune(scores: np.ndarray, top_k: int, percentile: float) -> list[int]:
 
 
 def _readable(text: str, masks: Sequence[str] = ()) -> str:
-    """What MiniLM embeds: snake_case names read as words, the linked entities' names and mentions as "X".
+    """What MiniLM embeds: snake_case names read as words, the linked entities' names and mentions as "someone".
 
     Every fact of a neighbourhood names a linked entity, and so does the question: left in, that
     shared name dominates every similarity and drowns the relation that tells facts apart.
@@ -198,8 +201,6 @@ def _readable(text: str, masks: Sequence[str] = ()) -> str:
 
 def link_entities(store: "Store", question: str, embedder: "Embedder | None" = None) -> list[tuple[str, str, str, str]]:
     """``(id, name, method, mention)`` of the question's entities: the linker's best and those close to its score."""
-    from .link import EntityLinker
-
     links = EntityLinker.from_store(store, embedder=embedder).link(question, limit=LINK_LIMIT)
     best = max(link.score for link in links)
     return [(link.id, link.name, link.method, link.mention) for link in links if link.score >= LINK_MARGIN * best]
@@ -277,9 +278,13 @@ def build_prompt(question: str, facts: Sequence[ContextFact]) -> str:
 
 
 def parse_answer(reply: str) -> str:
-    """The first line of the reply, without a trailing full stop."""
+    """The first line of the reply, cut where it runs on in the fact format (``a | r | b``), without a final full stop.
+
+    >>> parse_answer(" catholicism | religion | belief\\nQuestion: ..."), parse_answer("Paris.")
+    ('catholicism', 'Paris')
+    """
     lines = reply.strip().splitlines()
-    return lines[0].strip().rstrip(".").strip() if lines else ""
+    return lines[0].split("|")[0].strip().rstrip(".").strip() if lines else ""
 
 
 def ask_context(
@@ -297,7 +302,7 @@ def ask_context(
     the_store = open_store(settings, store)
     context = retrieve(question, settings, the_store, embedder)
     model = resolve_llm(llm if llm is not None else settings.llm, settings)
-    reply = model.generate([build_prompt(question, context.kept)], max_new_tokens=MAX_ANSWER_TOKENS, stop=["\n"])[0]
+    reply = model.generate([build_prompt(question, context.kept)], max_new_tokens=MAX_ANSWER_TOKENS, stop=STOP)[0]
     answer = parse_answer(reply)
     full, counter = count_tokens(context.text(context.neighbourhood), model)
     pruned, _ = count_tokens(context.text(), model)
