@@ -178,3 +178,23 @@ def test_backend_whose_scoring_fails_falls_back_to_grounding():
     chunks, true, false = _triples_and_chunks(CASES[:3])
     result = judge(true + false, chunks, NoEcho())
     assert result.weights == {"lexical": 0.22} and len(result.kept) == 3 and len(result.rejected) == 3
+
+
+def test_packaged_calibration_names_the_packaged_model(settings):
+    """The shipped Gemma calibration is used for exactly the packaged weights; any other model is measured."""
+    from kgpipe.calibrate import PACKAGED_MODEL_ID
+    from kgpipe.llms.transformers import GEMMA_MODEL_ID
+
+    assert PACKAGED_MODEL_ID == GEMMA_MODEL_ID
+
+    class Other(ScoringLLM):
+        model_id = "hf:some-other-model"
+
+    measured = calibration_for(Other(), settings)
+    assert measured.pairs > 0 and set(measured.auroc) >= {"lexical", "likelihood"}
+
+    class Packaged(ScoringLLM):
+        model_id = GEMMA_MODEL_ID
+
+    shipped = calibration_for(Packaged(), settings)
+    assert shipped.pairs == 0 and shipped.weights["likelihood"] > 0  # shipped, not measured on first use
