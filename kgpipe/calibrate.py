@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from .llms import GEMMA_MODEL_ID
 from .records import Triple
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 CALIBRATION_VERSION = "judge-calibration.v1"
 SIGNALS = ("likelihood", "yes_no", "lexical")
 ONTOLOGY_WEIGHT = 0.2
-PACKAGED_MODEL_ID = "hf:gemma-3-270m-q4_k_m"  # kgpipe.llms.transformers.GEMMA_MODEL_ID (not imported: that loads torch)
 
 # (text, head, relation, tail, distractor): the tail is stated in the text (sometimes in another form, as
 # gold graphs have it); the distractor is also in the text but the relation does not hold for it.
@@ -220,7 +220,7 @@ def calibration_for(llm: "LLM", settings: "Settings | None" = None, *, refresh: 
         data = json.loads(path.read_text(encoding="utf-8"))
         data["curves"] = {k: tuple(v) for k, v in data.get("curves", {}).items()}
         return Calibration(**data)
-    if llm.model_id == PACKAGED_MODEL_ID and not refresh:
+    if llm.model_id == GEMMA_MODEL_ID and not refresh:
         return default_calibration(llm.model_id)  # measured for exactly these weights (see the module docstring)
     cal = calibrate(llm, batch_size=max(8, settings.batch_size))
     path.parent.mkdir(parents=True, exist_ok=True)

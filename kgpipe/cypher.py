@@ -162,11 +162,12 @@ def upsert_entities(rows: Rows, label: str | None = None, *, dialect: str = "fal
 
 
 def upsert_mentions(rows: Rows) -> Statement:
-    """Rows ``{e, c}``: entity ``e`` is mentioned in chunk ``c`` (both must exist)."""
+    """Rows ``{e, c, names}``: entity ``e`` is mentioned in chunk ``c`` (both must exist) as ``names``."""
     return (
         "UNWIND $rows AS row "
         "MATCH (e:Entity {id: row.e}) MATCH (c:Chunk {id: row.c}) "
-        "MERGE (e)-[:FROM_CHUNK]->(c)",
+        "MERGE (e)-[m:FROM_CHUNK]->(c) "
+        "SET m.names = coalesce(m.names, []) + [n IN row.names WHERE NOT n IN coalesce(m.names, [])]",
         {"rows": rows},
     )
 
@@ -331,6 +332,20 @@ def detach_facts_from(doc_id: str, chunk_ids: list[str]) -> Statement:
         "RETURN count(r) AS n",
         {"id": doc_id, "chunks": chunk_ids},
     )
+
+
+def mention_names(ids: list[str]) -> Statement:
+    """For entities ``ids``: every mention's document and the names it used, beside the entity's aliases."""
+    return (
+        "UNWIND $ids AS id MATCH (e:Entity {id: id})-[m:FROM_CHUNK]->(:Chunk)-[:FROM_DOCUMENT]->(d:Document) "
+        "RETURN e.id AS id, e.aliases AS aliases, d.id AS doc, m.names AS names",
+        {"ids": ids},
+    )
+
+
+def set_aliases(rows: Rows) -> Statement:
+    """Rows ``{id, aliases}``: replace the entities' alias lists."""
+    return "UNWIND $rows AS row MATCH (e:Entity {id: row.id}) SET e.aliases = row.aliases", {"rows": rows}
 
 
 def delete_orphan_entities(ids: list[str], doc_id: str) -> Statement:

@@ -64,15 +64,15 @@ def fuse_mentions(
 
 
 def _fill(batch: GraphBatch, resolved: list[tuple[Triple, str, str]], entities: dict[str, Entity]) -> None:
-    mentions: set[tuple[str, str]] = set()
+    mentions: dict[tuple[str, str], dict[str, None]] = {}  # (entity, chunk) -> the names the chunk used
     facts: dict[tuple[str, str, str], dict[str, Any]] = {}
     used: dict[str, None] = {}
     for t, head, tail in resolved:
         prov = t.provenance
         assert prov is not None
-        for eid in (head, tail):
+        for eid, name in ((head, t.head), (tail, t.tail)):
             used.setdefault(eid)
-            mentions.add((eid, prov.chunk_id))
+            mentions.setdefault((eid, prov.chunk_id), {})[name] = None
         key = (head, " ".join(t.relation.split()).casefold(), tail)
         fact = facts.setdefault(
             key, {"relation": t.relation, "confidence": t.confidence, "chunks": [], "extractor": prov.extractor}
@@ -82,7 +82,7 @@ def _fill(batch: GraphBatch, resolved: list[tuple[Triple, str, str]], entities: 
             fact["chunks"].append(prov.chunk_id)
     doc_id = batch.documents[0].id
     batch.entities = [entities[eid] for eid in used]
-    batch.mentions = [Mention(e, c) for e, c in sorted(mentions)]
+    batch.mentions = [Mention(e, c, tuple(names)) for (e, c), names in sorted(mentions.items())]
     batch.facts = [
         Fact(h, f["relation"], t, f["confidence"], tuple(f["chunks"]), (doc_id,), f["extractor"])
         for (h, _, t), f in facts.items()

@@ -19,7 +19,7 @@ from . import cypher
 from .api import open_store
 from .config import Settings
 from .errors import DataError
-from .fuse import GENERIC_TYPE, entity_id
+from .fuse import GENERIC_TYPE, entity_id, normalise_name
 from .pipeline import write_version
 from .records import Document, Entity, Fact, GraphBatch
 from .write import document_index
@@ -124,19 +124,42 @@ def import_triples(
     if built.get(doc.path) == (doc.id, True):
         return {"file": doc.path, "unchanged": True, "triples": len(triples), "problems": problems}
     extractor = f"import:{file.name}"
+    known, by_id = _known_entities(the_store)
     entities: dict[str, Entity] = {}
+    aliases: dict[str, dict[str, None]] = {}  # entity id -> imported spellings other than its name
     facts: list[Fact] = []
     for head, relation, tail, confidence in triples:
         ids = []
         for n in (head, tail):
             eid = entity_id(n)
-            entities.setdefault(eid, Entity(eid, n, types.get(n, GENERIC_TYPE)))
-            ids.append(eid)
+            entity = known.get(normalise_name(n)) or by_id.get(eid) or Entity(eid, n, types.get(n, GENERIC_TYPE))
+            entity = entities.setdefault(entity.id, entity)
+            if n != entity.name:
+                aliases.setdefault(entity.id, {})[n] = None
+            ids.append(entity.id)
         facts.append(Fact(ids[0], relation, ids[1], confidence, (), (doc.id,), extractor))
-    batch = GraphBatch(documents=[doc], entities=list(entities.values()), facts=facts)
+    written = [Entity(e.id, e.name, e.type, tuple(aliases.get(e.id, ()))) for e in entities.values()]
+    batch = GraphBatch(documents=[doc], entities=written, facts=facts)
     replaced = write_version(batch, the_store, built, settings.write_batch)
     return {"file": doc.path, "unchanged": False, "replaced_previous_version": replaced, "triples": len(triples),
             "entities": len(entities), "problems": problems}  # fmt: skip
+
+
+def _known_entities(store: "Store") -> tuple[dict[str, Entity], dict[str, Entity]]:
+    """The graph's entities by normalised name or alias, and by id, so an imported name reaches its entity.
+
+    Imported triples are curated, so there is no fuzzy matching here: a name attaches to an existing entity
+    when it equals (up to case, punctuation and diacritics) the name or an alias of exactly one entity
+    (homonyms are not guessed between) or when its id is already taken. The entity keeps its name and type;
+    the imported spelling becomes an alias.
+    """
+    found: dict[str, Entity | None] = {}
+    by_id: dict[str, Entity] = {}
+    for r in store.execute(*cypher.entity_index()).records():
+        entity = by_id[r["id"]] = Entity(r["id"], r["name"] or "", r["type"] or GENERIC_TYPE)
+        for surface in {normalise_name(s) for s in (entity.name, *(r["aliases"] or ())) if s}:
+            found[surface] = entity if found.get(surface, entity) == entity else None
+    return {k: e for k, e in found.items() if e is not None}, by_id
 
 
 def _rows(store: "Store") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

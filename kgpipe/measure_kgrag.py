@@ -5,7 +5,7 @@ PQ-2H question (50 questions spread over the file), counts tokens of the unprune
 of the pruned context with the default model's tokenizer, and checks whether a gold answer is still
 named in the pruned context (and was in the unpruned one). ``--answer`` also lets the LLM answer::
 
-    .venv/bin/python scripts/measure_kgrag.py [--hops 2] [--limit 50] [--answer] [--json]
+    python -m kgpipe.measure_kgrag [--hops 2] [--limit 50] [--answer] [--json]
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Imports the PathQuestion 2H KB into a fresh graph, asks ten simple questions whose gold answers are
 read from the KB itself, and prints per question the query, the outcome and the totals::
 
-    .venv/bin/python scripts/measure_text2cypher.py [--held-out] [--kb ../shared/data/qa/pathquestion/2H-kb.txt] [--json]
+    python -m kgpipe.measure_text2cypher [--held-out] [--kb ../shared/data/qa/pathquestion/2H-kb.txt] [--json]
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from .stores import resolve_store
 from .write import delete_document, document_index, stats, write
 
 if TYPE_CHECKING:
+    from .calibrate import Calibration
     from .judge import Rejection
     from .llms import LLM
     from .ontology import Ontology
@@ -124,6 +125,7 @@ def build(
     >>> result = build("data/sample")                     # doctest: +SKIP
     >>> result.summary()["graph"]["facts"]                # doctest: +SKIP
     """
+    from .calibrate import calibration_for
     from .conflicts import resolve_conflicts
     from .llms import resolve_llm
     from .ontology import load_ontology
@@ -148,11 +150,12 @@ def build(
     ontology = load_ontology(settings.ontology) if settings.ontology else None
     if todo:
         the_llm = resolve_llm(llm if llm is not None else settings.llm, settings)
+        calibration = calibration_for(the_llm, settings) if settings.judge else None
         index = EntityIndex.from_store(the_store)  # new mentions fuse into the graph's existing entities
     with bar(total=len(todo), desc="documents", unit="doc", enabled=settings.progress) as docs_bar:
         for docs, chunks in _groups(todo, settings):
             assert the_llm is not None
-            triples = _extract_and_judge(chunks, the_llm, ontology, settings, result)
+            triples = _extract_and_judge(chunks, the_llm, ontology, calibration, settings, result)
             for batch in fuse(triples, docs, chunks, index).values():
                 result.triples_kept += len(batch.facts)
                 result.documents_replaced += write_version(batch, the_store, built, settings.write_batch)
@@ -169,10 +172,14 @@ def build(
 
 
 def _extract_and_judge(
-    chunks: list[Chunk], llm: "LLM", ontology: "Ontology | None", settings: Settings, result: BuildResult
+    chunks: list[Chunk],
+    llm: "LLM",
+    ontology: "Ontology | None",
+    calibration: "Calibration | None",
+    settings: Settings,
+    result: BuildResult,
 ) -> list[Triple]:
     """Triples of these chunks that pass the judge (all of them with ``judge = false``); counts go to ``result``."""
-    from .calibrate import calibration_for
     from .denoise import denoise
     from .judge import judge
 
@@ -188,11 +195,11 @@ def _extract_and_judge(
     result.chunks += len(chunks)
     result.triples_proposed += len(extracted.triples)
     result.failures.extend(extracted.failures)
-    if not settings.judge or not extracted.triples:
+    if calibration is None or not extracted.triples:
         return list(extracted.triples)
     judged = judge(
         extracted.triples, {c.id: c for c in chunks}, llm, ontology=ontology, threshold=settings.judge_threshold,
-        calibration=calibration_for(llm, settings), batch_size=max(8, settings.batch_size),
+        calibration=calibration, batch_size=max(8, settings.batch_size),
     )
     result.rejected.extend(judged.rejected)
     result.triples_rejected += len(judged.rejected)

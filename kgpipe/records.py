@@ -111,10 +111,14 @@ class Fact:
 
 @dataclass(frozen=True)
 class Mention:
-    """An entity mentioned in a chunk (becomes ``(:Entity)-[:FROM_CHUNK]->(:Chunk)``)."""
+    """An entity mentioned in a chunk (becomes ``(:Entity)-[:FROM_CHUNK {names}]->(:Chunk)``).
+
+    ``names``: the spellings the chunk used for it, so deleting a document can drop the aliases only it gave.
+    """
 
     entity_id: str
     chunk_id: str
+    names: tuple[str, ...] = ()
 
 
 @dataclass

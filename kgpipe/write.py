@@ -14,8 +14,9 @@ Deletion rule, consistent for both: **a fact lives while some document supports 
 ``FROM_CHUNK`` to a chunk of a remaining document, or any relationship to another entity other
 than a ``PREDICTED`` link). ``delete_document`` deletes the facts the document alone supported,
 drops it from shared facts' ``doc_ids``/``chunk_ids``, deletes the entities (among those it
-mentioned or whose facts it cited) that the rule leaves unsupported, then its chunks, and the
-document node last — so an interrupted delete finds the document again and can be re-run (only a
+mentioned or whose facts it cited) that the rule leaves unsupported, drops from the survivors'
+aliases the names only its mentions used (``FROM_CHUNK.names``; the display name stays), then its
+chunks, and the document node last — so an interrupted delete finds the document again and can be re-run (only a
 mention-less entity whose last fact went just before the interruption could be left behind).
 """
 
@@ -67,8 +68,12 @@ def write(batch: GraphBatch, store: Store, *, batch_size: int = 5000) -> dict[st
         counts["entities"] += run(
             lambda part, label=label: cypher.upsert_entities(part, label, dialect=store.name), rows
         )
-    mentions = dict.fromkeys((m.entity_id, m.chunk_id) for m in batch.mentions)
-    counts["mentions"] = run(cypher.upsert_mentions, [{"e": e, "c": c} for e, c in mentions])
+    mentions: dict[tuple[str, str], dict[str, None]] = {}
+    for m in batch.mentions:
+        mentions.setdefault((m.entity_id, m.chunk_id), {}).update(dict.fromkeys(m.names))
+    counts["mentions"] = run(
+        cypher.upsert_mentions, [{"e": e, "c": c, "names": list(names)} for (e, c), names in mentions.items()]
+    )
 
     for rel_type, rows in _fact_rows(batch).items():
         written = run(lambda part, rel_type=rel_type: cypher.upsert_facts(part, rel_type), rows)
@@ -116,9 +121,32 @@ def _delete_one(store: Store, doc_id: str) -> dict[str, int]:
     counts["entities"] = sum(
         scalar(cypher.delete_orphan_entities(part, doc_id)) for part in _batches(sorted(candidates), 5000)
     )
+    for part in _batches(sorted(candidates), 5000):
+        _drop_own_aliases(store, part, doc_id)
     counts["chunks"] = scalar(cypher.delete_document_chunks(doc_id))
     counts["documents"] = scalar(cypher.delete_document_node(doc_id))
     return counts
+
+
+def _drop_own_aliases(store: Store, entity_ids: list[str], doc_id: str) -> None:
+    """Remove from the entities' aliases the names that only ``doc_id``'s mentions used (before its chunks go).
+
+    Aliases no mention records (imports, or graphs written before mentions kept their names) are left alone.
+    """
+    rows = store.execute(*cypher.mention_names(entity_ids)).records()
+    aliases: dict[str, list[str]] = {}
+    own: dict[str, set[str]] = {}
+    elsewhere: dict[str, set[str]] = {}
+    for r in rows:
+        aliases[r["id"]] = list(r["aliases"] or [])
+        (own if r["doc"] == doc_id else elsewhere).setdefault(r["id"], set()).update(r["names"] or ())
+    changed = []
+    for eid, names in own.items():
+        drop = names - elsewhere.get(eid, set())
+        if drop & set(aliases[eid]):
+            changed.append({"id": eid, "aliases": [a for a in aliases[eid] if a not in drop]})
+    if changed:
+        store.execute(*cypher.set_aliases(changed), write=True)
 
 
 def stats(store: Store) -> dict[str, int]:

@@ -64,3 +64,36 @@ def gemma(state_dir: Path):
     from kgpipe.llms.transformers import TransformersLLM
 
     return TransformersLLM("gemma", Settings(state_dir=str(state_dir), progress=False))
+
+
+@pytest.fixture
+def import_kb(tmp_path: Path, settings: Settings, store):
+    """``import_kb(triples)``: import ``(head, relation, tail)`` tuples, or TSV text, into the test's graph."""
+    from kgpipe.interchange import import_triples
+
+    def load(triples, name: str = "kb.tsv") -> Path:
+        path = tmp_path / name
+        text = triples if isinstance(triples, str) else "".join(f"{h}\t{r}\t{t}\n" for h, r, t in triples)
+        path.write_text(text, encoding="utf-8")
+        import_triples(path, settings=settings, store=store)
+        return path
+
+    return load
+
+
+class FixedReplyLLM:
+    """Replies with the same text to every prompt and records the prompts; has no tokenizer or scoring, like a
+    minimal HTTP backend. For prompt and parsing checks only: never a stage's only test."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply, self.model_id, self.prompts = reply, "scripted", []
+
+    def generate(self, prompts, *, max_new_tokens=128, stop=()):
+        self.prompts.extend(prompts)
+        return [self.reply for _ in prompts]
+
+
+@pytest.fixture
+def fixed_reply():
+    """``fixed_reply(text)``: an LLM that always answers ``text`` (see ``FixedReplyLLM``)."""
+    return FixedReplyLLM

@@ -9,7 +9,6 @@ import pytest
 
 from kgpipe.cli import main
 from kgpipe.errors import ConfigError, NoEntityLinked
-from kgpipe.interchange import import_triples
 from kgpipe.paths import GraphPath, Hop
 from kgpipe.qa import Answer, Candidate, ScoredPath, decoder_llm, path_prompt, rank_answers
 
@@ -73,12 +72,10 @@ def test_import_kgpipe_does_not_import_torch():
 
 
 @pytest.mark.slow
-def test_ask_answers_a_two_hop_question_from_a_verified_path(settings, store, gemma, tmp_path):
+def test_ask_answers_a_two_hop_question_from_a_verified_path(settings, store, gemma, import_kb):
     import kgpipe
 
-    kb = tmp_path / "kb.tsv"
-    kb.write_text(KB, encoding="utf-8")
-    import_triples(kb, settings=settings, store=store)
+    kb = import_kb(KB)
     answer = kgpipe.ask("what is the nationality of the spouse of marie_curie ?", settings, store=store, llm=gemma)
     assert answer.links[0].name == "marie_curie"
     assert answer.answer == "france", str(answer)

@@ -97,3 +97,30 @@ def test_bad_import_files(settings, store, tmp_path):
     broken.write_text("<a> <b> .")
     with pytest.raises(DataError, match="turtle"):
         import_triples(broken, settings=settings, store=store)
+
+
+def test_imported_names_attach_to_existing_entities_by_name_or_alias(settings, store, import_kb):
+    from kgpipe import cypher
+
+    existing = [
+        {"id": "e-curie", "name": "Marie Curie", "type": "Person", "aliases": ["Marie Skłodowska"]},
+        {"id": "e-apple-co", "name": "Apple", "type": "Organization", "aliases": []},
+        {"id": "e-apple-fruit", "name": "apple", "type": "Fruit", "aliases": []},
+    ]
+    for text, params in cypher.upsert_entities(existing):
+        store.execute(text, params, write=True)
+    import_kb([("marie sklodowska", "friend of", "Albert Einstein"), ("MARIE CURIE", "born in", "Warsaw"),
+               ("APPLE", "sold in", "Warsaw")])  # fmt: skip
+    rows = query(
+        "MATCH (e:Entity) RETURN e.id, e.name, e.type, e.aliases ORDER BY e.id", settings=settings, store=store
+    ).rows
+    by_id = {r[0]: r[1:] for r in rows}
+    # A name or alias match reaches the existing entity, which keeps its name and type; the spelling is an alias.
+    assert by_id["e-curie"][:2] == ["Marie Curie", "Person"]
+    assert set(by_id["e-curie"][2]) == {"Marie Skłodowska", "marie sklodowska", "MARIE CURIE"}
+    facts, _ = _facts(settings, store)
+    assert ("Marie Curie", "friend of", "Albert Einstein") in facts and ("Marie Curie", "born in", "Warsaw") in facts
+    # "APPLE" names two entities (homonyms): neither is guessed, a new entity holds the fact.
+    assert by_id["e-apple-co"][0] == "Apple" and by_id["e-apple-fruit"][0] == "apple"
+    assert ("APPLE", "sold in", "Warsaw") in facts
+    assert len(rows) == 3 + 3  # Albert Einstein, Warsaw, APPLE

@@ -9,7 +9,6 @@ import pytest
 
 from kgpipe import cypher, kgrag
 from kgpipe.errors import KgpipeError
-from kgpipe.interchange import import_triples
 from kgpipe.kgrag import ask_context, count_tokens, prune, retrieve
 
 TRIPLES = [
@@ -34,22 +33,9 @@ TRIPLES = [
 ]
 
 
-class Scripted:
-    """Replies with fixed text and has no tokenizer, like an HTTP backend (prompt and parsing checks only)."""
-
-    def __init__(self, reply: str) -> None:
-        self.reply, self.model_id, self.prompts = reply, "scripted", []
-
-    def generate(self, prompts, *, max_new_tokens=128, stop=()):
-        self.prompts.extend(prompts)
-        return [self.reply for _ in prompts]
-
-
 @pytest.fixture
-def graph(tmp_path, settings, store):
-    path = tmp_path / "ada.tsv"
-    path.write_text("".join(f"{h}\t{r}\t{t}\n" for h, r, t in TRIPLES), encoding="utf-8")
-    import_triples(path, settings=settings, store=store)
+def graph(import_kb, settings, store):
+    import_kb(TRIPLES, "ada.tsv")
     return settings.replace(llm_cache=False, context_top_k=3, context_percentile=75.0), store
 
 
@@ -87,9 +73,9 @@ def test_predicted_links_never_enter_the_context(graph):
     assert all("Paris" not in (f.head, f.tail) for f in ctx.neighbourhood)
 
 
-def test_answer_carries_provenance_and_token_counts(graph):
+def test_answer_carries_provenance_and_token_counts(graph, fixed_reply):
     settings, store = graph
-    llm = Scripted(" Lord Byron.\nQuestion: more")
+    llm = fixed_reply(" Lord Byron.\nQuestion: more")
     answer = ask_context("Who was the father of Ada Lovelace?", settings, store=store, llm=llm)
     assert answer.answer == "Lord Byron" and answer.grounded
     prompt = llm.prompts[0]
@@ -103,14 +89,14 @@ def test_answer_carries_provenance_and_token_counts(graph):
     data = answer.to_dict()
     assert data["facts"][0]["documents"] == ["ada.tsv"] and 0 < data["tokens_saved"] < 1
     assert "Lord Byron" in str(answer) and "[ada.tsv]" in str(answer)
-    ungrounded = ask_context("Who was the father of Ada Lovelace?", settings, store=store, llm=Scripted("Napoleon"))
+    ungrounded = ask_context("Who was the father of Ada Lovelace?", settings, store=store, llm=fixed_reply("Napoleon"))
     assert not ungrounded.grounded and "not an entity of the context" in str(ungrounded)
 
 
-def test_unknown_entity_is_a_clear_error(graph):
+def test_unknown_entity_is_a_clear_error(graph, fixed_reply):
     settings, store = graph
     with pytest.raises(KgpipeError, match="no entity"):
-        ask_context("Who painted the Zzyzx Qwerty?", settings, store=store, llm=Scripted("x"))
+        ask_context("Who painted the Zzyzx Qwerty?", settings, store=store, llm=fixed_reply("x"))
 
 
 def test_prune_and_count_units():

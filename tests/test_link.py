@@ -89,12 +89,8 @@ def test_nothing_links_raises_a_clear_error(linker):
     assert linker._embedder.encoded > 0  # the embedding stage really ran before giving up
 
 
-def test_from_store_reads_names_and_aliases(settings, store, tmp_path):
-    from kgpipe.interchange import import_triples
-
-    kb = tmp_path / "kb.tsv"
-    kb.write_text("marie_curie\tspouse\tpierre_curie\n", encoding="utf-8")
-    import_triples(kb, settings=settings, store=store)
+def test_from_store_reads_names_and_aliases(settings, store, import_kb):
+    import_kb([("marie_curie", "spouse", "pierre_curie")])
     linker = EntityLinker.from_store(store)
     assert len(linker) == 2
     assert [lk.name for lk in linker.link("who was the spouse of marie curie")] == ["marie_curie"]

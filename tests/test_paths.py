@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from kgpipe.fuse import entity_id
-from kgpipe.interchange import import_triples
 from kgpipe.link import EntityLinker
 from kgpipe.paths import GraphPath, Hop, match_text, parse_path, paths_around, provenance, serialise, verify
 
@@ -20,11 +19,8 @@ O'Brien `x`\tworks for\tAcme "Corp"
 
 
 @pytest.fixture
-def kb(settings, store, tmp_path):
-    path = tmp_path / "kb.tsv"
-    path.write_text(KB, encoding="utf-8")
-    import_triples(path, settings=settings, store=store)
-    return path
+def kb(import_kb):
+    return import_kb(KB)
 
 
 def _texts(paths: list[GraphPath]) -> set[str]:

@@ -9,7 +9,6 @@ from conftest import SHARED_DATA as SHARED
 
 from kgpipe import safety, text2cypher
 from kgpipe.errors import KgpipeError, LLMError, StoreError, UnsafeQuery
-from kgpipe.interchange import import_triples
 from kgpipe.text2cypher import ask_cypher, build_prompt, enforce_limit, extract_query, graph_schema, validate_query
 
 TRIPLES = [
@@ -51,22 +50,9 @@ HOSTILE = [
 ]
 
 
-class Scripted:
-    """An LLM that always replies with the same text (parsing and validation only; see the slow test)."""
-
-    def __init__(self, reply: str) -> None:
-        self.reply, self.model_id, self.prompts = reply, "scripted", []
-
-    def generate(self, prompts, *, max_new_tokens=128, stop=()):
-        self.prompts.extend(prompts)
-        return [self.reply for _ in prompts]
-
-
 @pytest.fixture
-def graph(tmp_path, settings, store):
-    path = tmp_path / "kb.tsv"
-    path.write_text("".join(f"{h}\t{r}\t{t}\n" for h, r, t in TRIPLES), encoding="utf-8")
-    import_triples(path, settings=settings, store=store)
+def graph(import_kb, settings, store):
+    import_kb(TRIPLES)
     return settings.replace(llm_cache=False), store
 
 
@@ -78,57 +64,57 @@ def snapshot(store) -> tuple:
 
 
 @pytest.mark.parametrize("reply", HOSTILE)
-def test_hostile_generation_never_runs(graph, reply):
+def test_hostile_generation_never_runs(graph, reply, fixed_reply):
     settings, store = graph
     before = snapshot(store)
     assert len(before[0]) > 6 and len(before[1]) == len(TRIPLES)
     with pytest.raises(UnsafeQuery) as info:
-        ask_cypher("Who is the spouse of Marie Curie?", settings, store=store, llm=Scripted(reply))
+        ask_cypher("Who is the spouse of Marie Curie?", settings, store=store, llm=fixed_reply(reply))
     message = str(info.value)
     assert "query: " in message and info.value.query in message  # the rejected query is shown
     assert snapshot(store) == before
 
 
-def test_server_layer_holds_when_the_clause_check_is_bypassed(graph, monkeypatch):
+def test_server_layer_holds_when_the_clause_check_is_bypassed(graph, monkeypatch, fixed_reply):
     settings, store = graph
     before = snapshot(store)
     monkeypatch.setattr(text2cypher, "check_read_clauses", lambda query: None)
     for reply in ("MATCH (n) DETACH DELETE n RETURN 1", "CREATE (n:Entity {name: 'pwned'}) RETURN n"):
         with pytest.raises(UnsafeQuery, match="query: "):
-            ask_cypher("q", settings, store=store, llm=Scripted(reply))
+            ask_cypher("q", settings, store=store, llm=fixed_reply(reply))
     assert snapshot(store) == before
 
 
-def test_safe_generation_runs_and_returns_its_query(graph):
+def test_safe_generation_runs_and_returns_its_query(graph, fixed_reply):
     settings, store = graph
     reply = (
         "```cypher\nMATCH (h:Entity)-[r]->(t:Entity)\nWHERE toLower(h.name) = 'marie curie' AND r.label = 'spouse'"
         "\nRETURN t.name AS answer\n```\nThis query finds the spouse."
     )
-    answer = ask_cypher("Who is the spouse of Marie Curie?", settings, store=store, llm=Scripted(reply))
+    answer = ask_cypher("Who is the spouse of Marie Curie?", settings, store=store, llm=fixed_reply(reply))
     assert answer.rows == [["Pierre Curie"]] and answer.columns == ["answer"]
     assert answer.query.endswith(f"LIMIT {settings.cypher_limit}") and "toLower(h.name)" in answer.query
     assert answer.to_dict()["query"] == answer.query and answer.query in str(answer)
     assert "Pierre Curie" in str(answer)
 
 
-def test_literal_keywords_and_large_limit(graph):
+def test_literal_keywords_and_large_limit(graph, fixed_reply):
     settings, store = graph
     reply = "Cypher: MATCH (h:Entity)-[r]->(t:Entity) WHERE r.label = 'acquired' AND t.name <> 'DETACH DELETE' RETURN t.name AS x ORDER BY x LIMIT 100000000;"
-    answer = ask_cypher("Which companies did IBM acquire?", settings.replace(cypher_limit=1), store=store, llm=Scripted(reply))
+    answer = ask_cypher("Which companies did IBM acquire?", settings.replace(cypher_limit=1), store=store, llm=fixed_reply(reply))
     assert answer.query.endswith("LIMIT 1") and "100000000" not in answer.query
     assert answer.rows == [["Red Hat"]]
 
 
-def test_broken_generation_is_a_clear_error_with_the_query(graph):
+def test_broken_generation_is_a_clear_error_with_the_query(graph, fixed_reply):
     settings, store = graph
     with pytest.raises(StoreError) as info:
-        ask_cypher("q", settings, store=store, llm=Scripted("MATCH (n) RETURN frobnicate(n.name) AS x"))
+        ask_cypher("q", settings, store=store, llm=fixed_reply("MATCH (n) RETURN frobnicate(n.name) AS x"))
     assert "frobnicate" in str(info.value) and "query: MATCH (n) RETURN frobnicate(n.name) AS x LIMIT 100" in str(info.value)
     with pytest.raises(UnsafeQuery, match=r"unbalanced(.|\n)*query: MATCH \(n RETURN n.name"):
-        ask_cypher("q", settings, store=store, llm=Scripted("MATCH (n RETURN n.name"))
+        ask_cypher("q", settings, store=store, llm=fixed_reply("MATCH (n RETURN n.name"))
     with pytest.raises(LLMError, match="no Cypher query"):
-        ask_cypher("q", settings, store=store, llm=Scripted("\n"))
+        ask_cypher("q", settings, store=store, llm=fixed_reply("\n"))
 
 
 def test_schema_and_prompt_show_this_graph(graph):
@@ -164,14 +150,13 @@ def test_doctests():
 
 
 @pytest.mark.slow
-def test_gemma_writes_a_validated_read_only_query(tmp_path, settings, store, gemma):
+def test_gemma_writes_a_validated_read_only_query(import_kb, settings, store, gemma):
     """The real Gemma 270M on a slice of the PathQuestion KB: the query that ran passed every check, its rows are
     what the store returns for it, the graph is unchanged. A failure to generate or run must be a KgpipeError
     showing the query; greedy decoding makes the outcome fixed, and this question is one Gemma gets right."""
     kb = (SHARED / "qa" / "pathquestion" / "2H-kb.txt").read_text(encoding="utf-8").splitlines()
     lines = kb[:60] + [line for line in kb if line.startswith("aurangzeb\t")]
-    (tmp_path / "kb.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    import_triples(tmp_path / "kb.tsv", settings=settings, store=store)
+    import_kb("\n".join(lines) + "\n")
     before = snapshot(store)
     try:
         answer = ask_cypher("What is the religion of aurangzeb?", settings.replace(llm_cache=False), store=store, llm=gemma)

@@ -235,3 +235,29 @@ def test_bench_write_small(settings: Settings) -> None:
     result = bench_write("falkordb", n=2000, batch_size=500, settings=settings)
     assert result["n"] == 2000 and result["kgpipe_triples_per_s"] > 0 and result["minimal_triples_per_s"] > 0
     assert result["ratio"] == pytest.approx(result["minimal_seconds"] / result["kgpipe_seconds"], rel=0.05)
+
+
+def test_delete_drops_the_aliases_only_that_document_gave(store) -> None:
+    a, b = _doc("a"), _doc("b")
+    ann = Entity("ann", "Ann", "Person", ("Annie", "A. N.", "Ann Smith"))
+    batch_a = GraphBatch(
+        documents=[a],
+        chunks=[Chunk("a0", a.id, 0, "Annie met Ann Smith.", 0, 20)],
+        entities=[ann],
+        mentions=[Mention("ann", "a0", ("Annie", "Ann Smith"))],
+    )
+    batch_b = GraphBatch(
+        documents=[b],
+        chunks=[Chunk("b0", b.id, 0, "A. N. is Ann Smith.", 0, 19)],
+        entities=[ann],
+        mentions=[Mention("ann", "b0", ("A. N.", "Ann Smith"))],
+    )
+    write(batch_a, store)
+    write(batch_b, store)
+    names = store.execute("MATCH (:Entity {id: 'ann'})-[m:FROM_CHUNK]->(:Chunk {id: 'a0'}) RETURN m.names").rows
+    assert names == [[["Annie", "Ann Smith"]]]
+    delete_document(store, "doc-a")
+    # "Annie" came only from doc A; "Ann Smith" is also used by doc B; "A. N." only by B.
+    assert store.execute("MATCH (e:Entity {id: 'ann'}) RETURN e.name, e.aliases").rows == [["Ann", ["A. N.", "Ann Smith"]]]
+    delete_document(store, "doc-a")  # a re-run of the delete changes nothing
+    assert store.execute("MATCH (e:Entity {id: 'ann'}) RETURN e.aliases").rows == [[["A. N.", "Ann Smith"]]]

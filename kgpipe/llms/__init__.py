@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
 from ..errors import ConfigError
 
+GEMMA_MODEL_ID = "hf:gemma-3-270m-q4_k_m"  # the packaged Gemma 3 270M; names the weights exactly, quantisation included
+
 if TYPE_CHECKING:
     from ..config import Settings
 

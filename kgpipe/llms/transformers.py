@@ -32,6 +32,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, 
 from transformers.utils import logging as hf_logging  # noqa: E402
 
 from ..errors import ConfigError, MissingDependency, ModelUnavailable  # noqa: E402
+from . import GEMMA_MODEL_ID  # noqa: E402
 from .decode import greedy  # noqa: E402
 
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GEMMA_DIR = "gemma-3-270m"  # folder name of the de-quantised default model inside the model cache
-GEMMA_MODEL_ID = "hf:gemma-3-270m-q4_k_m"  # names the weights exactly, quantisation included
 _PROBE = "The capital of France is"  # greedy probe that checks a converted cache against its source
 _MARKER = "kgpipe-conversion.json"
 
