@@ -51,7 +51,7 @@ class Settings:
     ask_hops: int = 2  # most hops in a reasoning path
     reasoner: str = ""  # LLM that writes the final answer from the paths (any backend spec); empty = the path ends
     cypher_limit: int = 100  # most rows a generated (Text2Cypher) query may return; a larger LIMIT is capped
-    context_hops: int = 1  # KG-RAG: hops of fact neighbourhood fetched around the question's entities
+    context_hops: int = 2  # KG-RAG: hops of fact neighbourhood fetched around the question's entities (2: multi-hop questions)
     context_top_k: int = 10  # KG-RAG: most facts kept after embedding pruning
     context_percentile: float = 75.0  # KG-RAG: keep facts whose similarity to the question reaches this percentile
     context_max_facts: int = 2000  # KG-RAG: neighbourhood size cap before pruning

@@ -1,7 +1,9 @@
 """Reasoning paths: chains of stored facts around the entities a question names.
 
 A path is a sequence of hops, each one stored fact (never a ``PREDICTED`` link) walked forwards or
-backwards, with no entity visited twice. Paths are serialised as the text the decoder produces::
+backwards, with no entity visited twice except that a path of two or more hops may end back at its
+start through another fact ("the child of X's parent" is X: ``x -> parents -> m -> children -> x``).
+Paths are serialised as the text the decoder produces::
 
     " Marie Curie -> spouse -> Pierre Curie -> born in -> Paris </PATH>"
 
@@ -132,7 +134,8 @@ def parse_path(text: str) -> list[tuple[str, str, str, bool]] | None:
 def paths_around(store: "Store", entity_ids: Sequence[str], hops: int = 2, limit: int = 20_000) -> list[GraphPath]:
     """Every fact path of 1..``hops`` hops starting at one of ``entity_ids`` (shortest first, at most ``limit``).
 
-    Facts are walked in both directions; no path visits an entity twice, and none goes out along a
+    Facts are walked in both directions; no path visits an entity twice (but one of two or more hops may
+    close back on its start along a fact it has not used, and then ends), and none goes out along a
     relation and straight back in along the same relation from another entity (``_shares_value``).
     The store is asked once per depth, for the facts around the whole frontier at once.
     """
@@ -150,14 +153,22 @@ def paths_around(store: "Store", entity_ids: Sequence[str], hops: int = 2, limit
             for eid, base in here:
                 seen = set(base.node_ids) if base else {eid}
                 for hop in around.get(eid, ()):
-                    if hop.target[0] in seen or (base and _shares_value(base.hops[-1], hop)):
+                    if base and _shares_value(base.hops[-1], hop):
+                        continue
+                    if hop.target[0] in seen and not (base and _closes_loop(base, hop)):
                         continue
                     grown.append(GraphPath((*(base.hops if base else ()), hop)))
                     if len(paths) + len(grown) >= limit:
                         return paths + grown
         paths.extend(grown)
-        frontier = list(grown)
+        frontier = [p for p in grown if len(p) == 1 or p.end[0] != p.start[0]]  # a closed loop is not extended
     return paths
+
+
+def _closes_loop(base: GraphPath, hop: Hop) -> bool:
+    """``hop`` leads back to the start of ``base`` along a fact ``base`` has not used."""
+    fact = (hop.head_id, hop.rel_type, hop.relation, hop.tail_id)
+    return hop.target[0] == base.start[0] and all(fact != (h.head_id, h.rel_type, h.relation, h.tail_id) for h in base.hops)
 
 
 def _shares_value(previous: Hop, hop: Hop) -> bool:

@@ -36,7 +36,7 @@ TRIPLES = [
 @pytest.fixture
 def graph(import_kb, settings, store):
     import_kb(TRIPLES, "ada.tsv")
-    return settings.replace(llm_cache=False, context_top_k=3, context_percentile=75.0), store
+    return settings.replace(llm_cache=False, context_hops=1, context_top_k=3, context_percentile=75.0), store
 
 
 def lines(facts) -> list[str]:

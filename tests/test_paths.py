@@ -37,10 +37,24 @@ def test_one_and_two_hop_paths_in_both_directions_without_cycles(kb, store):
     # walked backwards from pierre: his spouse relation as stored is marie -> pierre
     back = _texts(paths_around(store, [entity_id("pierre_curie")], hops=2))
     assert "pierre curie <- spouse <- marie curie -> place of birth -> warsaw" in back
-    # paris -> france -> paris would revisit paris: no path repeats a node
-    for p in paths_around(store, [entity_id("paris")], hops=2):
-        assert len(set(p.node_ids)) == len(p.node_ids)
     assert "paris -> capital of -> france" in _texts(paths_around(store, [entity_id("paris")], hops=2))
+
+
+def test_a_path_may_close_back_on_its_start_through_another_fact_and_then_ends(kb, store):
+    paris = entity_id("paris")
+    paths = paths_around(store, [paris], hops=3)
+    texts = _texts(paths)
+    # "what contains the place paris is the capital of?": paris, through the second fact
+    assert "paris -> capital of -> france -> contains -> paris" in texts
+    assert "paris <- contains <- france <- capital of <- paris" in texts
+    # never back along the fact just walked, never a repeated node other than the closing start, never past a loop
+    assert "paris -> capital of -> france <- capital of <- paris" not in texts
+    for p in paths:
+        inner = p.node_ids[:-1] if p.end[0] == paris else p.node_ids
+        assert len(set(inner)) == len(inner)
+        assert paris not in p.node_ids[1:-1]
+    # a path of one hop never closes (there is no fact from an entity to itself here)
+    assert all(len(p) >= 2 for p in paths if p.end[0] == paris)
 
 
 def test_predicted_links_are_not_facts(kb, store):
