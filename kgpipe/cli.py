@@ -278,7 +278,8 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--context", action="store_true", help="answer from the pruned neighbourhood of the linked entities")
 
     sp = add("eval", cmd_eval, "measure a stage (completion: filtered MRR/Hits@k on a bundled data set or the graph; "
-             "extraction: triple P/R/F1, G-BLEU, G-ROUGE, G-BERTScore against gold graphs)")
+             "extraction: triple P/R/F1, G-BLEU, G-ROUGE, G-BERTScore against gold graphs; fusion: B-cubed and "
+             "pairwise P/R/F1 against gold clusters; qa: Hits@1, answer F1 and path faithfulness on PathQuestion)")
     sp.add_argument("what", choices=sorted(EVALS))
     sp.add_argument("--dataset", help="completion: nations (default), kinships, umls, or store (the stored graph)")
     sp.add_argument("--model", help="completion: a PyKEEN model (default ComplEx)")
