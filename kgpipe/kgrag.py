@@ -20,7 +20,6 @@ as ``token_counter = "whitespace"``)::
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -28,7 +27,7 @@ import numpy as np
 
 from . import cypher
 from .errors import DataError
-from .link import EntityLinker, link_key
+from .link import EntityLinker, link_key, masked
 from .names import normalise_name
 from .prompts import prompt
 
@@ -187,18 +186,6 @@ def prune(scores: np.ndarray, top_k: int, percentile: float) -> list[int]:
     return above if len(above) >= MIN_KEEP else order[: min(MIN_KEEP, max(top_k, 1))]
 
 
-def _readable(text: str, masks: Sequence[str] = ()) -> str:
-    """What MiniLM embeds: snake_case names read as words, the linked entities' names and mentions as "someone".
-
-    Every fact of a neighbourhood names a linked entity, and so does the question: left in, that
-    shared name dominates every similarity and drowns the relation that tells facts apart.
-    """
-    text = link_key(text)
-    for mask in masks:
-        text = re.sub(rf"\b{re.escape(mask)}\b", "someone", text) if mask else text
-    return text
-
-
 def link_entities(store: "Store", question: str, embedder: "Embedder | None" = None) -> list[tuple[str, str, str, str]]:
     """``(id, name, method, mention)`` of the question's entities: the linker's best and those close to its score."""
     links = EntityLinker.from_store(store, embedder=embedder).link(question, limit=LINK_LIMIT)
@@ -246,9 +233,9 @@ def score_facts(
     ``X | spouse | Y ; Y | nationality | Z`` far better than ``Y | nationality | Z`` alone; and a
     fact on a chain scores at least what the chain does, so a kept answer keeps its path.
     """
-    q = embedder.encode([_readable(question, masks)])[0]
-    own = embedder.encode([_readable(line, masks) for line in lines]) @ q
-    scores = embedder.encode([_readable(t, masks) for t in path_texts(fetched, lines, own)]) @ q
+    q = embedder.encode([masked(question, masks)])[0]
+    own = embedder.encode([masked(line, masks) for line in lines]) @ q
+    scores = embedder.encode([masked(t, masks) for t in path_texts(fetched, lines, own)]) @ q
     for i in sorted(range(len(fetched)), key=lambda i: -fetched[i].hop):  # farthest first: pass scores inward
         if fetched[i].parents:
             best = max(fetched[i].parents, key=lambda j: own[j])

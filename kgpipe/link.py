@@ -18,6 +18,7 @@ number of questions::
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
@@ -59,6 +60,22 @@ def link_key(text: str) -> str:
     ('frederica of mecklenburg strelitz', 'where s marie curie')
     """
     return normalise_name(text.replace("_", " "))
+
+
+def masked(text: str, masks: Sequence[str] = ()) -> str:
+    """What MiniLM embeds: ``link_key`` form, the linked entities' names and mentions (``masks``, in
+    ``link_key`` form) as "someone".
+
+    A question and every fact or path around its entities name those entities: left in, that shared
+    name dominates every similarity and drowns the relation that tells facts apart.
+
+    >>> masked("Where was Marie_Curie's husband born?", ["marie curie"])
+    'where was someone s husband born'
+    """
+    text = link_key(text)
+    for mask in masks:
+        text = re.sub(rf"\b{re.escape(mask)}\b", "someone", text) if mask else text
+    return text
 
 
 class EntityLinker:
@@ -153,16 +170,21 @@ class EntityLinker:
                     links.extend(Link(eid, self.names[eid], round(ratio, 4), "fuzzy", text) for eid in self._exact[key])
         return links
 
-    def _embedding_links(self, tokens: list[str]) -> list[Link]:
-        grams = [text for _, _, text in self._ngrams(tokens, min(self.longest, 4))]
-        if not grams:
-            return []
+    @property
+    def embedder(self) -> "Embedder":
+        """MiniLM (loaded on first use), shared with whoever asks for it."""
         if self._embedder is None:
             from .embed import Embedder
 
             self._embedder = Embedder()
+        return self._embedder
+
+    def _embedding_links(self, tokens: list[str]) -> list[Link]:
+        grams = [text for _, _, text in self._ngrams(tokens, min(self.longest, 4))]
+        if not grams:
+            return []
         keys = list(self._exact)
-        sims = self._embedder.encode(grams) @ self._embedder.encode(keys).T  # (grams, names)
+        sims = self.embedder.encode(grams) @ self.embedder.encode(keys).T  # (grams, names)
         links = []
         for g, row in zip(grams, sims):
             for k in row.argsort()[::-1][:3]:
