@@ -106,7 +106,8 @@ def default_calibration(model_id: str = "", *, scores: bool = True) -> Calibrati
     weights = {"lexical": 0.22, "ontology": ONTOLOGY_WEIGHT}
     if scores:
         weights["likelihood"] = 0.18
-    return Calibration(model_id, weights=weights, curves={"likelihood": (0.34, -2.0)})
+    measured = {"likelihood": 0.68, "yes_no": 0.54, "lexical": 0.72} if model_id == GEMMA_MODEL_ID else {}
+    return Calibration(model_id, auroc=measured, weights=weights, curves={"likelihood": (0.34, -2.0)})
 
 
 def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:

@@ -195,3 +195,4 @@ def test_packaged_calibration_names_the_packaged_model(settings):
 
     shipped = calibration_for(Packaged(), settings)
     assert shipped.pairs == 0 and shipped.weights["likelihood"] > 0  # shipped, not measured on first use
+    assert shipped.auroc["likelihood"] - 0.5 == pytest.approx(shipped.weights["likelihood"])  # and reported
