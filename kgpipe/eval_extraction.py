@@ -1,8 +1,10 @@
 """``kgpipe eval extraction``: run extraction (and the judge) on benchmark texts and compare with gold graphs.
 
 Inputs are GraphJudger's files: line *i* of ``.texts`` is one document, line *i* of ``.graphs`` its gold
-graph, a Python/JSON list of ``[head, relation, tail]`` (either quote style). Each document is one chunk,
-so the figures measure extraction, not chunking. Extraction and judging share the on-disk LLM cache,
+graph, a Python/JSON list of ``[head, relation, tail]`` (either quote style). Each document is chunked as
+``kgpipe build`` chunks it (``chunk_tokens``, ``chunk_overlap``: short chunks, which a small model reads far
+better than a 300-word abstract) and its predicted graph is what its chunks yield, so the figures measure
+what a build stores. Extraction and judging share the on-disk LLM cache,
 so a judge-on run after a judge-off run (or the reverse) pays only for what it adds::
 
     report = evaluate_extraction("genwiki_hard_test.texts", "genwiki_hard_test.graphs", limit=100)
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import DataError
 from .graph_metrics import graph_matching, triple_match
-from .records import Chunk, stable_id
+from .records import Document, stable_id
 
 if TYPE_CHECKING:
     from .calibrate import Calibration
@@ -88,6 +90,7 @@ def evaluate_extraction(
     measured once and cached (``kgpipe.calibrate.calibration_for``).
     """
     from .calibrate import calibration_for
+    from .chunk import chunk
     from .config import load_settings
     from .denoise import denoise
     from .embed import Embedder
@@ -109,7 +112,9 @@ def evaluate_extraction(
         raise DataError(f"no documents in {texts_path} from line {start + 1}")
     ontology = load_ontology(settings.ontology) if settings.ontology else None
     the_llm = resolve_llm(llm if llm is not None else settings.llm, settings)
-    chunks = [Chunk(stable_id(str(texts_path), str(start + i)), stable_id(text), 0, text, 0, len(text)) for i, text in enumerate(texts)]
+    documents = [Document(stable_id(str(texts_path), str(start + i)), str(texts_path), f"line {start + i + 1}", text,
+                          stable_id(text)) for i, text in enumerate(texts)]  # fmt: skip
+    chunks = list(chunk(documents, max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap))
     stages: dict[str, dict[str, float]] = {}
 
     def timed(name: str, work: Callable[[], Any]) -> Any:
@@ -135,15 +140,17 @@ def evaluate_extraction(
         by_id = {c.id: c for c in chunks}  # the original text, even when extraction read a rewrite
         judged = timed("judge", lambda: run_judge(triples, by_id, the_llm, ontology=ontology, threshold=threshold, calibration=calibration))
         triples = judged.kept
-    predicted: dict[str, list[tuple[str, str, str]]] = {c.id: [] for c in chunks}
+    predicted: dict[str, list[tuple[str, str, str]]] = {d.id: [] for d in documents}
     for t in triples:
         if t.provenance is not None:
-            predicted[t.provenance.chunk_id].append((t.head, t.relation, t.tail))
-    pred = [predicted[c.id] for c in chunks]
+            predicted[t.provenance.doc_id].append((t.head, t.relation, t.tail))
+    pred = [predicted[d.id] for d in documents]
     embedder = embed or Embedder().encode
     report: dict[str, Any] = {
         "texts": str(texts_path),
         "documents": len(texts),
+        "chunks": len(chunks),
+        "chunk_tokens": settings.chunk_tokens,
         "first_line": start + 1,
         "model": the_llm.model_id,
         "judge": judge,

@@ -137,6 +137,19 @@ def test_evaluate_with_scripted_extractor(tmp_path, settings):
     assert one["documents"] == 1 and one["first_line"] == 2 and one["triples"]["precision"] == 0.0
 
 
+def test_documents_are_chunked_as_a_build_chunks_them(tmp_path, settings):
+    """A document longer than the chunk budget is extracted chunk by chunk; its graph is what its chunks yield."""
+    settings = settings.replace(llm_cache=False, chunk_tokens=8, chunk_overlap=0)
+    texts, graphs = tmp_path / "d.texts", tmp_path / "d.graphs"
+    texts.write_text("Nadap is a village in Hungary . Longa is in Spain .\n", encoding="utf-8")
+    graphs.write_text("[['Nadap', 'country', 'Hungary'], ['Longa', 'country', 'Spain']]\n", encoding="utf-8")
+    llm = ScriptedLLM({"Nadap is a village in Hungary .": "Nadap | country | Hungary\nEND",
+                       "Longa is in Spain .": "Longa | country | Spain\nEND"})  # fmt: skip
+    report = evaluate_extraction(texts, graphs, judge=False, settings=settings, llm=llm, embed=fake_embed)
+    assert report["documents"] == 1 and report["chunks"] == 2 and report["chunk_tokens"] == 8
+    assert report["triples"]["recall"] == report["triples"]["precision"] == 1.0
+
+
 def test_cli_needs_both_files(capsys, settings):
     code = main(["--state-dir", settings.state_dir, "eval", "extraction", "--texts", "x.texts"])
     assert code == 2 and "--graphs" in capsys.readouterr().err
