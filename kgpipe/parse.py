@@ -9,7 +9,9 @@ Accepted, per line or anywhere in the reply:
 
 Policy for what cannot be used: parsing stops at ``END`` or at an echoed ``Text:`` line (small base models
 run on into a new few-shot example); lines that are not triples are skipped; exact repeats are dropped;
-a triple with an empty part, a part over 120 characters or head equal to tail is dropped. A reply that has
+a triple with an empty part, a part over 120 characters, head equal to tail, or a head or tail that is (or
+starts with) a personal pronoun ("He", "He died": the model did not resolve it) is dropped; a relation that
+repeats the head's name in front ("Apple | Apple Inc. founded in | 1976") loses that name. A reply that has
 content but yields no triple at all is reported as a failure by the caller (``ParseResult.failed``).
 """
 
@@ -32,6 +34,7 @@ _OBJECT = re.compile(r"\{[^{}]*\}")
 _ABBREVIATION = re.compile(
     r"(?:\b(?:Inc|Co|Corp|Ltd|Plc|Bros|Jr|Sr|St|Dr|Mr|Mrs|Ms|Prof|Ave)|\.[A-Za-z])\.$", re.IGNORECASE
 )
+_PRONOUN = re.compile(r"^(?:he|she|it|they|we|i|you|him|her|them|his|its|their)\b", re.IGNORECASE)
 _KEYS = (("head", "relation", "tail"), ("subject", "predicate", "object"), ("h", "r", "t"), ("source", "relation", "target"))
 
 
@@ -78,7 +81,20 @@ def _make(head: str, relation: str, tail: str) -> ParsedTriple | None:
         return None
     if max(len(h), len(r), len(t)) > MAX_PART or h.casefold() == t.casefold():
         return None
-    return ParsedTriple(h, r, t, ht, tt)
+    if _PRONOUN.match(h) or _PRONOUN.match(t):
+        return None
+    return ParsedTriple(h, _without_name(r, h), t, ht, tt)
+
+
+def _without_name(relation: str, head: str) -> str:
+    """``relation`` without a leading copy of the head's name (and the capitalised words that continue it)."""
+    words, first = relation.split(), head.split()[0]
+    if len(words) < 2 or words[0] != first or not first[:1].isupper():
+        return relation
+    k = 1
+    while k < len(words) - 1 and words[k][:1].isupper():
+        k += 1
+    return " ".join(words[k:])
 
 
 def _from_object(text: str) -> ParsedTriple | None:

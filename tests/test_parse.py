@@ -57,3 +57,15 @@ def test_prose_only_reply_is_a_failure_but_empty_is_not():
 def test_hostile_text_is_kept_literally():
     reply = "a`b | x}) DETACH DELETE n // | c'd\"e"
     assert _tuples(reply) == [("a`b", "x}) DETACH DELETE n //", "c'd\"e")]
+
+
+def test_unresolved_pronouns_dropped_and_head_name_stripped_from_relation():
+    reply = ("He died | died | 5 October 2011\nJobs | married | she\nIt | is | a company\n"
+             "Apple | Apple Inc. founded in | 1976\nThe Beatles | the original members | Lennon\n"
+             "Italy | Italian cuisine | pasta\nHeidi | lives in | Alps")  # fmt: skip
+    assert _tuples(reply) == [
+        ("Apple", "founded in", "1976"),
+        ("The Beatles", "the original members", "Lennon"),  # lower-case "the": not the head's name
+        ("Italy", "Italian cuisine", "pasta"),  # "Italian" is not "Italy"
+        ("Heidi", "lives in", "Alps"),  # "He" only as a whole word
+    ]
