@@ -49,7 +49,7 @@ MAX_PATH_TOKENS = 160  # token budget of one decoded path
 MAX_FREE_TOKENS = 64  # budget without the trie: a stored 2-hop path is rarely over 40 tokens
 # Relation term of the rerank, tuned on PQ-2H lines 5, 14, 23, ... (every 9th from the 5th, 80 questions),
 # never on the evaluation lines 1, 10, 19, ...: Hits@1 of the top path over all candidates 0.84 with
-# log P(question | path) alone, 0.91 with this term (README, "Asking questions").
+# log P(question | path) alone, 0.90 with this term (README, "Asking questions").
 RELATION_WEIGHT = 20.0  # nats per unit of cosine similarity
 RELATION_FLOOR = 0.1  # a hop adds to the score only as far as its relation is more similar than this
 

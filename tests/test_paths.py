@@ -40,7 +40,7 @@ def test_one_and_two_hop_paths_in_both_directions_without_cycles(kb, store):
     assert "paris -> capital of -> france" in _texts(paths_around(store, [entity_id("paris")], hops=2))
 
 
-def test_a_path_may_close_back_on_its_start_through_another_fact_and_then_ends(kb, store):
+def test_a_path_may_close_back_on_its_start_through_another_fact_and_then_ends(kb, store, import_kb):
     paris = entity_id("paris")
     paths = paths_around(store, [paris], hops=3)
     texts = _texts(paths)
@@ -55,6 +55,10 @@ def test_a_path_may_close_back_on_its_start_through_another_fact_and_then_ends(k
         assert paris not in p.node_ids[1:-1]
     # a path of one hop never closes (there is no fact from an entity to itself here)
     assert all(len(p) >= 2 for p in paths if p.end[0] == paris)
+    # a symmetric relation stored both ways does not close a loop: marie -> spouse -> pierre -> spouse -> marie
+    import_kb([("pierre_curie", "spouse", "marie_curie")], "mirror.tsv")
+    marie = entity_id("marie_curie")
+    assert not [p.text() for p in paths_around(store, [marie], hops=3) if p.end[0] == marie]
 
 
 def test_predicted_links_are_not_facts(kb, store):
