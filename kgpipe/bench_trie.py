@@ -5,7 +5,7 @@ with the default model's tokenizer): seconds to tokenise and to build (apart), t
 the build's traced peak allocation, and the cost of one decoding step (``step`` and ``children``)
 in ns on random walks down stored paths. Baselines in the same run, as GCR builds its KG-Trie: a
 nested dict of token ids (memory) and a marisa-trie whose step lists every key under the prefix
-(lookup; needs ``pip install marisa-trie``, skipped without it).
+(lookup; needs the ``bench`` extra, ``pip install -e ".[bench]"``, and is skipped without it).
 
 Part 2, on the same prompts in the same run (PathQuestion 2-hop questions when ``shared/data`` is
 beside the repository, else a small built-in KB): generated tokens/s of (a) free beam search,
@@ -187,7 +187,7 @@ def _marisa_baseline(flat: np.ndarray, offsets: np.ndarray, walks: list[list[int
     try:
         import marisa_trie
     except ImportError:
-        return {"skipped": "pip install marisa-trie"}
+        return {"skipped": 'marisa-trie is not installed (pip install -e ".[bench]")'}
 
     def text(seq: Sequence[int]) -> str:  # one character per token id, skipping the surrogate range
         return "".join(chr(t if t < 0xD800 else t + 0x800) for t in seq)
