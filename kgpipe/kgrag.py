@@ -27,7 +27,7 @@ import numpy as np
 
 from . import cypher
 from .errors import DataError
-from .link import EntityLinker, link_key, masked
+from .link import EntityLinker, mask_keys, masked
 from .names import normalise_name
 from .prompts import prompt
 
@@ -208,7 +208,7 @@ def retrieve(
     rows = [item.row for item in fetched]
     titles = _document_titles(store, {d for row in rows for d in row.get("doc_ids") or []})
     lines = [f"{row['head']} | {row['label'] or row['type']} | {row['tail']}" for row in rows]
-    masks = sorted({link_key(m) for _, name, _, mention in entities for m in (name, mention)}, key=len, reverse=True)
+    masks = mask_keys(m for _, name, _, mention in entities for m in (name, mention))
     scores = score_facts(question, fetched, lines, embedder, masks)
     facts = [
         ContextFact(

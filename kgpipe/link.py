@@ -62,6 +62,12 @@ def link_key(text: str) -> str:
     return normalise_name(text.replace("_", " "))
 
 
+def mask_keys(names: Iterable[str]) -> list[str]:
+    """The ``masks`` for ``masked``: names and mentions of linked entities in ``link_key`` form, longest first
+    (so "marie curie" is masked before "curie")."""
+    return sorted({link_key(n) for n in names if n}, key=len, reverse=True)
+
+
 def masked(text: str, masks: Sequence[str] = ()) -> str:
     """What MiniLM embeds: ``link_key`` form, the linked entities' names and mentions (``masks``, in
     ``link_key`` form) as "someone".

@@ -162,7 +162,7 @@ def paths_around(store: "Store", entity_ids: Sequence[str], hops: int = 2, limit
                     if len(paths) + len(grown) >= limit:
                         return paths + grown
         paths.extend(grown)
-        frontier = [p for p in grown if len(p) == 1 or p.end[0] != p.start[0]]  # a closed loop is not extended
+        frontier = [p for p in grown if p.end[0] != p.start[0]]  # a closed loop is not extended
     return paths
 
 

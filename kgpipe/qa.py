@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from .config import Settings, load_settings
 from .errors import ConfigError
-from .link import EntityLinker, Link, link_key, masked
+from .link import EntityLinker, Link, mask_keys, masked
 from .paths import GraphPath, paths_around, provenance, serialise, verify
 from .prompts import prompt as load_prompt
 
@@ -192,7 +192,7 @@ def ask(
         decoded = generate_paths(decoder, prompt, trie, beams=beams, max_new_tokens=MAX_PATH_TOKENS)
     pool = [(by_text[texts[d.path_ids[0]]], d.logprob) for d in decoded if d.path_ids]
     heads = [group[0] for group, _ in pool]
-    masks = sorted({link_key(m) for lk in links for m in (lk.name, lk.mention)}, key=len, reverse=True)
+    masks = mask_keys(m for lk in links for m in (lk.name, lk.mention))
     relation = relation_scores(embedder or linker.embedder, question, masks, heads)
     explained = [e + RELATION_WEIGHT * r for e, r in zip(explain_scores(decoder, question, heads), relation)]
     ranked = sorted(zip(pool, explained), key=lambda x: (-x[1], -x[0][1]))[:k]

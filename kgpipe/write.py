@@ -118,10 +118,9 @@ def _delete_one(store: Store, doc_id: str) -> dict[str, int]:
         candidates.update((head, tail))
     counts = {"facts": scalar(cypher.delete_facts_only_from(doc_id))}
     counts["facts_updated"] = scalar(cypher.detach_facts_from(doc_id, chunk_ids))
-    counts["entities"] = sum(
-        scalar(cypher.delete_orphan_entities(part, doc_id)) for part in _batches(sorted(candidates), 5000)
-    )
+    counts["entities"] = 0
     for part in _batches(sorted(candidates), 5000):
+        counts["entities"] += scalar(cypher.delete_orphan_entities(part, doc_id))
         _drop_own_aliases(store, part, doc_id)
     counts["chunks"] = scalar(cypher.delete_document_chunks(doc_id))
     counts["documents"] = scalar(cypher.delete_document_node(doc_id))
