@@ -7,7 +7,6 @@ import multiprocessing
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -18,6 +17,8 @@ from kgpipe.errors import ConfigError, LLMError, ModelUnavailable
 from kgpipe.llms import LLM, resolve_llm
 from kgpipe.llms.cache import CachedLLM
 from kgpipe.llms.openai import OpenAILLM
+
+from fake_openai import Behaviour, FakeOpenAI, chat
 
 # -- the packaged Gemma (real model) ------------------------------------------------------------
 
@@ -140,59 +141,6 @@ def test_missing_hub_model_fails_without_touching_the_network(settings: Settings
 
 # -- OpenAILLM against a real local HTTP server ------------------------------------------------
 
-Behaviour = Callable[[str, dict[str, Any], int], "tuple[int, dict[str, str], Any, float]"]
-
-
-class FakeOpenAI:
-    """A real HTTP server on 127.0.0.1 whose replies a test scripts: (status, headers, json, delay)."""
-
-    def __init__(self, behave: Behaviour) -> None:
-        self.behave = behave
-        self.requests: list[tuple[str, dict[str, Any], dict[str, str], float]] = []
-        self.inflight = self.max_inflight = 0
-        self.lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with server.lock:
-                    n = len(server.requests)
-                    server.requests.append((self.path, body, dict(self.headers), time.monotonic()))
-                    server.inflight += 1
-                    server.max_inflight = max(server.max_inflight, server.inflight)
-                try:
-                    status, headers, payload, delay = server.behave(self.path, body, n)
-                    time.sleep(delay)
-                    data = json.dumps(payload).encode()
-                    self.send_response(status)
-                    for k, v in {"Content-Type": "application/json", **headers}.items():
-                        self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a timeout test)
-                finally:
-                    with server.lock:
-                        server.inflight -= 1
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
-
-    def paths(self) -> list[str]:
-        return [r[0] for r in self.requests]
-
-
-def chat(text: str) -> dict[str, Any]:
-    return {"choices": [{"message": {"role": "assistant", "content": text}}]}
-
-
 def echo_chat(path: str, body: dict[str, Any], n: int) -> tuple[int, dict[str, str], Any, float]:
     return 200, {}, chat(f"re: {body['messages'][0]['content']}"), 0.0
 
@@ -207,8 +155,7 @@ def serve() -> Iterator[Callable[[Behaviour], FakeOpenAI]]:
 
     yield start
     for s in servers:
-        s.httpd.shutdown()
-        s.httpd.server_close()
+        s.close()
 
 
 def client(server: FakeOpenAI, **settings: Any) -> OpenAILLM:
