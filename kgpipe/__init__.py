@@ -10,8 +10,8 @@ from __future__ import annotations
 from .api import delete, open_store, query, stats
 from .config import Settings, load_settings
 from .errors import KgpipeError
-from .interchange import export, import_triples
-from .pipeline import BuildResult, build
+from .ingest.interchange import export, import_triples
+from .ingest.pipeline import BuildResult, build
 
 __all__ = [
     "BuildResult",
@@ -33,8 +33,9 @@ __version__ = "0.1.0"
 
 
 #: Verbs imported on first use (they pull in torch, which ``import kgpipe`` should not): name -> module.
-#: A verb's module must not share its name: importing ``kgpipe.x`` sets the attribute ``x`` to the module.
-_LAZY = {"ask": "qa", "Answer": "qa", "complete": "completion", "CompletionResult": "completion"}
+#: A verb must not share its name with a module or package of kgpipe: importing ``kgpipe.x`` sets the
+#: attribute ``x`` to the module (why the stage packages are ``ingest``/``qa``/``completion``, not build/ask/complete).
+_LAZY = {"ask": "qa.answer", "Answer": "qa.answer", "complete": "completion.complete", "CompletionResult": "completion.complete"}
 
 
 def __getattr__(name: str) -> object:

@@ -9,19 +9,13 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .config import Settings, load_settings
-from .safety import check_read_only
-from .stores import QueryResult, resolve_store
-from .write import delete_document, stats as graph_stats
+from .config import Settings
+from .stores.safety import check_read_only
+from .stores import QueryResult, open_store
+from .ingest.write import delete_document, stats as graph_stats
 
 if TYPE_CHECKING:
     from .stores import Store
-
-
-def open_store(settings: Settings | None = None, store: "Store | str | None" = None) -> "Store":
-    """The store named by ``store`` or the settings, connected, schema in place (embedded FalkorDB by default)."""
-    settings = settings or load_settings()
-    return resolve_store(store if store is not None else settings.store, settings)
 
 
 def query(

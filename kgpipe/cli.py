@@ -36,7 +36,7 @@ def _print_table(columns: list[str], rows: list[list[Any]]) -> None:
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> None:
-    from .pipeline import build
+    from .ingest.pipeline import build
 
     result = build(args.paths, settings)
     if args.report:
@@ -57,13 +57,13 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
-    from .interchange import import_triples
+    from .ingest.interchange import import_triples
 
     _print(import_triples(args.file, settings=settings, fmt=args.format), args.json)
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
-    from .interchange import export
+    from .ingest.interchange import export
 
     if args.output and args.output != "-":
         with open(args.output, "w", encoding="utf-8") as out:
@@ -99,7 +99,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_complete(args: argparse.Namespace, settings: Settings) -> None:
-    from .completion import complete
+    from .completion.complete import complete
 
     result = complete(settings, model=args.model, epochs=args.epochs, device=args.device, top_k=args.top_k,
                       min_score=args.min_score, seed=args.seed)  # fmt: skip
@@ -107,7 +107,7 @@ def cmd_complete(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _eval_completion(args: argparse.Namespace, settings: Settings) -> Any:
-    from .completion_eval import evaluate_completion
+    from .eval.completion import evaluate_completion
 
     return evaluate_completion(args.dataset or "nations", model=args.model or "ComplEx", epochs=args.epochs,
                                device=args.device, seed=args.seed, settings=settings, progress=settings.progress)  # fmt: skip
@@ -115,22 +115,24 @@ def _eval_completion(args: argparse.Namespace, settings: Settings) -> Any:
 
 def _eval_extraction(args: argparse.Namespace, settings: Settings) -> Any:
     from .errors import ConfigError
-    from .eval_extraction import evaluate_extraction
+    from .eval.extraction import benchmark_files, evaluate_extraction
 
+    if args.benchmark:
+        args.texts, args.graphs = benchmark_files(args.benchmark)
     if not args.texts or not args.graphs:
-        raise ConfigError("eval extraction needs --texts FILE.texts and --graphs FILE.graphs")
+        raise ConfigError("eval extraction needs --benchmark NAME, or --texts FILE.texts and --graphs FILE.graphs")
     return evaluate_extraction(args.texts, args.graphs, limit=args.limit, start=args.start, judge=args.judge, settings=settings)
 
 
 def _eval_fusion(args: argparse.Namespace, settings: Settings) -> Any:
     from .errors import ConfigError
-    from .eval_fusion import evaluate_fusion
+    from .eval.fusion import evaluate_fusion
 
     if not args.gold:
         raise ConfigError("eval fusion needs --gold FILE.jsonl (lines of {\"mention\", \"type\", \"cluster\"})")
     adjudicate = None
     if args.adjudicate:
-        from .adjudicate import llm_adjudicator
+        from .fusion.adjudicate import llm_adjudicator
         from .llms import resolve_llm
 
         adjudicate = llm_adjudicator(resolve_llm(settings.llm, settings))
@@ -139,19 +141,38 @@ def _eval_fusion(args: argparse.Namespace, settings: Settings) -> Any:
 
 def _eval_qa(args: argparse.Namespace, settings: Settings) -> Any:
     from .errors import ConfigError
-    from .eval_qa import evaluate_qa
+    from .eval.qa import evaluate_qa
 
     if not args.kb or not args.questions:
         raise ConfigError("eval qa needs --kb FILE.tsv (head<TAB>relation<TAB>tail) and --questions FILE.tsv")
-    return evaluate_qa(args.kb, args.questions, limit=args.limit, start=args.start, every=args.every,
+    return evaluate_qa(args.kb, args.questions, limit=args.limit, start=args.start, every=args.every or 1,
                        unconstrained=args.unconstrained, settings=settings)  # fmt: skip
+
+
+def _eval_context(args: argparse.Namespace, settings: Settings) -> Any:
+    from .errors import ConfigError
+    from .eval.context import evaluate_context
+
+    if not args.kb or not args.questions:
+        raise ConfigError("eval context needs --kb DIR/2H-kb.txt and --questions DIR/PQ-2H.txt (PathQuestion, see data/README.md)")
+    return evaluate_context(args.kb, args.questions, hops=args.hops, limit=args.limit or 50, every=args.every or 38,
+                            start=args.start, answer=args.answer, settings=settings)  # fmt: skip
+
+
+def _eval_text2cypher(args: argparse.Namespace, settings: Settings) -> Any:
+    from .errors import ConfigError
+    from .eval.text2cypher import evaluate_text2cypher
+
+    if not args.kb:
+        raise ConfigError("eval text2cypher needs --kb DIR/2H-kb.txt (PathQuestion, see data/README.md)")
+    return evaluate_text2cypher(args.kb, held_out=args.held_out, settings=settings)
 
 
 #: ``kgpipe eval WHAT``: one function per measurable stage.
 EVALS: dict[str, Callable[[argparse.Namespace, Settings], Any]] = {
-    "completion": _eval_completion, "extraction": _eval_extraction, "fusion": _eval_fusion,
+    "completion": _eval_completion, "extraction": _eval_extraction, "fusion": _eval_fusion, "qa": _eval_qa,
+    "context": _eval_context, "text2cypher": _eval_text2cypher,
 }  # fmt: skip
-EVALS["qa"] = _eval_qa
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> None:
@@ -160,15 +181,15 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> None:
     if args.cypher:
-        from .text2cypher import ask_cypher
+        from .qa.text2cypher import ask_cypher
 
         result: Any = ask_cypher(args.question, settings)
     elif args.context:
-        from .kgrag import ask_context
+        from .qa.context import ask_context
 
         result = ask_context(args.question, settings)
     else:
-        from .qa import ask
+        from .qa.answer import ask
 
         result = ask(args.question, settings, paths=args.paths, hops=args.hops, reasoner=args.reasoner)
     if args.json:
@@ -178,10 +199,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
-    from . import bench
+    from .bench import pipeline as bench
 
     if args.what == "trie":
-        from .bench_trie import bench_trie, format_report
+        from .bench.trie import bench_trie, format_report
 
         top = args.n or 1_000_000
         report = bench_trie([10**k for k in range(4, 7) if 10**k <= top] or [top])
@@ -194,7 +215,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
         top = args.n or 1_000_000
         report = bench.bench_fusion([10**k for k in range(4, 8) if 10**k <= top] or [top])
     elif args.what == "complete":
-        from .completion_eval import bench_complete
+        from .eval.completion import bench_complete
 
         report = bench_complete(model=args.model or "ComplEx", epochs=args.n or 50)
     else:
@@ -279,26 +300,32 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = add("eval", cmd_eval, "measure a stage (completion: filtered MRR/Hits@k on a bundled data set or the graph; "
              "extraction: triple P/R/F1, G-BLEU, G-ROUGE, G-BERTScore against gold graphs; fusion: B-cubed and "
-             "pairwise P/R/F1 against gold clusters; qa: Hits@1, answer F1 and path faithfulness on PathQuestion)")
+             "pairwise P/R/F1 against gold clusters; qa: Hits@1, answer F1 and path faithfulness on PathQuestion; "
+             "context: KG-RAG tokens saved and answers kept by pruning; text2cypher: queries validated, run and right)")
     sp.add_argument("what", choices=sorted(EVALS))
     sp.add_argument("--dataset", help="completion: nations (default), kinships, umls, or store (the stored graph)")
     sp.add_argument("--model", help="completion: a PyKEEN model (default ComplEx)")
     sp.add_argument("--epochs", type=int, help="completion: most epochs to train")
     sp.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--benchmark", choices=["genwiki_hard", "rebel_sub", "scierc"],
+                    help="extraction: a GraphJudger test set shipped in data/benchmarks/ (instead of --texts/--graphs)")
     sp.add_argument("--texts", help="extraction: documents, one per line (GraphJudger .texts)")
     sp.add_argument("--graphs", help="extraction: gold graphs, one list of [head, relation, tail] per line")
-    sp.add_argument("--limit", type=int, help="extraction: documents to use; qa: questions to use (default all)")
+    sp.add_argument("--limit", type=int, help="extraction: documents to use; qa: questions to use (default all; context 50)")
     sp.add_argument("--start", type=int, default=0, help="extraction, qa: skip this many documents or questions first")
     sp.add_argument("--no-judge", dest="judge", action="store_false", help="extraction: keep every extracted triple")
     sp.add_argument("--denoise", action="store_const", const=True, help="extraction: rewrite each text before extracting")
     sp.add_argument("--ontology", help="extraction: guide extraction and judging with an ontology (general, scierc, a path)")
     sp.add_argument("--gold", help="fusion: gold mentions, JSON lines {mention, type, cluster[, context]}")
     sp.add_argument("--adjudicate", action="store_true", help="fusion: let the LLM (--llm) decide borderline pairs")
-    sp.add_argument("--kb", help="qa: the KB, head<TAB>relation<TAB>tail lines (loaded into a fresh graph)")
-    sp.add_argument("--questions", help="qa: question<TAB>answer(alt1/alt2/...)[<TAB>gold path] lines (PathQuestion)")
+    sp.add_argument("--kb", help="qa, context, text2cypher: the KB, head<TAB>relation<TAB>tail lines (loaded into a fresh graph)")
+    sp.add_argument("--questions", help="qa, context: question<TAB>answer(alt1/alt2/...)[<TAB>gold path] lines (PathQuestion)")
     sp.add_argument("--unconstrained", action="store_true", help="qa: decode without the KG-Trie (hallucination baseline)")
-    sp.add_argument("--every", type=int, default=1, help="qa: use every N-th question (spreads a sample over the file)")
+    sp.add_argument("--every", type=int, help="qa, context: use every N-th question (default 1; context 38)")
+    sp.add_argument("--hops", type=int, default=2, help="context: hops of the neighbourhood fetched (default 2)")
+    sp.add_argument("--answer", action="store_true", help="context: also answer each question from the pruned context")
+    sp.add_argument("--held-out", action="store_true", help="text2cypher: the ten questions written after the prompt was revised")
 
     sp = add("bench", cmd_bench, "benchmarks (print figures and a ratio against a baseline measured in the same run)")
     sp.add_argument("what", choices=["extract", "write", "complete", "fusion", "trie"])

@@ -8,7 +8,7 @@ from typing import Any
 from .api import query
 from .config import Settings
 from .errors import DataError
-from .pipeline import build
+from .ingest.pipeline import build
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 SAMPLE_QUERY = (

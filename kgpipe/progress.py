@@ -1,8 +1,16 @@
-"""Progress bars for long work (tqdm on stderr), silenced by ``Settings.progress = False``."""
+"""What kgpipe shows while it works: its own progress bars (tqdm on stderr, off with ``Settings.progress =
+False``), and nothing of the libraries under it — their warnings and load bars are silenced at the source,
+visible again when kgpipe's logging is verbose (``kgpipe -v``)."""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import logging
+import warnings
+from typing import Any, Iterator
+
+#: Libraries whose warnings (deprecations, FutureWarnings from inside their own code) are not the user's business.
+THIRD_PARTY = ("transformers", "sentence_transformers", "huggingface_hub", "torch", "pykeen", "accelerate", "gguf")
 
 
 def bar(*, total: int, desc: str, unit: str = "it", enabled: bool = True, leave: bool = True) -> Any:
@@ -10,3 +18,39 @@ def bar(*, total: int, desc: str, unit: str = "it", enabled: bool = True, leave:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=leave, dynamic_ncols=True)
+
+
+def verbose() -> bool:
+    """Whether kgpipe's logging shows INFO (``kgpipe -v``): then third-party output is left alone."""
+    return logging.getLogger("kgpipe").isEnabledFor(logging.INFO)
+
+
+def silence_warnings() -> None:
+    """Ignore warnings raised inside third-party libraries (e.g. transformers' ``past_key_values``
+    FutureWarning on every generation), unless verbose. Warnings kgpipe raises itself still show."""
+    if verbose():
+        return
+    pattern = r"(%s)(\.|$)" % "|".join(THIRD_PARTY)
+    warnings.filterwarnings("ignore", module=pattern)
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Hide transformers' per-load progress bars ("Loading weights") and chatter while a model loads;
+    kgpipe reports what matters itself. Nothing is hidden when verbose."""
+    silence_warnings()
+    if verbose():
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    bars_were_off = hf_logging.is_progress_bar_enabled() is False
+    level = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if not bars_were_off:
+            hf_logging.enable_progress_bar()

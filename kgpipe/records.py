@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Callable
+
+#: The type of an entity nothing more specific is known of (an unlabelled extraction, an import).
+GENERIC_TYPE = "Thing"
 
 
 def stable_id(*parts: str) -> str:
@@ -61,7 +65,7 @@ class Entity:
 
     id: str
     name: str
-    type: str = "Thing"
+    type: str = GENERIC_TYPE
     aliases: tuple[str, ...] = ()
 
 
@@ -72,10 +76,23 @@ class Triple:
     head: str
     relation: str
     tail: str
-    head_type: str = "Thing"
-    tail_type: str = "Thing"
+    head_type: str = GENERIC_TYPE
+    tail_type: str = GENERIC_TYPE
     confidence: float = 1.0
     provenance: Provenance | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MentionIn:
+    """A mention for entity fusion to resolve: the name as extracted, its declared type, and the text around it (optional)."""
+
+    name: str
+    type: str = GENERIC_TYPE
+    context: str | None = None
+
+
+#: Decides borderline pairs of mentions for fusion: one verdict (same thing or not) per pair, in order.
+Adjudicator = Callable[[list[tuple[MentionIn, MentionIn]]], list[bool]]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,28 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
+BENCHMARKS = REPO / "data" / "benchmarks"  # GraphJudger's extraction test sets, shipped with kgpipe (MIT)
+# PathQuestion has no licence file, so it is not shipped: read from KGPIPE_PATHQUESTION or ../shared beside the clone.
+PATHQUESTION = Path(os.environ.get("KGPIPE_PATHQUESTION", REPO.parent / "shared" / "data" / "qa" / "pathquestion"))
+needs_pathquestion = pytest.mark.skipif(
+    not (PATHQUESTION / "PQ-2H.txt").is_file(),
+    reason=f"PathQuestion is not at {PATHQUESTION}: put 2H-kb.txt, PQ-2H.txt... there or set KGPIPE_PATHQUESTION "
+    "(see data/README.md)",
+)
+
+
+@pytest.fixture(autouse=True)
+def _quick_tests_load_no_model(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quick loop (``-m "not slow"``) loads no model: a test not marked slow that loads Gemma (or any model
+    through transformers) or MiniLM fails with a message saying to mark it."""
+    if request.node.get_closest_marker("slow") is not None:
+        return
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"{request.node.nodeid} loads a model but is not marked @pytest.mark.slow")
+
+    monkeypatch.setattr("kgpipe.llms.embed.load_minilm", refuse)
+    monkeypatch.setattr("kgpipe.llms.transformers._load", refuse)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -69,7 +90,7 @@ def gemma(state_dir: Path):
 @pytest.fixture
 def import_kb(tmp_path: Path, settings: Settings, store):
     """``import_kb(triples)``: import ``(head, relation, tail)`` tuples, or TSV text, into the test's graph."""
-    from kgpipe.interchange import import_triples
+    from kgpipe.ingest.interchange import import_triples
 
     def load(triples, name: str = "kb.tsv") -> Path:
         path = tmp_path / name

@@ -9,8 +9,8 @@ import pytest
 
 from kgpipe.cli import main
 from kgpipe.errors import ConfigError, NoEntityLinked
-from kgpipe.paths import GraphPath, Hop
-from kgpipe.qa import Answer, Candidate, ScoredPath, decoder_llm, path_prompt, rank_answers
+from kgpipe.qa.paths import GraphPath, Hop
+from kgpipe.qa.answer import Answer, Candidate, ScoredPath, decoder_llm, path_prompt, rank_answers
 
 REPO = Path(__file__).resolve().parent.parent
 KB = """\
@@ -68,7 +68,7 @@ def test_import_kgpipe_does_not_import_torch():
 
     code = "import sys, kgpipe; kgpipe.ask; assert 'torch' not in sys.modules, 'torch imported'; print(kgpipe.ask.__module__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "kgpipe.qa"
+    assert out.stdout.strip() == "kgpipe.qa.answer"
 
 
 @pytest.mark.slow

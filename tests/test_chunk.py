@@ -10,10 +10,10 @@ from typing import Iterator
 import pytest
 import spacy
 
-import kgpipe.chunk as chunk_module
-from kgpipe.chunk import chunk, count_tokens, sentence_spans, sentence_splitter
+import kgpipe.ingest.chunk as chunk_module
+from kgpipe.ingest.chunk import chunk, count_tokens, sentence_spans, sentence_splitter
 from kgpipe.errors import ConfigError
-from kgpipe.load import load
+from kgpipe.ingest.load import load
 from kgpipe.records import Chunk, Document
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"

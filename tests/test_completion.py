@@ -9,13 +9,14 @@ import random
 from pathlib import Path
 
 import pytest
+import torch
 
-from kgpipe import cypher
-from kgpipe.completion import check_trainable, complete, read_graph, state_path
-from kgpipe.completion_eval import evaluate_completion, load_dataset
+from kgpipe.stores import cypher
+from kgpipe.completion.complete import check_trainable, complete, read_graph, state_path
+from kgpipe.eval.completion import evaluate_completion, load_dataset
 from kgpipe.errors import ConfigError, NotEnoughData
-from kgpipe.interchange import import_triples
-from kgpipe.kge import evaluate, fast_training, model_defaults, random_mrr, resolve_device, train
+from kgpipe.ingest.interchange import import_triples
+from kgpipe.completion.kge import evaluate, fast_training, model_defaults, random_mrr, resolve_device, train
 
 # The measured defaults, with a smaller embedding and fewer epochs: seconds on 2 cores.
 QUICK = dict(embedding_dim=64, epochs=30, eval_every=5, patience=2)
@@ -113,6 +114,16 @@ def test_nations_eval_report_beats_random_ranking() -> None:
     assert report["entities"] == 14 and report["test_triples"] == 201
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_training_matches_cpu_quality_on_nations() -> None:
+    """``--device cuda``: the model trains on the GPU (its parameters live there) and ranks as well as on CPU."""
+    cuda = evaluate_completion("nations", config=model_defaults("ComplEx", **{**QUICK, "device": "cuda"}))
+    cpu = evaluate_completion("nations", config=model_defaults("ComplEx", **{**QUICK, "device": "cpu"}))
+    assert cuda["device"].startswith("cuda"), cuda
+    assert cuda["mrr"] >= cpu["mrr"] - 0.05 and cuda["mrr"] >= cuda["random_mrr"] + 0.15, (cuda, cpu)
+
+
 def test_checkpoint_resumes_where_training_stopped(tmp_path: Path) -> None:
     data = load_dataset("nations")
     config = model_defaults("DistMult", embedding_dim=32, patience=0, seed=3)
@@ -130,7 +141,7 @@ def test_anchors_widen_to_entities_of_the_same_specific_type() -> None:
     """A person without any birthplace is still asked for one; untyped ("Thing") entities are not widened."""
     import numpy as np
 
-    from kgpipe.completion import _anchors
+    from kgpipe.completion.complete import _anchors
 
     types = np.array(["Person", "Person", "City", "Thing", "Thing"], dtype=object)
     assert _anchors(np.array([0]), types).tolist() == [0, 1]
@@ -211,7 +222,7 @@ def test_cli_eval_completion_prints_json(capsys: pytest.CaptureFixture[str], set
 
 @pytest.mark.slow
 def test_bench_complete_reports_both_loops_and_the_ratio() -> None:
-    from kgpipe.completion_eval import bench_complete
+    from kgpipe.eval.completion import bench_complete
 
     report = bench_complete(("nations",), epochs=5)
     row = report["results"][0]

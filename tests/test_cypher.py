@@ -1,4 +1,4 @@
-"""Sanitisers and the statements of kgpipe.cypher, including hostile labels run against the real server."""
+"""Sanitisers and the statements of kgpipe.stores.cypher, including hostile labels run against the real server."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from kgpipe import cypher
-from kgpipe.cypher import RESERVED_REL_TYPES, quote_name, sanitize_label, sanitize_rel_type
+from kgpipe.stores import cypher
+from kgpipe.stores.cypher import RESERVED_REL_TYPES, quote_name, sanitize_label, sanitize_rel_type
 from kgpipe.records import Entity, Fact, GraphBatch
-from kgpipe.write import write
+from kgpipe.ingest.write import write
 
 HOSTILE = [
     "works for",

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kgpipe.calibrate import default_calibration
+from kgpipe.trust.calibrate import default_calibration
 from kgpipe.cli import main
 from kgpipe.errors import DataError
-from kgpipe.eval_extraction import evaluate_extraction, load_graphs, parse_graph
-from kgpipe.graph_metrics import bleu, edge_text, graph_matching, matched_scores, normalise, rouge2_precision, tokens, triple_match
+from kgpipe.eval.extraction import evaluate_extraction, load_graphs, parse_graph
+from kgpipe.eval.graph_metrics import bleu, edge_text, graph_matching, matched_scores, normalise, rouge2_precision, tokens, triple_match
 
-# The shared evaluation data, next to the project (see conftest.SHARED_DATA).
-GENWIKI = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "extraction" / "genwiki_hard_test"
+from conftest import BENCHMARKS
+
+GENWIKI = BENCHMARKS / "genwiki_hard_test"
 
 
 def fake_embed(texts: list[str]) -> np.ndarray:
@@ -159,7 +159,7 @@ def test_cli_needs_both_files(capsys, settings):
 def test_real_model_on_three_genwiki_documents(gemma, settings):
     """The default model end to end on 3 GenWiki-Hard lines, judge on, with the real MiniLM for G-BERTScore."""
     if not GENWIKI.with_suffix(".texts").is_file():
-        pytest.skip("shared GenWiki-Hard data not present")
+        pytest.skip(f"GenWiki-Hard is not at {GENWIKI} (data/benchmarks/ in the repo)")
     files = GENWIKI.with_suffix(".texts"), GENWIKI.with_suffix(".graphs")
     # The measured defaults for Gemma, so the test does not spend minutes calibrating.
     cal = default_calibration(gemma.model_id)

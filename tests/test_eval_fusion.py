@@ -7,7 +7,7 @@ import json
 import pytest
 
 from kgpipe.errors import DataError
-from kgpipe.eval_fusion import b_cubed, evaluate_fusion, load_gold, pairwise
+from kgpipe.eval.fusion import b_cubed, evaluate_fusion, load_gold, pairwise
 
 GOLD = "data/fusion_gold.jsonl"
 

@@ -6,13 +6,11 @@ import shutil
 
 import pytest
 
-from conftest import SHARED_DATA
+from conftest import PATHQUESTION as PQ, needs_pathquestion as needs_pq
 from kgpipe.cli import main
 from kgpipe.errors import DataError
-from kgpipe.eval_qa import evaluate_qa, f1, load_kb, parse_answers, read_questions
+from kgpipe.eval.qa import evaluate_qa, f1, load_kb, parse_answers, read_questions
 
-PQ = SHARED_DATA / "qa" / "pathquestion"
-needs_pq = pytest.mark.skipif(not (PQ / "PQ-2H.txt").is_file(), reason="PathQuestion not in ../shared/data")
 
 
 def test_answers_and_question_lines(tmp_path):

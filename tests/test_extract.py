@@ -1,6 +1,6 @@
 """Extraction: prompt building, failure recording (scripted LLM), and the real default model."""
 
-from kgpipe.extract import PROMPT_VERSION, build_prompt, extract
+from kgpipe.ingest.extract import PROMPT_VERSION, build_prompt, extract
 from kgpipe.records import Chunk
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kgpipe.fuse import EntityIndex, entity_id, fuse, normalise_name
+from kgpipe.fusion.fuse import EntityIndex, entity_id, fuse, normalise_name
 from kgpipe.records import Chunk, Document, Provenance, Triple
-from kgpipe.write import write
+from kgpipe.ingest.write import write
 
 IBM = "International Business Machines Corporation is an American technology company. It is better known as IBM."
 IBM2 = "IBM acquired Red Hat in 2019. Red Hat makes Red Hat Enterprise Linux."

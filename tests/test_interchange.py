@@ -9,8 +9,8 @@ import pytest
 
 from kgpipe.api import query
 from kgpipe.errors import DataError, UnsafeQuery
-from kgpipe.interchange import export, import_triples
-from kgpipe.write import stats
+from kgpipe.ingest.interchange import export, import_triples
+from kgpipe.ingest.write import stats
 
 HOSTILE = [
     ('O\'Brien "the" `boss`', "works\nfor", "ACME {corp}"),
@@ -100,7 +100,7 @@ def test_bad_import_files(settings, store, tmp_path):
 
 
 def test_imported_names_attach_to_existing_entities_by_name_or_alias(settings, store, import_kb):
-    from kgpipe import cypher
+    from kgpipe.stores import cypher
 
     existing = [
         {"id": "e-curie", "name": "Marie Curie", "type": "Person", "aliases": ["Marie Skłodowska"]},

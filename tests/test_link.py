@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kgpipe.errors import KgpipeError, NoEntityLinked
-from kgpipe.link import EntityLinker, link_key
+from kgpipe.qa.link import EntityLinker, link_key
 
 ENTITIES = [
     ("mc", "Marie Curie", ["Maria Skłodowska"]),
@@ -30,7 +30,7 @@ class _FarApart:
 
 @pytest.fixture(scope="module")
 def linker() -> EntityLinker:
-    from kgpipe.embed import Embedder
+    from kgpipe.llms.embed import Embedder
 
     return EntityLinker(ENTITIES, embedder=Embedder(_FarApart()))
 

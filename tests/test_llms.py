@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence

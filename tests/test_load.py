@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kgpipe.errors import LoadError
-from kgpipe.load import decode_bytes, load, normalise_text
+from kgpipe.ingest.load import decode_bytes, load, normalise_text
 from kgpipe.records import Document, SkippedFile
 
 HERE = Path(__file__).resolve().parent
@@ -134,7 +134,7 @@ def test_broken_link_and_unsupported_format(tmp_path: Path) -> None:
 
 def test_skips_logged_without_callback(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "empty.txt").write_bytes(b"")
-    with caplog.at_level(logging.WARNING, logger="kgpipe.load"):
+    with caplog.at_level(logging.WARNING, logger="kgpipe.ingest.load"):
         assert list(load(tmp_path)) == []
     assert "empty file" in caplog.text
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kgpipe.fuse import entity_id
-from kgpipe.link import EntityLinker
-from kgpipe.paths import GraphPath, Hop, match_text, parse_path, paths_around, provenance, serialise, verify
+from kgpipe.fusion.fuse import entity_id
+from kgpipe.qa.link import EntityLinker
+from kgpipe.qa.paths import GraphPath, Hop, match_text, parse_path, paths_around, provenance, serialise, verify
 
 KB = """\
 marie_curie\tspouse\tpierre_curie

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from kgpipe.pipeline import build
+from kgpipe.ingest.pipeline import build
 from kgpipe.stores import resolve_store
-from kgpipe.write import delete_document, stats
+from kgpipe.ingest.write import delete_document, stats
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample"

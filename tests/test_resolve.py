@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from kgpipe.names import analyse, blocking_keys, edit_ratio, levenshtein, normalise_name, person_evidence
+from kgpipe.fusion.names import analyse, blocking_keys, edit_ratio, levenshtein, normalise_name, person_evidence
 from kgpipe.records import Entity
-from kgpipe.resolve import EntityIndex, MentionIn, entity_id
+from kgpipe.fusion.resolve import EntityIndex, MentionIn, entity_id
 
 
 def _same(ids: list[str], *positions: int) -> bool:
@@ -128,7 +128,7 @@ def test_homonym_ids_do_not_collide():
 
 
 def test_blocking_compares_far_fewer_pairs_than_all():
-    from kgpipe.synth_mentions import synthetic_mentions
+    from kgpipe.bench.synth_mentions import synthetic_mentions
 
     mentions, truth = synthetic_mentions(3000, seed=5)
     stats = EntityIndex().resolve(mentions, ner=False).stats
@@ -154,7 +154,7 @@ def test_borderline_pairs_go_to_the_adjudicator():
 
 @pytest.mark.slow
 def test_llm_adjudicator_with_the_default_model(gemma):
-    from kgpipe.adjudicate import build_prompt, llm_adjudicator
+    from kgpipe.fusion.adjudicate import build_prompt, llm_adjudicator
 
     assert "München (City)" in build_prompt(MentionIn("Munich", "City"), MentionIn("München", "City"))
     verdicts = llm_adjudicator(gemma)([(MentionIn("Munich", "City"), MentionIn("München", "City"))] * 2)

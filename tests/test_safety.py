@@ -6,9 +6,9 @@ import doctest
 
 import pytest
 
-from kgpipe import safety
+from kgpipe.stores import safety
 from kgpipe.errors import UnsafeQuery
-from kgpipe.safety import check_read_only, strip_literals
+from kgpipe.stores.safety import check_read_only, strip_literals
 
 ALLOWED = [
     "MATCH (n) RETURN n LIMIT 5",

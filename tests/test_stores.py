@@ -21,7 +21,7 @@ from kgpipe.records import Chunk, Document, Entity, Fact, GraphBatch, Mention
 from kgpipe.stores import QueryResult, resolve_store
 from kgpipe.stores import falkordb_server as server
 from kgpipe.stores.falkordb import FalkorDBStore
-from kgpipe.write import delete_document, stats, write
+from kgpipe.ingest.write import delete_document, stats, write
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -156,7 +156,7 @@ import os, signal
 from kgpipe.config import Settings
 from kgpipe.stores import resolve_store
 from kgpipe.records import Entity, GraphBatch
-from kgpipe.write import write
+from kgpipe.ingest.write import write
 st = resolve_store("falkordb", Settings(state_dir={str(own_state)!r}, graph="g"))
 write(GraphBatch(entities=[Entity(f"e{{i}}", f"E{{i}}") for i in range(1000)]), st)
 os.kill(os.getpid(), signal.SIGKILL)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import doctest
 
 import pytest
-from conftest import SHARED_DATA as SHARED
+from conftest import PATHQUESTION, needs_pathquestion
 
-from kgpipe import safety, text2cypher
+from kgpipe.stores import safety
+from kgpipe.qa import text2cypher
 from kgpipe.errors import KgpipeError, LLMError, StoreError, UnsafeQuery
-from kgpipe.text2cypher import ask_cypher, build_prompt, enforce_limit, extract_query, graph_schema, validate_query
+from kgpipe.qa.text2cypher import ask_cypher, build_prompt, enforce_limit, extract_query, graph_schema, validate_query
 
 TRIPLES = [
     ("Marie Curie", "spouse", "Pierre Curie"),
@@ -150,11 +151,12 @@ def test_doctests():
 
 
 @pytest.mark.slow
+@needs_pathquestion
 def test_gemma_writes_a_validated_read_only_query(import_kb, settings, store, gemma):
     """The real Gemma 270M on a slice of the PathQuestion KB: the query that ran passed every check, its rows are
     what the store returns for it, the graph is unchanged. A failure to generate or run must be a KgpipeError
     showing the query; greedy decoding makes the outcome fixed, and this question is one Gemma gets right."""
-    kb = (SHARED / "qa" / "pathquestion" / "2H-kb.txt").read_text(encoding="utf-8").splitlines()
+    kb = (PATHQUESTION / "2H-kb.txt").read_text(encoding="utf-8").splitlines()
     lines = kb[:60] + [line for line in kb if line.startswith("aurangzeb\t")]
     import_kb("\n".join(lines) + "\n")
     before = snapshot(store)

@@ -1,14 +1,14 @@
-"""kgpipe.write against the real embedded FalkorDB: idempotence, provenance, deletion, hostile data."""
+"""kgpipe.ingest.write against the real embedded FalkorDB: idempotence, provenance, deletion, hostile data."""
 
 from __future__ import annotations
 
 import pytest
 
-from kgpipe import cypher
-from kgpipe.bench import bench_write, synthetic_batch
+from kgpipe.stores import cypher
+from kgpipe.bench.pipeline import bench_write, synthetic_batch
 from kgpipe.config import Settings
 from kgpipe.records import Chunk, Document, Entity, Fact, GraphBatch, Mention
-from kgpipe.write import clear, delete_document, document_index, list_documents, stats, write
+from kgpipe.ingest.write import clear, delete_document, document_index, list_documents, stats, write
 
 
 def _doc(name: str, path: str | None = None) -> Document:

@@ -12,7 +12,6 @@ is de-quantised once and cached as safetensors; ``hf:`` models must already be l
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -29,11 +28,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, StoppingCriteria  # noqa: E402
-from transformers.utils import logging as hf_logging  # noqa: E402
 
 from ..errors import ConfigError, MissingDependency, ModelUnavailable  # noqa: E402
 from . import GEMMA_MODEL_ID  # noqa: E402
 from .decode import greedy  # noqa: E402
+from ..progress import quiet_loading  # noqa: E402
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -231,24 +230,9 @@ def _set_threads() -> None:
         torch.set_num_threads(cores)
 
 
-@contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Hide transformers' per-load progress bars and chatter; kgpipe reports what matters itself."""
-    bars_were_off = hf_logging.is_progress_bar_enabled() is False
-    level = hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
-        if not bars_were_off:
-            hf_logging.enable_progress_bar()
-
-
 def _load(source: str, dtype: torch.dtype, device: torch.device, hint: str) -> tuple[Any, Any]:
     """Tokenizer and model from a local folder or an already-cached hub id; never downloads."""
-    with _quiet_transformers():
+    with quiet_loading():
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=dtype)
@@ -308,7 +292,7 @@ def _convert(packaged: Any, target: Path, say: Any) -> None:
     tmp = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial"
     tmp.mkdir()  # unlike mkdtemp, honours the umask so a shared cache stays readable
     try:
-        with _quiet_transformers():
+        with quiet_loading():
             t0 = time.perf_counter()
             tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
             say(f"tokenizer read from GGUF in {time.perf_counter() - t0:.0f} s; de-quantising weights...")

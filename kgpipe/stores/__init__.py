@@ -1,6 +1,6 @@
 """Graph stores behind one small contract, resolved by name in one place.
 
-A store runs Cypher. Everything kgpipe writes or reads is a named query in ``kgpipe.cypher`` run
+A store runs Cypher. Everything kgpipe writes or reads is a named query in ``kgpipe.stores.cypher`` run
 through ``Store.execute``; the store only knows how to talk to its server, how to run a statement
 read-only, and how to create its indexes. Names accepted wherever a store is::
 
@@ -40,7 +40,7 @@ class QueryResult:
 class Store(Protocol):
     """The whole contract a graph store implements."""
 
-    name: str  # "falkordb" or "neo4j": picks dialect-specific statements in kgpipe.cypher
+    name: str  # "falkordb" or "neo4j": picks dialect-specific statements in kgpipe.stores.cypher
 
     def execute(self, cypher: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> QueryResult:
         """Run one statement. ``write=False`` runs it read-only at the server (RO query / READ transaction)."""
@@ -62,6 +62,14 @@ BACKENDS: dict[str, str] = {
     "bolt+s": "kgpipe.stores.neo4j:Neo4jStore",
     "bolt+ssc": "kgpipe.stores.neo4j:Neo4jStore",
 }
+
+
+def open_store(settings: "Settings | None" = None, store: "Store | str | None" = None) -> Store:
+    """The store named by ``store`` or the settings, connected, schema in place (embedded FalkorDB by default)."""
+    from ..config import load_settings
+
+    settings = settings or load_settings()
+    return resolve_store(store if store is not None else settings.store, settings)
 
 
 def resolve_store(spec: "str | Store", settings: "Settings | None" = None) -> Store:

@@ -14,7 +14,7 @@ Results come back as plain Python, the same shapes ``Neo4jStore`` returns::
 FalkorDB specifics worth knowing (measured on 4.16): a read with ``write=False`` runs as
 ``GRAPH.RO_QUERY``, which the server refuses for any writing clause; the query timeout applies to
 reads only (the server ignores it for writes); a batched ``MERGE`` must not repeat a key within one
-statement (it loses updates or crashes the server) — ``kgpipe.write`` deduplicates for that reason.
+statement (it loses updates or crashes the server) — ``kgpipe.ingest.write`` deduplicates for that reason.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from .. import cypher
+from . import cypher
 from ..errors import ConfigError, MissingDependency, StoreError, StoreUnavailable, UnsafeQuery
 from . import QueryResult
 from . import falkordb_server as server

@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import cypher
+from . import cypher
 from ..errors import MissingDependency, StoreError, StoreUnavailable, UnsafeQuery
 from . import QueryResult
 

@@ -1,0 +1,1 @@
+"""Link completion: PyKEEN embeddings trained on the stored graph, predicted links kept apart from facts."""

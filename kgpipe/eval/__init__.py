@@ -1,0 +1,1 @@
+"""Evaluations against public gold data (`kgpipe eval ...`): extraction, fusion, QA, completion, context, Text2Cypher."""

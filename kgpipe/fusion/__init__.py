@@ -1,0 +1,1 @@
+"""Entity fusion: one node per real-world thing (name rules, kinds, blocking, scoring, clustering, adjudication)."""

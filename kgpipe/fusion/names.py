@@ -1,0 +1,269 @@
+"""Entity names as fusion sees them: normalised forms, blocking keys and name-only evidence of identity.
+
+Pure text, no models. ``analyse`` turns a surface form into ``NameFeatures`` once (cached), so that
+comparing millions of candidate pairs costs set and string operations only::
+
+    >>> analyse("Dr. Marie Skłodowska-Curie").core
+    'marie sklodowska curie'
+    >>> sorted(analyse("International Business Machines Corporation").acronyms)
+    ['ibm', 'ibmc']
+    >>> analyse("Apple Inc.").core, analyse("Apple Inc.").implied_type
+    ('apple', 'ORG')
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+from ..text import fold_diacritics
+
+_ARTICLE = re.compile(r"^(?:the|a|an)\s+")
+_PUNCT = re.compile(r"[^\w\s&+#]")
+_DIGITS = re.compile(r"\d")
+_ROMAN = re.compile(r"(?=[ivxl]{2,}$)(xl|l?x{0,3})(ix|iv|v?i{0,3})$|[ivx]$")  # up to 49; "dc", "mc" are words
+
+#: Titles dropped from the front of a name; their presence marks a person.
+HONORIFICS = frozenset(
+    "mr mrs ms miss mx dr doctor prof professor sir dame lord lady madame mme mlle monsieur mister "
+    "rev reverend president senator sen general gen captain capt".split()
+)
+#: Degrees and honours dropped from the end of a person's name. Generational marks ("Jr.", "III") are
+#: kept: "Henry Ford II" is not Henry Ford.
+PERSON_SUFFIXES = frozenset("phd md esq obe mbe cbe kbe frs".split())
+#: Legal-form suffixes dropped from the end of an organisation's name; their presence marks an organisation.
+#: ("company" and "group" are left alone: "The Walt Disney Company" is not Walt Disney.)
+CORPORATE_SUFFIXES = frozenset(
+    "inc incorporated corp corporation co ltd limited llc llp plc gmbh ag sa nv bv spa srl oy ab kk pty pte com".split()
+)
+#: Abbreviations that stand for the same word at the front of a place or saint's name.
+_ABBREVIATIONS = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "fort"}
+#: Function words: skipped by acronyms and token keys.
+STOPWORDS = frozenset("of the and for de la le du des der von van y & in at on a an to".split())
+#: Nicknames that are the same first name (both directions are looked up).
+_NICKNAMES = {
+    "bill": "william", "will": "william", "bob": "robert", "rob": "robert", "bobby": "robert", "dick": "richard",
+    "rick": "richard", "steven": "stephen", "jim": "james", "jimmy": "james", "mike": "michael", "tom": "thomas", "tony": "anthony",
+    "ted": "edward", "ed": "edward", "kate": "katherine", "katie": "katherine", "liz": "elizabeth",
+    "beth": "elizabeth", "joe": "joseph", "dan": "daniel", "dave": "david", "steve": "stephen", "chris": "christopher",
+    "alex": "alexander", "nick": "nicholas", "sam": "samuel", "ben": "benjamin", "matt": "matthew", "andy": "andrew",
+    "pete": "peter", "jack": "john", "johnny": "john", "al": "albert", "fred": "frederick", "maggie": "margaret",
+}  # fmt: skip
+_ACRONYM_CHARS = re.compile(r"[^A-Za-z0-9]")
+
+
+@lru_cache(maxsize=1 << 18)
+def normalise_name(name: str) -> str:
+    """Case, spacing, punctuation and diacritics removed, a leading article dropped: ``"The  Louvre."`` → ``"louvre"``.
+
+    An initial is not an article: ``"A. Kamor"`` → ``"a kamor"``.
+    """
+    folded = fold_diacritics(name).casefold().strip()
+    text = " ".join(_PUNCT.sub(" ", folded).split())
+    return (_ARTICLE.sub("", text) or text) if _ARTICLE.match(folded) else text
+
+
+@dataclass(frozen=True, slots=True)
+class NameFeatures:
+    """What fusion compares about a name; built once per distinct surface form by ``analyse``."""
+
+    surface: str
+    norm: str  # normalise_name(surface)
+    core: str  # norm without honorifics and legal-form or generational suffixes
+    tokens: tuple[str, ...]  # core split on spaces (hyphens are spaces already)
+    content: frozenset[str]  # tokens that are not function words
+    compact: str  # core without spaces
+    letters: str  # compact without anything but letters and digits ("at&t" -> "att"): what acronyms compare
+    acronyms: frozenset[str]  # initials of a multi-word name (with and without function words / suffixes)
+    is_acronym: bool  # the surface is written like an acronym ("IBM", "U.S.", "AT&T")
+    capitalised: bool  # every word starts upper-case (a proper name, as written)
+    implied_type: str | None  # "ORG" from a legal-form suffix, "PERSON" from an honorific
+    numbers: frozenset[str]  # numbers and roman numerals after the first word ("World War I" is not "World War II")
+
+
+@lru_cache(maxsize=1 << 18)
+def analyse(surface: str) -> NameFeatures:
+    """The features of one surface form (cached: a corpus repeats its names)."""
+    norm = normalise_name(surface)
+    cased = _PUNCT.sub(" ", fold_diacritics(surface)).split()  # the same words as ``norm``, case kept
+    if len(cased) != len(norm.split()):  # a dropped leading article
+        cased = cased[len(cased) - len(norm.split()) :]
+    words = norm.split()
+    lo, hi = 0, len(words)
+    implied: str | None = None
+    while hi - lo > 1 and words[lo] in HONORIFICS:
+        lo += 1
+        implied = "PERSON"
+    while hi - lo > 1 and words[hi - 1] in PERSON_SUFFIXES:
+        hi -= 1
+    stripped = False
+    while hi - lo > 1 and words[hi - 1] in CORPORATE_SUFFIXES:
+        hi -= 1
+        stripped = True
+    tail = 0  # "S.A.", "N.V.", "L.L.C." arrive as single letters
+    while tail < hi - lo - 1 and len(words[hi - 1 - tail]) == 1:
+        tail += 1
+    if tail > 1 and "".join(words[hi - tail : hi]) in CORPORATE_SUFFIXES and any(len(w) > 1 for w in words[lo : hi - tail]):
+        hi -= tail
+        stripped = True
+    if stripped:
+        implied = "ORG"
+    kept = words[lo:hi]
+    if len(kept) > 1:
+        kept[0] = _ABBREVIATIONS.get(kept[0], kept[0])
+    tokens = tuple(kept)
+    core = " ".join(tokens)
+    # An acronym is one upper-case word ("IBM", "AT&T") or upper-case initials ("U.S.").
+    kept_cased = cased[lo:hi]
+    joined = _ACRONYM_CHARS.sub("", "".join(kept_cased))
+    uppers = sum(ch.isupper() for ch in joined)
+    one_word_or_initials = len(kept_cased) == 1 or all(len(w) == 1 for w in kept_cased)
+    is_acronym = one_word_or_initials and 2 <= len(joined) <= 8 and uppers >= 2 and uppers * 2 > len(joined)
+    acronyms: set[str] = set()
+    if len(tokens) > 1:
+        for ws in (list(tokens), norm.split()):
+            ws = [w for w in ws if not w.isdigit()]
+            acronyms.add("".join(w[0] for w in ws))
+            acronyms.add("".join(w[0] for w in ws if w not in STOPWORDS))
+    raw_words = [w for w in re.split(r"[\s\-]+", surface.strip()) if w and w[0].isalpha()]
+    capitalised = bool(raw_words) and all(w[0].isupper() or w.casefold() in STOPWORDS for w in raw_words)
+    return NameFeatures(
+        surface=surface,
+        norm=norm,
+        core=core,
+        tokens=tokens,
+        content=frozenset(t for t in tokens if t not in STOPWORDS),
+        compact=core.replace(" ", ""),
+        letters=_ACRONYM_CHARS.sub("", core),
+        acronyms=frozenset(a for a in acronyms if len(a) >= 2),
+        is_acronym=is_acronym,
+        capitalised=capitalised,
+        implied_type=implied,
+        numbers=frozenset(t for k, t in enumerate(tokens) if _DIGITS.search(t) or (k and _ROMAN.match(t))),
+    )
+
+
+def singular(core: str) -> str:
+    """The last word without an English plural ending (``"apples"`` → ``"apple"``); for common nouns only."""
+    head, _, last = core.rpartition(" ")
+    if len(last) > 4 and last.endswith("ies"):
+        last = last[:-3] + "y"
+    elif len(last) > 3 and last.endswith("s") and not last.endswith(("ss", "us", "is")):
+        last = last[:-1]
+    return f"{head} {last}" if head else last
+
+
+def blocking_keys(f: NameFeatures) -> list[str]:
+    """Keys under which a name is compared with others; two names are compared only if they share one.
+
+    ``n:`` the core (in the singular), ``k:`` the bag of content words, ``a:`` acronym and initials,
+    ``i:`` the first initial with each later word (a person's initial and surnames),
+    ``t:`` each content word, ``p:``/``x:`` the first/last five letters (typos and spelling variants).
+    """
+    keys = [f"n:{singular(f.core)}"]
+    if len(f.content) > 1:
+        keys.append("k:" + " ".join(sorted(f.content)))
+    if f.is_acronym or (len(f.tokens) == 1 and 2 <= len(f.letters) <= 6):
+        keys.append(f"a:{f.letters}")
+    keys.extend(f"a:{a}" for a in f.acronyms)
+    keys.extend(f"t:{t}" for t in f.content if len(t) > 1 and not t.isdigit())
+    if len(f.tokens) > 1:  # a person's first initial with each surname: "M. Rida", "Mary Ann Rida"
+        keys.extend(f"i:{f.tokens[0][0]} {t}" for t in f.tokens[1:] if len(t) > 1)
+    if len(f.compact) >= 6:
+        keys += [f"p:{f.compact[:5]}", f"x:{f.compact[-5:]}"]
+    return keys
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance (insertions, deletions, substitutions), bit-parallel (Myers 1999, Hyyrö 2001):
+    one pass over ``a`` with integer operations on a bit vector of ``b``."""
+    if len(a) < len(b):
+        a, b = b, a
+    m = len(b)
+    if not m:
+        return len(a)
+    peq: dict[str, int] = {}
+    for i, ch in enumerate(b):
+        peq[ch] = peq.get(ch, 0) | 1 << i
+    full, last = (1 << m) - 1, 1 << (m - 1)
+    vp, vn, score = full, 0, m
+    for ch in a:
+        x = peq.get(ch, 0) | vn
+        d0 = (((x & vp) + vp) ^ vp) | x
+        hn = vp & d0
+        hp = vn | ~(vp | d0)
+        if hp & last:
+            score += 1
+        elif hn & last:
+            score -= 1
+        x = (hp << 1 | 1) & full
+        vn = x & d0
+        vp = (hn << 1 & full) | (~(x | d0) & full)
+    return score
+
+
+def edit_ratio(a: str, b: str, floor: float = 0.0) -> float:
+    """``1 - levenshtein(a, b) / max(len)``; 0.0 at once when the lengths alone rule out reaching ``floor``."""
+    if a == b:
+        return 1.0
+    longest = max(len(a), len(b))
+    if abs(len(a) - len(b)) > (1.0 - floor) * longest:
+        return 0.0
+    return 1.0 - levenshtein(a, b) / longest
+
+
+def same_first_name(a: str, b: str) -> bool:
+    """First names that can be the same person's: equal, an initial of the other, or a known nickname."""
+    if a == b:
+        return True
+    if len(a) == 1 or len(b) == 1:
+        return a[0] == b[0]
+    return _NICKNAMES.get(a, a) == _NICKNAMES.get(b, b)
+
+
+#: ``person_evidence``: same first name, surnames that cannot be one person's (a veto a third name may lift).
+OTHER_SURNAME = -1.0
+
+
+def _covers(big: Sequence[str], small: Sequence[str]) -> bool:
+    """Every word of ``small`` matches a distinct word of ``big``: equal, or one is the other's initial."""
+    pool = list(big)
+    for word in small:
+        for k, other in enumerate(pool):
+            if other == word or (len(word) == 1 and other[0] == word) or (len(other) == 1 and word[0] == other):
+                del pool[k]
+                break
+        else:
+            return False
+    return True
+
+
+def person_evidence(a: NameFeatures, b: NameFeatures) -> float | None:
+    """Evidence that two person names are one person: 0.9; 0.0 (none); ``OTHER_SURNAME``; ``None`` (different).
+
+    Same first name (or initial, or nickname) and the surnames of one among the other's:
+    "Marie Curie" ~ "Marie Skłodowska-Curie" ~ "M. Curie", "J. S. Bach" ~ "Johann Sebastian Bach".
+    Different first names are different people even with one surname ("Pierre Curie" ≠ "Marie
+    Curie"). Same first name and other surnames ("Marie Curie" / "Marie Skłodowska") is
+    ``OTHER_SURNAME``: apart, unless a name with both surnames joins them ("Marie Skłodowska-Curie").
+    """
+    if len(a.tokens) < 2 or len(b.tokens) < 2:
+        return 0.0
+    if not same_first_name(a.tokens[0], b.tokens[0]):
+        return None
+    rest_a, rest_b = a.tokens[1:], b.tokens[1:]
+    if _covers(rest_b, rest_a) or _covers(rest_a, rest_b):
+        return 0.9
+    return OTHER_SURNAME
+
+
+def acronym_of(short: NameFeatures, long: NameFeatures) -> bool:
+    """``short`` is written as an acronym and is the initials of ``long`` ("IBM" / "International Business Machines")."""
+    return short.is_acronym and len(long.tokens) > 1 and short.letters in long.acronyms
+
+
+def contains(a: NameFeatures, b: NameFeatures) -> bool:
+    """One name's words are a strict part of the other's ("Red Hat" in "Red Hat Enterprise Linux")."""
+    return a.content != b.content and (a.content <= b.content or b.content <= a.content)

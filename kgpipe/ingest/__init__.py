@@ -1,0 +1,1 @@
+"""Building the graph: load files, chunk, [denoise], extract triples, write them with provenance; import/export."""

@@ -1,0 +1,1 @@
+"""Trusting facts: the judge that verifies each triple against its text, its calibration, and conflict marks."""
