@@ -1,6 +1,10 @@
-"""The one place where LLM replies become triples, tolerant of what small models really emit.
+"""The one place where LLM replies are read, tolerant of what small models really emit.
 
-Accepted, per line or anywhere in the reply:
+Triples (``parse_triples``, extraction), entity lists and sentences (``parse_entities``,
+``parse_sentences``, denoising), short answers (``parse_answer``, KG-RAG and the reasoner), yes/no
+verdicts (``parse_yes_no``, fusion adjudication) and Cypher queries (``parse_cypher``, Text2Cypher).
+
+Triples are accepted per line or anywhere in the reply:
 
 * ``head | relation | tail`` (the prompt's format), with list bullets or numbering in front;
 * tuples ``(head, relation, tail)`` and JSON/Python lists ``["head", "relation", "tail"]``;
@@ -157,3 +161,64 @@ def parse_triples(reply: str) -> ParseResult:
                 result.triples.append(t)
     result.failed = content and not result.triples
     return result
+
+
+# -- other replies --------------------------------------------------------------------------------
+
+MAX_ENTITY_NAME = 80
+
+
+def parse_entities(reply: str, *, limit: int = 20) -> list[str]:
+    """Entity names from the first line of a reply, separated by semicolons (or commas); repeats dropped.
+
+    >>> parse_entities(" Nadap; Fejér county; Hungary; Nadap\\nEND")
+    ['Nadap', 'Fejér county', 'Hungary']
+    """
+    line = next((ln for ln in reply.splitlines() if ln.strip()), "")
+    if _STOP_LINE.match(line):
+        return []
+    seen: dict[str, str] = {}
+    for part in line.split(";" if ";" in line else ","):
+        name = _BULLET.sub("", part).strip().strip(".\"'").strip()
+        if name and len(name) <= MAX_ENTITY_NAME and name.casefold() not in seen:
+            seen[name.casefold()] = name
+    return list(seen.values())[:limit]
+
+
+def parse_sentences(reply: str) -> list[str]:
+    """The reply's sentences, one per line (bullets dropped, a final full stop added), up to ``END`` or an
+    echoed ``Text:``; repeats dropped.
+
+    >>> parse_sentences("- Nadap is a village\\nNadap is a village.\\nEND\\nText: more")
+    ['Nadap is a village.']
+    """
+    kept: list[str] = []
+    for line in reply.splitlines():
+        if _STOP_LINE.match(line):
+            break  # the model ran on into a new example
+        sentence = _BULLET.sub("", line).strip()
+        if not sentence:
+            continue
+        sentence = sentence if sentence.endswith((".", "!", "?")) else sentence + "."
+        if sentence not in kept:
+            kept.append(sentence)
+    return kept
+
+
+def parse_answer(reply: str) -> str:
+    """The first line of the reply, cut where it runs on in the fact format (``a | r | b``), without a final full stop.
+
+    >>> parse_answer(" catholicism | religion | belief\\nQuestion: ..."), parse_answer("Paris.")
+    ('catholicism', 'Paris')
+    """
+    lines = reply.strip().splitlines()
+    return lines[0].split("|")[0].strip().rstrip(".").strip() if lines else ""
+
+
+def parse_yes_no(reply: str) -> bool:
+    """True when the reply's first word is "yes" (any case, punctuation ignored); anything else is no.
+
+    >>> parse_yes_no(" Yes, both name"), parse_yes_no("no."), parse_yes_no("")
+    (True, False, False)
+    """
+    return (reply.strip().split() or [""])[0].strip(".,!").casefold() == "yes"

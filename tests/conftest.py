@@ -24,6 +24,14 @@ needs_pathquestion = pytest.mark.skipif(
 )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that uses the real Gemma (the ``gemma`` fixture) is slow, so the quick loop never loads it."""
+    for item in items:
+        if "gemma" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _quick_tests_load_no_model(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """The quick loop (``-m "not slow"``) loads no model: a test not marked slow that loads Gemma (or any model

@@ -42,9 +42,13 @@ class FakeOpenAI:
                     server.requests.append((self.path, body, dict(self.headers), time.monotonic()))
                     server.inflight += 1
                     server.max_inflight = max(server.max_inflight, server.inflight)
+                answered = False
                 try:
                     status, headers, payload, delay = server.behave(self.path, body, n)
                     time.sleep(delay)
+                    with server.lock:  # answered from here on: the client may send its next request at once
+                        server.inflight -= 1
+                        answered = True
                     if payload is DROP:
                         self.connection.shutdown(socket.SHUT_RDWR)
                         self.close_connection = True
@@ -59,8 +63,9 @@ class FakeOpenAI:
                 except (BrokenPipeError, ConnectionResetError, OSError):
                     pass  # the client gave up (a timeout test)
                 finally:
-                    with server.lock:
-                        server.inflight -= 1
+                    if not answered:
+                        with server.lock:
+                            server.inflight -= 1
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kgpipe.ingest.denoise import denoise, grounded_sentences, parse_entities
+from kgpipe.ingest.denoise import denoise, grounded_sentences
+from kgpipe.parse import parse_entities
 from kgpipe.ingest.extract import extract
 from kgpipe.records import Chunk
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
+from ..parse import parse_yes_no
 from ..prompts import prompt
 from ..records import GENERIC_TYPE, Adjudicator, MentionIn
 
@@ -43,7 +44,7 @@ def llm_adjudicator(llm: "LLM", *, batch_size: int = 8) -> "Adjudicator":
                 verdicts += [y > n for y, n in zip(yes, no)]
             else:
                 replies = llm.generate(prompts, max_new_tokens=3, stop=["\n"])
-                verdicts += [(reply.strip().split() or [""])[0].strip(".,!").casefold() == "yes" for reply in replies]
+                verdicts += [parse_yes_no(reply) for reply in replies]
         return verdicts
 
     return decide

@@ -17,6 +17,7 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Sequence
 
+from ..parse import parse_entities, parse_sentences
 from ..prompts import prompt
 from ..records import Chunk
 from ..text import fold_diacritics
@@ -30,39 +31,19 @@ STOP = ("\nEND", "\nText:")
 MAX_ENTITIES = 20
 
 _WORD = re.compile(r"[0-9a-z]+")
-_BULLET = re.compile(r"^\s*(?:[-*•]+|\d+[.)])\s*")
 
 
 def _words(text: str) -> set[str]:
     return set(_WORD.findall(fold_diacritics(text).casefold()))
 
 
-def parse_entities(reply: str) -> list[str]:
-    """Entity names from the first line of a reply, separated by semicolons (or commas); repeats dropped."""
-    line = next((ln for ln in reply.splitlines() if ln.strip()), "")
-    if line.strip().upper().startswith("END"):
-        return []
-    seen: dict[str, str] = {}
-    for part in line.split(";" if ";" in line else ","):
-        name = _BULLET.sub("", part).strip().strip(".\"'").strip()
-        if name and len(name) <= 80 and name.casefold() not in seen:
-            seen[name.casefold()] = name
-    return list(seen.values())[:MAX_ENTITIES]
-
-
 def grounded_sentences(reply: str, source: str, *, min_share: float = 0.6) -> list[str]:
     """The reply's sentences (one per line) whose words occur in ``source`` for at least ``min_share``."""
     vocabulary = _words(source)
     kept: list[str] = []
-    for line in reply.splitlines():
-        sentence = _BULLET.sub("", line).strip()
-        if sentence.upper().startswith(("END", "TEXT:")):
-            break  # the model ran on into a new example
+    for sentence in parse_sentences(reply):
         words = _WORD.findall(fold_diacritics(sentence).casefold())
-        if not words or sum(w in vocabulary for w in words) / len(words) < min_share:
-            continue
-        sentence = sentence if sentence.endswith((".", "!", "?")) else sentence + "."
-        if sentence not in kept:
+        if words and sum(w in vocabulary for w in words) / len(words) >= min_share:
             kept.append(sentence)
     return kept
 
@@ -74,7 +55,7 @@ def denoise(chunks: Sequence[Chunk], llm: "LLM", *, batch_size: int = 8, max_new
         batch = chunks[start : start + batch_size]
         flat = [" ".join(c.text.split()) for c in batch]
         asks = [prompt(ENTITIES_PROMPT).replace("{text}", text) for text in flat]
-        lists = [parse_entities(r) for r in llm.generate(asks, max_new_tokens=48, stop=STOP)]
+        lists = [parse_entities(r, limit=MAX_ENTITIES) for r in llm.generate(asks, max_new_tokens=48, stop=STOP)]
         rewrite_asks = [
             prompt(PROMPT_VERSION).replace("{text}", text).replace("{entities}", "; ".join(names))
             for text, names in zip(flat, lists)

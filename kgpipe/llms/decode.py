@@ -96,3 +96,23 @@ def _select_rows(cache: Any, keep: torch.Tensor) -> Any:
         return cache
     # Legacy format: a tuple per layer of (keys, values, ...) tensors with the batch first.
     return tuple(tuple(t.index_select(0, keep.to(t.device)) for t in layer) for layer in cache)
+
+
+def pad_id(tokenizer: Any) -> int:
+    """The id to pad batches with: the tokenizer's pad token, else its end-of-sequence token, else 0."""
+    for value in (tokenizer.pad_token_id, tokenizer.eos_token_id):
+        if value is not None:
+            return int(value)
+    return 0
+
+
+def eos_ids(tokenizer: Any, model: Any) -> list[int]:
+    """Every id that ends a generation: the tokenizer's and the generation config's EOS, and Gemma's chat
+    terminator ``<end_of_turn>`` where the vocabulary has it."""
+    config = getattr(model, "generation_config", None)
+    found = getattr(config, "eos_token_id", None)
+    ids = set(found if isinstance(found, (list, tuple)) else [found]) | {tokenizer.eos_token_id}
+    end_of_turn = tokenizer.convert_tokens_to_ids("<end_of_turn>")
+    if isinstance(end_of_turn, int) and end_of_turn != tokenizer.unk_token_id:
+        ids.add(end_of_turn)
+    return sorted(int(i) for i in ids if i is not None)

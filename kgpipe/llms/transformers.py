@@ -31,7 +31,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, 
 
 from ..errors import ConfigError, MissingDependency, ModelUnavailable  # noqa: E402
 from . import GEMMA_MODEL_ID  # noqa: E402
-from .decode import greedy  # noqa: E402
+from .decode import eos_ids, greedy, pad_id  # noqa: E402
 from ..progress import quiet_loading  # noqa: E402
 
 if TYPE_CHECKING:
@@ -127,9 +127,7 @@ class TransformersLLM:
 
     @property
     def _pad_id(self) -> int:
-        tok = self.tokenizer
-        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        return int(pad if pad is not None else 0)
+        return pad_id(self.tokenizer)
 
     @property
     def _start_id(self) -> int:
@@ -139,11 +137,7 @@ class TransformersLLM:
 
     @property
     def _eos_ids(self) -> list[int]:
-        ids = {self.tokenizer.eos_token_id, *_as_list(self.model.generation_config.eos_token_id)}
-        end_of_turn = self.tokenizer.convert_tokens_to_ids("<end_of_turn>")  # Gemma's chat terminator
-        if isinstance(end_of_turn, int) and end_of_turn != self.tokenizer.unk_token_id:
-            ids.add(end_of_turn)
-        return sorted(i for i in ids if i is not None)
+        return eos_ids(self.tokenizer, self.model)
 
     def _max_positions(self) -> int:
         return int(getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30)
@@ -211,10 +205,6 @@ def _batches(encoded: Sequence[Sequence[int]], size: int) -> Iterator[list[int]]
     size = max(1, size)
     for start in range(0, len(order), size):
         yield order[start : start + size]
-
-
-def _as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def _set_threads() -> None:

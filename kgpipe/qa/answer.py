@@ -34,6 +34,7 @@ from ..config import Settings, load_settings
 from ..errors import ConfigError
 from .link import EntityLinker, Link, mask_keys, masked
 from .paths import GraphPath, paths_around, provenance, serialise, verify
+from ..parse import parse_answer
 from ..prompts import prompt as load_prompt
 
 if TYPE_CHECKING:
@@ -260,4 +261,4 @@ def reason(question: str, paths: Sequence[GraphPath], reasoner: Any, settings: S
     listed = "\n".join(p.text() for p in paths)
     text = load_prompt(REASONER_PROMPT).rstrip("\n").replace("{paths}", listed).replace("{question}", question.strip())
     reply = llm.generate([text], max_new_tokens=48, stop=["\n"])[0]
-    return reply.strip(), llm.model_id
+    return parse_answer(reply), llm.model_id

@@ -34,6 +34,7 @@ from typing import Any
 
 import torch
 
+from ..llms.decode import eos_ids, pad_id
 from .trie import PathTrie
 
 log = logging.getLogger(__name__)
@@ -80,8 +81,8 @@ class _Search:
             raise ValueError("beams must be at least 1")
         self.model, self.tok, self.device = llm.model, llm.tokenizer, torch.device(llm.device)
         self.trie, self.width, self.budget, self.jump, self.stop = trie, beams, budget, jump and trie is not None, stop
-        self.pad = _pad_id(self.tok)
-        self.eos = _eos_ids(self.tok, self.model)
+        self.pad = pad_id(self.tok)
+        self.eos = set(eos_ids(self.tok, self.model))
         self.finished: list[tuple[float, int, Decoded]] = []  # min-heap of the best `beams` results
         self.seen: set[Any] = set()  # what distinguishes results: trie node, or text without a trie
         self.counter = 0
@@ -299,20 +300,3 @@ class _Search:
 
     def _results(self) -> list[Decoded]:
         return [d for _, _, d in sorted(self.finished, key=lambda e: (-e[0], -e[1]))]
-
-
-def _pad_id(tokenizer: Any) -> int:
-    for value in (tokenizer.pad_token_id, tokenizer.eos_token_id):
-        if value is not None:
-            return int(value)
-    return 0
-
-
-def _eos_ids(tokenizer: Any, model: Any) -> set[int]:
-    config = getattr(model, "generation_config", None)
-    found = getattr(config, "eos_token_id", None)
-    ids = set(found if isinstance(found, (list, tuple)) else [found]) | {tokenizer.eos_token_id}
-    end_of_turn = tokenizer.convert_tokens_to_ids("<end_of_turn>")  # Gemma's chat terminator
-    if isinstance(end_of_turn, int) and end_of_turn != tokenizer.unk_token_id:
-        ids.add(end_of_turn)
-    return {int(i) for i in ids if i is not None}

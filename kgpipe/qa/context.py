@@ -29,6 +29,7 @@ from ..stores import cypher
 from ..errors import DataError
 from .link import EntityLinker, mask_keys, masked
 from ..fusion.names import normalise_name
+from ..parse import parse_answer
 from ..prompts import prompt
 
 if TYPE_CHECKING:
@@ -246,8 +247,8 @@ def score_facts(
 def _document_titles(store: "Store", ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
-    rows = store.execute(*cypher.documents_by_id(sorted(ids))).records()
-    return {r["id"]: str(r["title"] or r["path"] or r["id"]) for r in rows}
+    rows = store.execute(*cypher.document_provenance(sorted(ids))).records()
+    return {r["doc_id"]: str(r["title"] or r["path"] or r["doc_id"]) for r in rows}
 
 
 def count_tokens(text: str, llm: Any = None) -> tuple[int, str]:
@@ -262,16 +263,6 @@ def build_prompt(question: str, facts: Sequence[ContextFact]) -> str:
     """The answering prompt: worked examples, then the kept fact lines (best last, next to the question) and the question."""
     text = prompt(PROMPT_VERSION).replace("{facts}", "\n".join(f.line for f in reversed(facts)))
     return text.replace("{question}", " ".join(question.split())).rstrip()
-
-
-def parse_answer(reply: str) -> str:
-    """The first line of the reply, cut where it runs on in the fact format (``a | r | b``), without a final full stop.
-
-    >>> parse_answer(" catholicism | religion | belief\\nQuestion: ..."), parse_answer("Paris.")
-    ('catholicism', 'Paris')
-    """
-    lines = reply.strip().splitlines()
-    return lines[0].split("|")[0].strip().rstrip(".").strip() if lines else ""
 
 
 def ask_context(

@@ -487,14 +487,6 @@ def entity_facts(ids: list[str], limit: int) -> Statement:
     )
 
 
-def documents_by_id(ids: list[str]) -> Statement:
-    """Path and title of the documents with these ids."""
-    return (
-        "UNWIND $ids AS id MATCH (d:Document {id: id}) RETURN d.id AS id, d.path AS path, d.title AS title",
-        {"ids": ids},
-    )
-
-
 def schema_sample_path() -> Statement:
     """One two-fact chain ``a -r1-> b -r2-> c`` (a worked multi-hop example for Text2Cypher's prompt)."""
     return (
@@ -541,7 +533,7 @@ def chunk_provenance(chunk_ids: list[str]) -> Statement:
 
 
 def document_provenance(doc_ids: list[str]) -> Statement:
-    """Path and title of documents."""
+    """Path and title of the documents with these ids."""
     return (
         "UNWIND $ids AS id MATCH (d:Document {id: id}) RETURN d.id AS doc_id, d.path AS path, d.title AS title",
         {"ids": doc_ids},
