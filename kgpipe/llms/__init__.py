@@ -17,11 +17,10 @@ the class is called as ``Class(spec, settings)``.
 
 from __future__ import annotations
 
-import importlib
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
 from ..errors import ConfigError
+from ..registry import load_class, registered
 
 GEMMA_MODEL_ID = "hf:gemma-3-270m-q4_k_m"  # the packaged Gemma 3 270M; names the weights exactly, quantisation included
 
@@ -48,11 +47,6 @@ BACKENDS: dict[str, str] = {
 }
 
 
-def _load(target: str) -> type:
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def resolve_llm(spec: "str | LLM", settings: "Settings | None" = None, *, cache: bool | None = None) -> LLM:
     """Turn a backend name (or an instance) into a ready LLM, wrapped in the on-disk response cache."""
     from ..config import Settings
@@ -64,11 +58,10 @@ def resolve_llm(spec: "str | LLM", settings: "Settings | None" = None, *, cache:
         llm = spec
     else:
         scheme = spec.partition(":")[0] if ":" in spec else spec
-        backends = dict(BACKENDS)
-        backends.update({ep.name: ep.value for ep in entry_points(group="kgpipe.llms")})
+        backends = registered("kgpipe.llms", BACKENDS)
         if scheme not in backends:
             raise ConfigError(f"unknown LLM backend {spec!r}; use one of: {', '.join(sorted(backends))}")
-        llm = _load(backends[scheme])(spec, settings)
+        llm = load_class(backends[scheme])(spec, settings)
     if use_cache and not isinstance(llm, CachedLLM):
         llm = CachedLLM(llm, settings.state_path / "llm_cache.sqlite")
     return llm

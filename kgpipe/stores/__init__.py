@@ -14,12 +14,11 @@ called as ``Class(spec, settings)``).
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, runtime_checkable
 
 from ..errors import ConfigError
+from ..registry import load_class, registered
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -80,11 +79,9 @@ def resolve_store(spec: "str | Store", settings: "Settings | None" = None) -> St
         return spec
     settings = settings or Settings()
     scheme = spec.split("://", 1)[0] if "://" in spec else spec
-    backends = dict(BACKENDS)
-    backends.update({ep.name: ep.value for ep in entry_points(group="kgpipe.stores")})
+    backends = registered("kgpipe.stores", BACKENDS)
     if scheme not in backends:
         raise ConfigError(f"unknown store {spec!r}; use 'falkordb', 'falkordb://host:port' or a neo4j:// / bolt:// URI")
-    module, _, name = backends[scheme].partition(":")
-    store = getattr(importlib.import_module(module), name)(spec, settings)
+    store = load_class(backends[scheme])(spec, settings)
     store.ensure_schema()
     return store
