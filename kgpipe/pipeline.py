@@ -6,7 +6,10 @@ marked complete only after everything it contributes is written, so
 * an unchanged file is skipped without loading a model;
 * a changed file is rebuilt and its old version deleted (facts it alone supported go with it);
 * an interrupted build redoes only the documents not marked complete, and ``MERGE`` makes the redo
-  duplicate-free (the LLM response cache makes it cheap).
+  duplicate-free (the LLM response cache makes it cheap);
+* a document the store refuses to write (a ``StoreError``) has what it wrote removed again
+  (``write.undo_write``), is listed in ``write_failures`` and is retried by the next build; the other
+  documents are built. A lost store (``StoreUnavailable``) still stops the build.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from .extract import extract
 from .fuse import EntityIndex, fuse
 from .load import load
 from .progress import bar
-from .records import Chunk, Document, ExtractionFailure, GraphBatch, SkippedFile, Triple
+from .errors import StoreError, StoreUnavailable
+from .records import Chunk, Document, ExtractionFailure, GraphBatch, SkippedFile, Triple, WriteFailure
 from .stores import resolve_store
-from .write import delete_document, document_index, stats, write
+from .write import delete_document, document_index, stats, undo_write, write
 
 if TYPE_CHECKING:
     from .calibrate import Calibration
@@ -51,6 +55,7 @@ class BuildResult:
     triples_kept: int = 0  # distinct facts written (repeats within a document merged)
     triples_rejected: int = 0  # by the judge (listed in ``report()``)
     failures: list[ExtractionFailure] = field(default_factory=list)
+    write_failures: list[WriteFailure] = field(default_factory=list)  # documents rolled back, built next time
     rejected: list["Rejection"] = field(default_factory=list)
     conflicts: dict[str, object] = field(default_factory=dict)
     llm_calls: int = 0
@@ -66,6 +71,7 @@ class BuildResult:
                 {"doc_id": f.doc_id, "chunk_id": f.chunk_id, "reason": f.reason, "reply": f.reply} for f in self.failures
             ],
             "rejected_triples": [r.as_dict() for r in self.rejected],
+            "write_failures": [{"doc_id": f.doc_id, "path": f.path, "reason": f.reason} for f in self.write_failures],
         }
 
     def summary(self) -> dict[str, object]:
@@ -80,6 +86,7 @@ class BuildResult:
             "triples_rejected": self.triples_rejected,
             "triples_kept": self.triples_kept,
             "extraction_failures": len(self.failures),
+            "write_failures": len(self.write_failures),
             "llm_calls": self.llm_calls,
             "cache_hits": self.cache_hits,
             "conflicts": {k: v for k, v in self.conflicts.items() if k != "relations"},
@@ -97,6 +104,14 @@ def write_version(batch: GraphBatch, store: "Store", built: dict[str, tuple[str,
         delete_document(store, old[0])
         return True
     return False
+
+
+def _roll_back(batch: GraphBatch, store: "Store", exc: StoreError) -> WriteFailure:
+    """Undo a document's failed write; the failure as the report lists it."""
+    doc = batch.documents[0]
+    log.warning("could not write %s, rolled back (the next build retries it): %s", doc.path, exc)
+    undo_write(batch, store)
+    return WriteFailure(doc.id, doc.path, str(exc))
 
 
 def _groups(docs: Iterable[Document], settings: Settings) -> Iterator[tuple[list[Document], list[Chunk]]]:
@@ -157,10 +172,16 @@ def build(
             assert the_llm is not None
             triples = _extract_and_judge(chunks, the_llm, ontology, calibration, settings, result)
             for batch in fuse(triples, docs, chunks, index).values():
-                result.triples_kept += len(batch.facts)
-                result.documents_replaced += write_version(batch, the_store, built, settings.write_batch)
-                result.documents_built += 1
                 docs_bar.update(1)
+                try:
+                    result.documents_replaced += write_version(batch, the_store, built, settings.write_batch)
+                except StoreUnavailable:
+                    raise
+                except StoreError as exc:
+                    result.write_failures.append(_roll_back(batch, the_store, exc))
+                    continue
+                result.triples_kept += len(batch.facts)
+                result.documents_built += 1
     if todo:  # new facts may conflict with old ones; the marks are recomputed over the whole graph
         result.conflicts = resolve_conflicts(the_store, ontology)
     if the_llm is not None:

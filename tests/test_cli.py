@@ -32,14 +32,14 @@ def imported(tmp_path, settings, capsys):
 def test_query_stats_export_delete(capsys, settings, imported):
     code, out, _ = _run(capsys, settings, "query", "--json", "MATCH (h:Entity)-[r]->(t:Entity) RETURN h.name, r.label, t.name ORDER BY h.name")
     assert code == 0
-    assert json.loads(out) == [
+    assert json.loads(out)["records"] == [
         {"h.name": "Marie Curie", "r.label": "born in", "t.name": "Warsaw"},
         {"h.name": "Warsaw", "r.label": "capital of", "t.name": "Poland"},
     ]
     code, out, _ = _run(capsys, settings, "query", "MATCH (e:Entity) RETURN e.name ORDER BY e.name")
     assert "Marie Curie" in out and "(3 rows)" in out
     code, out, _ = _run(capsys, settings, "query", "--params", '{"n": "Warsaw"}', "--json", "MATCH (e:Entity {name: $n}) RETURN e.name")
-    assert json.loads(out) == [{"e.name": "Warsaw"}]
+    assert json.loads(out)["records"] == [{"e.name": "Warsaw"}]
     code, out, _ = _run(capsys, settings, "stats", "--json")
     assert json.loads(out)["facts"] == 2
     code, out, _ = _run(capsys, settings, "export", "--format", "tsv")

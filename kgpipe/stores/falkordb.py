@@ -27,6 +27,7 @@ from .. import cypher
 from ..errors import ConfigError, MissingDependency, StoreError, StoreUnavailable, UnsafeQuery
 from . import QueryResult
 from . import falkordb_server as server
+from .clean import clean_params, clean_text
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -66,10 +67,15 @@ class FalkorDBStore:
         self.graph = self.db.select_graph(settings.graph)
 
     def execute(self, cypher_text: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> QueryResult:
-        """Run one statement; ``write=False`` runs it as GRAPH.RO_QUERY with the settings' timeout."""
+        """Run one statement; ``write=False`` runs it as GRAPH.RO_QUERY with the settings' timeout.
+
+        Parameters and query text are cleaned of what FalkorDB refuses first (``kgpipe.stores.clean``).
+        The client returns a whole result at once (it has no cursor), so there is no streaming here.
+        """
         import redis
 
-        args = dict(params) if params else None
+        cypher_text = clean_text(cypher_text)
+        args = clean_params(params) if params else None
         try:
             if write:
                 result = self.graph.query(cypher_text, args)
@@ -85,6 +91,8 @@ class FalkorDBStore:
             raise StoreError(f"FalkorDB: {message}") from None
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             raise self._unavailable(exc) from None
+        except ValueError as exc:  # the client refuses a map key or parameter name with a backtick
+            raise StoreError(f"FalkorDB client: {exc}") from None
         columns = [str(column[1]) for column in result.header]
         rows = [[to_python(value) for value in row] for row in result.result_set]
         return QueryResult(columns, rows)
