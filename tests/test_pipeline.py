@@ -296,3 +296,81 @@ def test_a_lost_store_still_stops_the_build(settings, store, tmp_path):
     llm = ReplyByText({"Ann Alpha": ROLLBACK_DOCS["a.txt"][1]})
     with pytest.raises(StoreUnavailable):
         build(tmp_path, settings.replace(judge=False, llm_cache=False), llm=llm, store=Lost(store, "", ""))
+
+
+# -- a build against an OpenAI-compatible server whose extraction replies hold hostile names ----
+
+LONG_NAME = "L" * 10_000
+HOSTILE_REPLY = "\n".join([
+    "Nul\x00Name [Per\x00son] | works\x00for | Acme Corp [Organization]",
+    "Evil\u202eCorp [Organi\u202ezation] | owned by | Zero\u200bWidth Holdings [Org`) DELETE n //]",
+    "Ctl\x01\x07Name | knows | Nul\x00Name",
+    "x'}) DETACH DELETE n // | `) DETACH DELETE n // | back`tick`name",
+    "MATCH (n) DETACH DELETE n [Label`) DELETE n] | rel`type\u200b | Acme Corp",
+    "Lone\ud800Surrogate | knows | Acme Corp",
+    f"{LONG_NAME} | knows | Acme Corp",
+    f"Acme Corp | {LONG_NAME} | Evil\u202eCorp",
+    "Acme Corp | \u202eetaroproc\u200b | Zero\u200bWidth Holdings",
+    "END",
+])  # fmt: skip
+HOSTILE_DOCS = [
+    "Acme Corp is owned by Zero\u200bWidth Holdings. Evil\u202eCorp is owned by Zero\u200bWidth Holdings.",
+    "Nul Name works for Acme Corp. Ctl Name knows Nul Name.",
+    "Lone Surrogate knows Acme Corp. The back`tick`name appears here too.",
+]
+
+
+@pytest.mark.parametrize("judge", [False, True])
+def test_build_with_hostile_names_from_an_http_model(settings, store, tmp_path, judge):
+    """Every chat reply is HOSTILE_REPLY; /completions answers 404 (a chat-only model), so the judge, when on,
+    runs on the text alone. The build must finish with everything complete, names stored literally or as
+    kgpipe.stores.clean documents, and only schema-safe labels and relationship types."""
+    import re
+
+    from fake_openai import FakeOpenAI, chat
+
+    from kgpipe.parse import parse_triples
+    from kgpipe.stores.clean import clean_text
+
+    def behave(path, body, n):
+        if path.endswith("/chat/completions"):
+            return 200, {}, chat(HOSTILE_REPLY), 0
+        return 404, {}, {"error": {"message": "This is a chat model and not supported in the v1/completions endpoint"}}, 0
+
+    for i, text in enumerate(HOSTILE_DOCS):
+        (tmp_path / f"d{i}.txt").write_text(text, encoding="utf-8")
+    fake = FakeOpenAI(behave)
+    try:
+        the_settings = settings.replace(llm=f"openai:hostile@{fake.url}", llm_cache=False, judge=judge, llm_retries=0)
+        result = build(tmp_path, the_settings, store=store)
+    finally:
+        fake.close()
+    assert any(p.endswith("/chat/completions") for p in fake.paths())
+    assert result.documents_built == len(HOSTILE_DOCS) and not result.write_failures and not result.failures
+    docs = store.execute("MATCH (d:Document) RETURN d.complete").rows
+    assert docs == [[True]] * len(HOSTILE_DOCS)  # nothing half-written
+
+    # names: each stored name is one the parser read from the reply, cleaned as documented (NUL and the lone
+    # surrogate to U+FFFD), every other character kept
+    parsed = parse_triples(HOSTILE_REPLY).triples
+    read = {x for t in parsed for x in (t.head, t.tail)}
+    assert LONG_NAME not in read and not any(LONG_NAME in t.relation for t in parsed)  # parse.py drops parts > 120
+    names = {r[0] for r in store.execute("MATCH (e:Entity) RETURN e.name").rows}
+    assert names and names <= {clean_text(x) for x in read}, names - {clean_text(x) for x in read}
+    aliases = {a for r in store.execute("MATCH (e:Entity) RETURN e.aliases").rows for a in r[0] or []}
+    assert aliases <= {clean_text(x) for x in read}
+    if not judge:
+        assert {"Nul\ufffdName", "Evil\u202eCorp", "Zero\u200bWidth Holdings", "Lone\ufffdSurrogate",
+                "x'}) DETACH DELETE n //", "back`tick`name", "MATCH (n) DETACH DELETE n", "Acme Corp"} <= names  # fmt: skip
+        assert "Ctl\x01\x07Name" in names  # C0 controls other than NUL are kept
+        labels = {r[0] for r in store.execute("MATCH ()-[r]->() WHERE r.label IS NOT NULL RETURN r.label").rows}
+        assert {"works\ufffdfor", "\u202eetaroproc\u200b", ") DETACH DELETE n //"} <= labels, labels
+    else:
+        assert "Evil\u202eCorp" in names and "Zero\u200bWidth Holdings" in names  # grounded in d0's text: kept
+        assert result.triples_rejected > 0
+    # labels and relationship types stay within the schema; the Cypher fragments deleted nothing
+    node_labels = {x for r in store.execute("MATCH (n) RETURN labels(n)").rows for x in r[0]}
+    assert all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", x) or x == "__Entity__" for x in node_labels), node_labels
+    rel_types = {r[0] for r in store.execute("MATCH ()-[r]->() RETURN DISTINCT type(r)").rows}
+    assert all(re.fullmatch(r"[A-Z][A-Z0-9_]{0,103}", t) for t in rel_types), rel_types
+    assert store.execute("MATCH (c:Chunk) RETURN count(c)").rows[0][0] == result.chunks
