@@ -354,6 +354,8 @@ def test_clean_text_per_character_class() -> None:
     nested = {"k\x00": [{"name": "a\x00b", "n": 1, "x": None, "t": ("\ud800",)}], "ok": 2.5}
     assert clean_params(nested) == {"k\ufffd": [{"name": "a\ufffdb", "n": 1, "x": None, "t": ["\ufffd"]}], "ok": 2.5}
     assert clean_params(None) == {}
+    literal = {"x": ["back\\x00slash \\ud800 text", 1.5]}  # looks like an escape in repr, is plain text
+    assert clean_params(literal) == literal
 
 
 def test_falkordb_client_really_refuses_nul_and_lone_surrogates(store) -> None:

