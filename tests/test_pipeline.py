@@ -343,6 +343,13 @@ def test_build_with_hostile_names_from_an_http_model(settings, store, tmp_path, 
     try:
         the_settings = settings.replace(llm=f"openai:hostile@{fake.url}", llm_cache=False, judge=judge, llm_retries=0)
         result = build(tmp_path, the_settings, store=store)
+        entities = store.execute("MATCH (e:Entity) RETURN e.name").rows
+        # a later build meeting the same raw names fuses them into the stored (cleaned) entities: no duplicates
+        (tmp_path / "later.txt").write_text("Acme Corp and Nul Name, later.", encoding="utf-8")
+        later = build(tmp_path, the_settings, store=store)
+        assert later.documents_built == 1 and later.documents_unchanged == len(HOSTILE_DOCS)
+        assert sorted(store.execute("MATCH (e:Entity) RETURN e.name").rows) == sorted(entities)
+        delete_document(store, str(tmp_path / "later.txt"))
     finally:
         fake.close()
     assert any(p.endswith("/chat/completions") for p in fake.paths())
