@@ -4,12 +4,13 @@ Measured on FalkorDB 4.16 (client 1.8.1) with every string in a write and a read
 
 * ``NUL`` (U+0000) fails, reads included: the client sends parameters as text in a ``CYPHER k=...``
   header, which the server reads as a C string, so the query ends at the NUL ("Invalid input at end
-  of input"). Neo4j stores NUL (Java strings hold it, Bolt sends UTF-8), but a graph should read the
-  same in either store, so both get the same cleaning.
+  of input"). Neo4j should store NUL (reasoned, not measured here: the driver sends it as the UTF-8
+  byte 0x00 and Java strings hold U+0000), but a graph should read the same in either store, so both
+  get the same cleaning.
 * **Lone surrogates** (U+D800..U+DFFF not in a pair; JSON's ``"\\ud800"`` escape and Python's
   ``surrogateescape`` file names make them) fail in both: the FalkorDB client and the Neo4j driver
-  encode strings as UTF-8, which has no encoding for them (``UnicodeEncodeError`` before anything
-  is sent).
+  encode strings as UTF-8 with ``str.encode("utf-8")`` (neo4j 6.4's packstream, read), which has no
+  encoding for them (``UnicodeEncodeError`` before anything is sent: measured for FalkorDB).
 * Everything else is stored and read back literally, so it is **kept as is**: the other C0 controls
   (U+0001..U+001F, tab and newlines included), DEL, C1 controls, RTL overrides (U+202E), zero-width
   characters (U+200B, U+FEFF), noncharacters (U+FFFF), emoji, quotes, backslashes and backticks in
