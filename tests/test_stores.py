@@ -327,6 +327,32 @@ def test_neo4j_results_and_errors(neo4j_store) -> None:
         st.execute("MATCH (n RETURN n")
 
 
+@pytest.mark.neo4j
+def test_neo4j_streams_capped_reads_and_cleans_parameters(neo4j_store) -> None:
+    from kgpipe.api import query, query_stream
+    from kgpipe.stores import RowStreaming
+
+    st, p = neo4j_store
+    assert isinstance(st, RowStreaming)
+    with query_stream("UNWIND range(1, 100000) AS x RETURN x", limit=1000, settings=st.settings, store=st) as rows:
+        got = list(rows)
+    assert len(got) == 1000 and rows.truncated
+    st.execute("CREATE (:Entity {id: $id, name: $n})", {"id": p + "nul", "n": "a\x00b\ud800"}, write=True)
+    found = query("MATCH (e:Entity {name: $n}) RETURN e.id", {"n": "a\x00b\ud800"}, settings=st.settings, store=st)
+    assert found.rows == [[p + "nul"]]
+    with pytest.raises(UnsafeQuery):
+        with st.stream("CREATE (n:Entity {id: $id}) RETURN n", {"id": p + "w"}) as (_, rows):
+            list(rows)
+
+
+def test_only_stores_whose_driver_streams_declare_it() -> None:
+    from kgpipe.stores import RowStreaming
+    from kgpipe.stores.neo4j import Neo4jStore
+
+    assert isinstance(object.__new__(Neo4jStore), RowStreaming)
+    assert not isinstance(object.__new__(FalkorDBStore), RowStreaming)  # its client returns whole results
+
+
 # -- characters no store accepts (kgpipe.stores.clean) -------------------------------------------
 
 #: Kept literally: measured to be stored and read back unchanged by FalkorDB (see kgpipe.stores.clean).
