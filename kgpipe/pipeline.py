@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 from .chunk import chunk
 from .config import Settings, load_settings
+from .errors import StoreError, StoreUnavailable
 from .extract import extract
 from .fuse import EntityIndex, fuse
 from .load import load
 from .progress import bar
-from .errors import StoreError, StoreUnavailable
 from .records import Chunk, Document, ExtractionFailure, GraphBatch, SkippedFile, Triple, WriteFailure
 from .stores import resolve_store
 from .write import delete_document, document_index, stats, undo_write, write

@@ -5,6 +5,8 @@ comments, string literals and backtick-quoted names, so ``WHERE n.name = 'CREATE
 ``MATCH (n) /* */ DETACH DELETE n`` does not. It is deliberately conservative (a variable named
 ``set`` is refused too). The second layer is the store's read-only mode (FalkorDB's
 ``GRAPH.RO_QUERY``, a Neo4j READ transaction), which holds even if this check is bypassed.
+``enforce_limit`` bounds the rows a read returns (Text2Cypher's ``cypher_limit``, ``kgpipe query``'s
+row cap) by appending or lowering the final ``LIMIT`` of every ``UNION`` branch.
 
 >>> check_read_only("MATCH (n) WHERE n.name = 'DELETE me' RETURN n")
 >>> check_read_only("MATCH (n) DETACH DELETE n")
