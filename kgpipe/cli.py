@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
 import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from .config import Settings, load_settings
 from .errors import KgpipeError
@@ -26,13 +27,24 @@ def _print(data: Any, as_json: bool) -> None:
         print(data)
 
 
-def _print_table(columns: list[str], rows: list[list[Any]]) -> None:
-    cells = [[json.dumps(v, ensure_ascii=False, default=str) if not isinstance(v, str) else v for v in row] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+def _print_table(columns: list[str], rows: Iterable[list[Any]], *, aligned_on: int = 1000) -> int:
+    """Print rows as they come: columns are sized on the first ``aligned_on`` rows, later ones keep those widths.
+
+    Returns the number of rows printed.
+    """
+    def cells(row: list[Any]) -> list[str]:
+        return [(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)).replace("\n", "\\n") for v in row]
+
+    it = iter(rows)
+    head = [cells(row) for row in itertools.islice(it, aligned_on)]
+    widths = [max([len(c)] + [len(r[i]) for r in head]) for i, c in enumerate(columns)]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
-    for row in cells:
-        print("  ".join(v.replace("\n", "\\n").ljust(w) for v, w in zip(row, widths)))
-    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    n = 0
+    for row in itertools.chain(head, map(cells, it)):
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+        n += 1
+    print(f"({n} row{'s' if n != 1 else ''})")
+    return n
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> None:
@@ -46,14 +58,28 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> None:
-    from .api import query
+    from .api import query, query_stream
+    from .errors import ConfigError
 
-    params = json.loads(args.params) if args.params else {}
-    result = query(args.cypher, params, write=args.write, settings=settings)
-    if args.json:
-        _print(result.records(), True)
-    else:
-        _print_table(result.columns, result.rows)
+    try:
+        params = json.loads(args.params) if args.params else {}
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--params is not valid JSON: {exc}") from None
+    if not isinstance(params, dict):
+        raise ConfigError("--params must be a JSON object of parameter names to values")
+    limit = settings.query_limit if args.limit is None else args.limit
+    if args.json or args.write:
+        result = query(args.cypher, params, write=args.write, limit=limit, settings=settings)
+        if args.json:
+            _print({"records": result.records(), "truncated": result.truncated, "limit": 0 if args.write else limit}, True)
+        else:
+            _print_table(result.columns, result.rows)
+        return
+    with query_stream(args.cypher, params, limit=limit, settings=settings) as rows:
+        shown = _print_table(rows.columns, rows)
+    if rows.truncated:
+        print(f"kgpipe: only the first {shown} rows are shown (the row cap); more matched. "
+              "Use --limit N for a larger cap, --limit 0 for every row (setting query_limit).", file=sys.stderr)  # fmt: skip
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
@@ -264,6 +290,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("cypher")
     sp.add_argument("--params", help="query parameters as a JSON object")
     sp.add_argument("--write", action="store_true", help="allow the query to change the graph")
+    sp.add_argument("--limit", type=int, metavar="N",
+                    help="most rows a read returns, enforced at the server (default: setting query_limit, 10000; 0: no cap)")
 
     sp = add("import", cmd_import, "import triples: TSV head<TAB>relation<TAB>tail, or any RDF format")
     sp.add_argument("file")

@@ -47,6 +47,7 @@ class Settings:
     chunk_overlap: int = 1  # sentences repeated at the start of the next chunk
     write_batch: int = 5000  # rows per UNWIND statement
     query_timeout_ms: int = 30000
+    query_limit: int = 10000  # most rows a read (kgpipe query / kgpipe.query) returns, enforced at the server; 0 = no cap
     ask_paths: int = 3  # reasoning paths (beams) kgpipe ask returns
     ask_hops: int = 2  # most hops in a reasoning path
     reasoner: str = ""  # LLM that writes the final answer from the paths (any backend spec); empty = the path ends

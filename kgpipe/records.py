@@ -19,7 +19,7 @@ def stable_id(*parts: str) -> str:
     """A short, stable hex id of some strings (sha256, 16 bytes)."""
     h = hashlib.sha256()
     for part in parts:
-        h.update(part.encode("utf-8"))
+        h.update(part.encode("utf-8", "surrogatepass"))  # a lone surrogate (JSON "\\ud800") must not crash
         h.update(b"\x1f")
     return h.hexdigest()[:32]
 
@@ -103,6 +103,15 @@ class ExtractionFailure:
     doc_id: str
     reason: str
     reply: str = ""
+
+
+@dataclass(frozen=True)
+class WriteFailure:
+    """A document the store refused to write; what it had written was removed again (for the build report)."""
+
+    doc_id: str
+    path: str
+    reason: str
 
 
 @dataclass(frozen=True)

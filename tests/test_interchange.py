@@ -124,3 +124,24 @@ def test_imported_names_attach_to_existing_entities_by_name_or_alias(settings, s
     assert by_id["e-apple-co"][0] == "Apple" and by_id["e-apple-fruit"][0] == "apple"
     assert ("APPLE", "sold in", "Warsaw") in facts
     assert len(rows) == 3 + 3  # Albert Einstein, Warsaw, APPLE
+
+
+def test_graphml_export_of_names_with_control_characters(settings, store):
+    """The store keeps C0 controls (kgpipe.stores.clean); XML 1.0 cannot hold them, so GraphML gets U+FFFD there."""
+    import networkx as nx
+
+    from kgpipe.records import Chunk, Document, Entity, Fact, GraphBatch, Mention
+    from kgpipe.ingest.write import write
+
+    doc = Document("d1", "/x.txt", "t", "x", "s")
+    entities = [Entity("a", "Ctl\x01\x07Name\u202e", "Person"), Entity("b", "Tab\tNul\x00", "Per\x1bson")]
+    fact = Fact("a", "knows\x0b", "b", 0.5, ("c",), ("d1",), "m\x1f")
+    write(GraphBatch([doc], [Chunk("c", "d1", 0, "x", 0, 1)], entities, [Mention("a", "c")], [fact]), store)
+    buf = io.StringIO()
+    export("graphml", buf, settings=settings, store=store)
+    g = nx.read_graphml(io.BytesIO(buf.getvalue().encode()))
+    assert {g.nodes[n]["name"] for n in g} == {"Ctl\ufffd\ufffdName\u202e", "Tab\tNul\ufffd"}
+    assert [d["label"] for _, _, d in g.edges(data=True)] == ["knows\ufffd"]
+    buf = io.StringIO()
+    export("tsv", buf, settings=settings, store=store)
+    assert "Ctl\x01\x07Name\u202e\tknows\x0b\tTab\\tNul\ufffd" in buf.getvalue()  # TSV keeps them

@@ -178,3 +178,206 @@ def test_kill_9_mid_build_resumes_without_duplicates(settings, tmp_path):
         for s in (store, reference):
             s.execute("MATCH (n) DETACH DELETE n", write=True)
             s.close()
+
+
+# -- the write step: a document the store refuses is rolled back, the others are built ----------
+
+
+class ReplyByText:
+    """Answers each extraction prompt with the reply whose key occurs in the prompt's text (after its last
+    ``Text:``); a scripted LLM for the store-side tests below, which are about writing, not extracting."""
+
+    model_id = "scripted-by-text"
+
+    def __init__(self, replies: dict[str, str]) -> None:
+        self.replies = replies
+
+    def generate(self, prompts, *, max_new_tokens=128, stop=()):
+        texts = [p.rsplit("Text:", 1)[-1] for p in prompts]
+        return [next((r for k, r in self.replies.items() if k in t), "END") for t in texts]
+
+
+class FailingStore:
+    """The real store, except that write statements containing ``statement`` whose parameters mention ``marker``
+    fail as a server error does."""
+
+    def __init__(self, inner, statement: str, marker: str) -> None:
+        self.inner, self.name, self.statement, self.marker = inner, inner.name, statement, marker
+        self.failed = 0
+
+    def execute(self, query, params=None, *, write=False):
+        from kgpipe.errors import StoreError
+
+        if write and self.statement in query and self.marker in repr(params):
+            self.failed += 1
+            raise StoreError("FalkorDB: injected failure")
+        return self.inner.execute(query, params, write=write)
+
+    def ensure_schema(self):
+        self.inner.ensure_schema()
+
+    def close(self):
+        pass
+
+
+ROLLBACK_DOCS = {
+    "a.txt": ("Ann Alpha works for Alpha Corp. Shared Person knows Ann Alpha.",
+              "Ann Alpha | works for | Alpha Corp\nShared Person | knows | Ann Alpha\nEND"),
+    "b.txt": ("Bob Beta works for Beta Corp. Shared Person knows Ann Alpha and likes Bob Beta.",
+              "Bob Beta | works for | Beta Corp\nShared Person | knows | Ann Alpha\nShared Person | likes | Bob Beta\nEND"),
+    "c.txt": ("Cid Gamma works for Gamma Corp. Shared Person knows Cid Gamma.",
+              "Cid Gamma | works for | Gamma Corp\nShared Person | knows | Cid Gamma\nEND"),
+}  # fmt: skip
+
+
+def _graph(store) -> tuple:
+    """Everything a build leaves, by name: documents, chunks, entities with aliases, facts with provenance."""
+    q = [
+        "MATCH (d:Document) RETURN d.path, d.complete",
+        "MATCH (c:Chunk)-[:FROM_DOCUMENT]->(d:Document) RETURN c.id, c.text, d.path",
+        "MATCH (e:Entity) RETURN e.name, e.type, e.aliases",
+        "MATCH (e:Entity)-[m:FROM_CHUNK]->(c:Chunk) RETURN e.name, c.id, m.names",
+        "MATCH (h:Entity)-[r]->(t:Entity) RETURN h.name, type(r), r.label, t.name, r.confidence, r.doc_ids, r.chunk_ids",
+    ]
+    return tuple(sorted(map(repr, store.execute(x).rows)) for x in q)
+
+
+@pytest.mark.parametrize("statement, marker", [
+    ("MERGE (h)-[r:", "doc"),  # the facts: documents, chunks, entities and mentions are already in
+    ("SET e:__Entity__", "Bob Beta"),  # entities created, then their update fails: nothing links them to b yet
+])  # fmt: skip
+def test_a_document_whose_write_fails_is_rolled_back_and_the_others_are_built(
+    settings, store, tmp_path, statement, marker
+):
+    from kgpipe.ingest.load import load
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, (text, _) in ROLLBACK_DOCS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    llm = ReplyByText({text.split(".")[0]: reply for text, reply in ROLLBACK_DOCS.values()})
+    quiet = settings.replace(judge=False, llm_cache=False)
+    failing_doc = next(d for d in load(folder / "b.txt"))
+    failing = FailingStore(store, statement, failing_doc.id if marker == "doc" else marker)
+
+    result = build(folder, quiet, llm=llm, store=failing)
+    assert failing.failed == 1
+    assert result.documents_built == 2 and result.summary()["write_failures"] == 1
+    assert [(f.doc_id, f.path) for f in result.write_failures] == [(failing_doc.id, failing_doc.path)]
+    assert "injected failure" in result.report()["write_failures"][0]["reason"]
+    # nothing of b.txt stays behind: the graph is exactly what a build of a.txt and c.txt alone gives
+    reference = resolve_store("falkordb", quiet.replace(graph=quiet.graph + "_ref"))
+    try:
+        build([folder / "a.txt", folder / "c.txt"], quiet, llm=llm, store=reference)
+        assert _graph(store) == _graph(reference)
+        assert "Bob Beta" not in repr(_graph(store)) and all("True" in d for d in _graph(store)[0])
+        # the next build retries the document, and the graph becomes what a clean build of all three gives
+        again = build(folder, quiet, llm=llm, store=store)
+        assert again.documents_built == 1 and again.documents_unchanged == 2 and not again.write_failures
+        reference.execute("MATCH (n) DETACH DELETE n", write=True)
+        build(folder, quiet, llm=llm, store=reference)
+        assert _graph(store) == _graph(reference)
+    finally:
+        reference.execute("MATCH (n) DETACH DELETE n", write=True)
+        reference.close()
+
+
+def test_a_lost_store_still_stops_the_build(settings, store, tmp_path):
+    from kgpipe.errors import StoreUnavailable
+
+    (tmp_path / "a.txt").write_text(ROLLBACK_DOCS["a.txt"][0], encoding="utf-8")
+
+    class Lost(FailingStore):
+        def execute(self, query, params=None, *, write=False):
+            if write and "MERGE (h)-[r:" in query:
+                raise StoreUnavailable("lost FalkorDB")
+            return self.inner.execute(query, params, write=write)
+
+    llm = ReplyByText({"Ann Alpha": ROLLBACK_DOCS["a.txt"][1]})
+    with pytest.raises(StoreUnavailable):
+        build(tmp_path, settings.replace(judge=False, llm_cache=False), llm=llm, store=Lost(store, "", ""))
+
+
+# -- a build against an OpenAI-compatible server whose extraction replies hold hostile names ----
+
+LONG_NAME = "L" * 10_000
+HOSTILE_REPLY = "\n".join([
+    "Nul\x00Name [Per\x00son] | works\x00for | Acme Corp [Organization]",
+    "Evil\u202eCorp [Organi\u202ezation] | owned by | Zero\u200bWidth Holdings [Org`) DELETE n //]",
+    "Ctl\x01\x07Name | knows | Nul\x00Name",
+    "x'}) DETACH DELETE n // | `) DETACH DELETE n // | back`tick`name",
+    "MATCH (n) DETACH DELETE n [Label`) DELETE n] | rel`type\u200b | Acme Corp",
+    "Lone\ud800Surrogate | knows | Acme Corp",
+    f"{LONG_NAME} | knows | Acme Corp",
+    f"Acme Corp | {LONG_NAME} | Evil\u202eCorp",
+    "Acme Corp | \u202eetaroproc\u200b | Zero\u200bWidth Holdings",
+    "END",
+])  # fmt: skip
+HOSTILE_DOCS = [
+    "Acme Corp is owned by Zero\u200bWidth Holdings. Evil\u202eCorp is owned by Zero\u200bWidth Holdings.",
+    "Nul Name works for Acme Corp. Ctl Name knows Nul Name.",
+    "Lone Surrogate knows Acme Corp. The back`tick`name appears here too.",
+]
+
+
+@pytest.mark.parametrize("judge", [False, True])
+def test_build_with_hostile_names_from_an_http_model(settings, store, tmp_path, judge):
+    """Every chat reply is HOSTILE_REPLY; /completions answers 404 (a chat-only model), so the judge, when on,
+    runs on the text alone. The build must finish with everything complete, names stored literally or as
+    kgpipe.stores.clean documents, and only schema-safe labels and relationship types."""
+    import re
+
+    from fake_openai import FakeOpenAI, chat
+
+    from kgpipe.parse import parse_triples
+    from kgpipe.stores.clean import clean_text
+
+    def behave(path, body, n):
+        if path.endswith("/chat/completions"):
+            return 200, {}, chat(HOSTILE_REPLY), 0
+        return 404, {}, {"error": {"message": "This is a chat model and not supported in the v1/completions endpoint"}}, 0
+
+    for i, text in enumerate(HOSTILE_DOCS):
+        (tmp_path / f"d{i}.txt").write_text(text, encoding="utf-8")
+    fake = FakeOpenAI(behave)
+    try:
+        the_settings = settings.replace(llm=f"openai:hostile@{fake.url}", llm_cache=False, judge=judge, llm_retries=0)
+        result = build(tmp_path, the_settings, store=store)
+        entities = store.execute("MATCH (e:Entity) RETURN e.name").rows
+        # a later build meeting the same raw names fuses them into the stored (cleaned) entities: no duplicates
+        (tmp_path / "later.txt").write_text("Acme Corp and Nul Name, later.", encoding="utf-8")
+        later = build(tmp_path, the_settings, store=store)
+        assert later.documents_built == 1 and later.documents_unchanged == len(HOSTILE_DOCS)
+        assert sorted(store.execute("MATCH (e:Entity) RETURN e.name").rows) == sorted(entities)
+        delete_document(store, str(tmp_path / "later.txt"))
+    finally:
+        fake.close()
+    assert any(p.endswith("/chat/completions") for p in fake.paths())
+    assert result.documents_built == len(HOSTILE_DOCS) and not result.write_failures and not result.failures
+    docs = store.execute("MATCH (d:Document) RETURN d.complete").rows
+    assert docs == [[True]] * len(HOSTILE_DOCS)  # nothing half-written
+
+    # names: each stored name is one the parser read from the reply, cleaned as documented (NUL and the lone
+    # surrogate to U+FFFD), every other character kept
+    parsed = parse_triples(HOSTILE_REPLY).triples
+    read = {x for t in parsed for x in (t.head, t.tail)}
+    assert LONG_NAME not in read and not any(LONG_NAME in t.relation for t in parsed)  # parse.py drops parts > 120
+    names = {r[0] for r in store.execute("MATCH (e:Entity) RETURN e.name").rows}
+    assert names and names <= {clean_text(x) for x in read}, names - {clean_text(x) for x in read}
+    aliases = {a for r in store.execute("MATCH (e:Entity) RETURN e.aliases").rows for a in r[0] or []}
+    assert aliases <= {clean_text(x) for x in read}
+    if not judge:
+        assert {"Nul\ufffdName", "Evil\u202eCorp", "Zero\u200bWidth Holdings", "Lone\ufffdSurrogate",
+                "x'}) DETACH DELETE n //", "back`tick`name", "MATCH (n) DETACH DELETE n", "Acme Corp"} <= names  # fmt: skip
+        assert "Ctl\x01\x07Name" in names  # C0 controls other than NUL are kept
+        labels = {r[0] for r in store.execute("MATCH ()-[r]->() WHERE r.label IS NOT NULL RETURN r.label").rows}
+        assert {"works\ufffdfor", "\u202eetaroproc\u200b", ") DETACH DELETE n //"} <= labels, labels
+    else:
+        assert "Evil\u202eCorp" in names and "Zero\u200bWidth Holdings" in names  # grounded in d0's text: kept
+        assert result.triples_rejected > 0
+    # labels and relationship types stay within the schema; the Cypher fragments deleted nothing
+    node_labels = {x for r in store.execute("MATCH (n) RETURN labels(n)").rows for x in r[0]}
+    assert all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", x) or x == "__Entity__" for x in node_labels), node_labels
+    rel_types = {r[0] for r in store.execute("MATCH ()-[r]->() RETURN DISTINCT type(r)").rows}
+    assert all(re.fullmatch(r"[A-Z][A-Z0-9_]{0,103}", t) for t in rel_types), rel_types
+    assert store.execute("MATCH (c:Chunk) RETURN count(c)").rows[0][0] == result.chunks

@@ -325,3 +325,102 @@ def test_neo4j_results_and_errors(neo4j_store) -> None:
     assert r == {"type": "KNOWS", "properties": {"w": 1}} and len(path) == 3
     with pytest.raises(StoreError):
         st.execute("MATCH (n RETURN n")
+
+
+@pytest.mark.neo4j
+def test_neo4j_streams_capped_reads_and_cleans_parameters(neo4j_store) -> None:
+    from kgpipe.api import query, query_stream
+    from kgpipe.stores import RowStreaming
+
+    st, p = neo4j_store
+    assert isinstance(st, RowStreaming)
+    with query_stream("UNWIND range(1, 100000) AS x RETURN x", limit=1000, settings=st.settings, store=st) as rows:
+        got = list(rows)
+    assert len(got) == 1000 and rows.truncated
+    st.execute("CREATE (:Entity {id: $id, name: $n})", {"id": p + "nul", "n": "a\x00b\ud800"}, write=True)
+    found = query("MATCH (e:Entity {name: $n}) RETURN e.id", {"n": "a\x00b\ud800"}, settings=st.settings, store=st)
+    assert found.rows == [[p + "nul"]]
+    with pytest.raises(UnsafeQuery):
+        with st.stream("CREATE (n:Entity {id: $id}) RETURN n", {"id": p + "w"}) as (_, rows):
+            list(rows)
+
+
+def test_only_stores_whose_driver_streams_declare_it() -> None:
+    from kgpipe.stores import RowStreaming
+    from kgpipe.stores.neo4j import Neo4jStore
+
+    assert isinstance(object.__new__(Neo4jStore), RowStreaming)
+    assert not isinstance(object.__new__(FalkorDBStore), RowStreaming)  # its client returns whole results
+
+
+# -- characters no store accepts (kgpipe.stores.clean) -------------------------------------------
+
+#: Kept literally: measured to be stored and read back unchanged by FalkorDB (see kgpipe.stores.clean).
+KEPT = {
+    "c0 controls": "".join(chr(c) for c in range(1, 32)),
+    "del and c1": "a\x7fb\x85c\x9f",
+    "rtl override": "abc\u202edef\u202c",
+    "zero width": "zero\u200bwidth\ufeffbom\u200d",
+    "noncharacter and emoji": "\uffff \U0001f600 \U0010fffd",
+    "cypher fragment": "x'}) DETACH DELETE n //",
+    "long": "long " * 2000,
+}
+
+
+def test_clean_text_per_character_class() -> None:
+    from kgpipe.stores.clean import clean_params, clean_text
+
+    assert clean_text("a\x00b\x00") == "a\ufffdb\ufffd"  # NUL: replaced, not merged into "ab"
+    assert clean_text("\ud800x\udfff") == "\ufffdx\ufffd"  # lone high / low surrogates
+    assert clean_text("\ud83d\ude00") == "\U0001f600"  # a split pair is joined into its character
+    assert clean_text("\udc80\udcff") == "\ufffd\ufffd"  # surrogateescape'd bytes of a non-UTF-8 file name
+    assert clean_text("\ude00\ud83d") == "\ufffd\ufffd"  # low before high is no pair
+    for text in KEPT.values():
+        assert clean_text(text) is text  # untouched, not even copied
+    nested = {"k\x00": [{"name": "a\x00b", "n": 1, "x": None, "t": ("\ud800",)}], "ok": 2.5}
+    assert clean_params(nested) == {"k\ufffd": [{"name": "a\ufffdb", "n": 1, "x": None, "t": ["\ufffd"]}], "ok": 2.5}
+    assert clean_params(None) == {}
+    literal = {"x": ["back\\x00slash \\ud800 text", 1.5]}  # looks like an escape in repr, is plain text
+    assert clean_params(literal) == literal
+
+
+def test_falkordb_client_really_refuses_nul_and_lone_surrogates(store) -> None:
+    """The measurement behind the cleaning: the raw client, without kgpipe's store, fails on exactly these."""
+    import redis
+
+    with pytest.raises(redis.ResponseError):
+        store.graph.ro_query("RETURN $x", {"x": "a\x00b"})
+    with pytest.raises(UnicodeEncodeError):
+        store.graph.ro_query("RETURN $x", {"x": "a\ud800b"})
+    for text in KEPT.values():
+        assert store.graph.ro_query("RETURN $x", {"x": text}).result_set == [[text]]
+
+
+@pytest.mark.parametrize("original, stored", [
+    ("a\x00b", "a\ufffdb"), ("\x00", "\ufffd"), ("a\ud800b", "a\ufffdb"), ("x\ud83d\ude00", "x\U0001f600"),
+    *[(text, text) for text in KEPT.values()],
+])  # fmt: skip
+def test_every_parameter_is_cleaned_in_writes_and_reads(store, original: str, stored: str) -> None:
+    rows = [{"id": "e1", "name": original, "aliases": [original, "plain"], "meta": {"k": original}}]
+    store.execute(
+        "UNWIND $rows AS row CREATE (:Entity {id: row.id, name: row.name, aliases: row.aliases, k: row.meta.k})",
+        {"rows": rows},
+        write=True,
+    )
+    got = store.execute("MATCH (e:Entity {id: 'e1'}) RETURN e.name, e.aliases, e.k").rows
+    assert got == [[stored, [stored, "plain"], stored]]
+    # a read by the original text finds what was stored: the read's parameters get the same cleaning
+    assert store.execute("MATCH (e:Entity) WHERE e.name = $n RETURN e.id", {"n": original}).rows == [["e1"]]
+    assert store.execute("MATCH (e:Entity) WHERE $n IN e.aliases RETURN e.id", {"n": original}).rows == [["e1"]]
+    assert store.execute("RETURN $m.x", {"m": {"x": original}}).rows == [[stored]]
+
+
+def test_query_text_is_cleaned_too(store) -> None:
+    store.execute("CREATE (:Entity {id: 'q', name: 'a\x00b'})", write=True)
+    assert store.execute("MATCH (e:Entity {name: $n}) RETURN e.name", {"n": "a\x00b"}).rows == [["a\ufffdb"]]
+    assert store.execute("MATCH (e:Entity {name: 'a\x00b'}) RETURN e.id").rows == [["q"]]
+
+
+def test_a_parameter_the_client_cannot_send_is_a_store_error(store) -> None:
+    with pytest.raises(StoreError, match="backtick"):
+        store.execute("RETURN $m", {"m": {"a`b": 1}})

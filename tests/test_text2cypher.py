@@ -169,3 +169,22 @@ def test_gemma_writes_a_validated_read_only_query(import_kb, settings, store, ge
     assert store.execute(answer.query).rows == answer.rows and answer.query in str(answer)
     assert answer.rows == [["islam"]], answer.query
     assert snapshot(store) == before
+
+
+@pytest.mark.parametrize("reply", [
+    "I'm sorry, I can't help with that.",
+    "Sorry, I cannot write a query for this question.",
+    "I don't know.\nThe graph has no such data.",
+])  # fmt: skip
+def test_a_prose_reply_says_no_query_was_found(graph, reply, fixed_reply):
+    settings, store = graph
+    with pytest.raises(LLMError) as info:
+        ask_cypher("Who is the spouse of Marie Curie?", settings, store=store, llm=fixed_reply(reply))
+    assert "no Cypher query found in the model's reply" in str(info.value) and repr(reply) in str(info.value)
+    assert "unterminated" not in str(info.value)
+
+
+def test_prose_before_the_query_is_dropped():
+    assert extract_query("Here is the query:\nMATCH (n) RETURN n") == "MATCH (n) RETURN n"
+    assert extract_query("I'm sorry, I can't") == ""
+    assert extract_query("(n) RETURN n") == "(n) RETURN n"  # not prose: checked and refused, not dropped

@@ -261,3 +261,68 @@ def test_delete_drops_the_aliases_only_that_document_gave(store) -> None:
     assert store.execute("MATCH (e:Entity {id: 'ann'}) RETURN e.name, e.aliases").rows == [["Ann", ["A. N.", "Ann Smith"]]]
     delete_document(store, "doc-a")  # a re-run of the delete changes nothing
     assert store.execute("MATCH (e:Entity {id: 'ann'}) RETURN e.aliases").rows == [[["A. N.", "Ann Smith"]]]
+
+
+#: What real text (and a model's reply) can hold: NUL, C0 controls, RTL override, zero-width, lone
+#: surrogates, 10k characters, Cypher fragments, backticks.
+HOSTILE_TEXT = [
+    "nul\x00name", "c0\x01\x07\x1b\x1fctl", "rtl\u202eoverride", "zero\u200bwidth\ufeff", "lone\ud800surrogate",
+    "L" * 10_000, "x'}) DETACH DELETE n //", "back`tick`) DELETE n", "MATCH (n) DETACH DELETE n",
+]  # fmt: skip
+#: Only NUL and lone surrogates change (to U+FFFD); everything else is stored as is.
+HOSTILE_STORED = [t.replace("\x00", "\ufffd").replace("\ud800", "\ufffd") for t in HOSTILE_TEXT]
+SCHEMA_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+def test_hostile_text_names_labels_and_types_are_stored_as_documented(store) -> None:
+    import re
+
+    doc = Document("d-hostile", "/tmp/\x00odd\u202e/\ud800.txt", "title\x00", "t", "s")
+    n = len(HOSTILE_TEXT)
+    entities = [Entity(f"e{i}", name, name, (name, f"alias {i}")) for i, name in enumerate(HOSTILE_TEXT)]
+    chunk = Chunk("c0", doc.id, 0, " | ".join(HOSTILE_TEXT), 0, 1)
+    mentions = [Mention(f"e{i}", "c0", (name,)) for i, name in enumerate(HOSTILE_TEXT)]
+    facts = [Fact(f"e{i}", name, f"e{(i + 1) % n}", 0.5, ("c0",), (doc.id,), name) for i, name in enumerate(HOSTILE_TEXT)]
+    counts = write(GraphBatch([doc], [chunk], entities, mentions, facts), store)
+    assert counts["entities"] == n and counts["facts"] == n and counts["facts_skipped"] == 0
+
+    got = store.execute("MATCH (e:Entity) RETURN e.id, e.name, e.type, e.aliases").rows
+    assert sorted(got) == sorted([f"e{i}", s, s, [s, f"alias {i}"]] for i, s in enumerate(HOSTILE_STORED))
+    assert store.execute("MATCH (c:Chunk) RETURN c.text").rows == [[" | ".join(HOSTILE_STORED)]]
+    assert store.execute("MATCH (d:Document) RETURN d.path, d.title, d.complete").rows == [
+        ["/tmp/\ufffdodd\u202e/\ufffd.txt", "title\ufffd", True]
+    ]
+    names = store.execute("MATCH (:Entity)-[m:FROM_CHUNK]->(:Chunk) RETURN m.names").rows
+    assert sorted(r[0][0] for r in names) == sorted(HOSTILE_STORED)
+    facts_back = store.execute("MATCH (h:Entity)-[r]->(:Entity) RETURN h.id, type(r), r.label, r.extractor").rows
+    assert sorted((h, label, ex) for h, _, label, ex in facts_back) == sorted(
+        (f"e{i}", s, s) for i, s in enumerate(HOSTILE_STORED)
+    )
+    # every relationship type and label is a plain identifier within the schema, whatever the relation or type said
+    types = {t for _, t, _, _ in facts_back}
+    assert all(re.fullmatch(r"[A-Z0-9_]{1,104}", t) for t in types), types
+    labels = {x for row in store.execute("MATCH (n) RETURN labels(n)").rows for x in row[0]}
+    assert all(re.fullmatch(SCHEMA_NAME, x) and len(x) <= 64 for x in labels), labels
+    assert {"Document", "Chunk", "Entity", "__Entity__"} <= labels
+    assert stats(store)["documents"] == 1  # the Cypher fragments travelled as values: nothing was deleted
+    # a lookup by the original (uncleaned) name finds the stored one
+    found = store.execute("MATCH (e:Entity {name: $n}) RETURN e.id", {"n": "nul\x00name"}).rows
+    assert found == [["e0"]]
+    assert delete_document(store, "d-hostile")["entities"] == n and stats(store)["entities"] == 0
+
+
+@pytest.mark.parametrize("label", [
+    "`) DETACH DELETE n //", "x'}) DETACH DELETE n //", "rtl\u202eoverride", "zero\u200bwidth", "nul\x00byte",
+    "lone\ud800", "L" * 10_000, "\u202e\u200b\x00", "``", "FROM_CHUNK", "next chunk", "3 d",
+])  # fmt: skip
+def test_hostile_relation_labels_and_types_stay_within_the_schema(label: str) -> None:
+    import re
+
+    rel_type = cypher.sanitize_rel_type(label)
+    assert re.fullmatch(r"[A-Z][A-Z0-9_]{0,103}", rel_type) and rel_type not in cypher.RESERVED_REL_TYPES
+    assert cypher.quote_name(rel_type) == f"`{rel_type}`"  # reaches query text only through the checked quoting
+    node_label = cypher.sanitize_label(label)
+    assert node_label is None or (re.fullmatch(SCHEMA_NAME, node_label) and len(node_label) <= 64)
+    if not re.fullmatch(r"[A-Za-z0-9_]+", label):
+        with pytest.raises(ValueError):
+            cypher.quote_name(label)  # the raw wording can never be put into query text

@@ -4,6 +4,10 @@ TSV is ``head<TAB>relation<TAB>tail[<TAB>confidence]`` per line, ``#`` comments 
 ``\\t``, ``\\n`` and ``\\\\`` stand for a tab, a newline and a backslash (export writes the same escapes,
 so a round trip is exact). An imported file is recorded as a document (id = content hash) so that
 re-importing it changes nothing and ``kgpipe delete FILE`` removes what only it supported.
+
+GraphML is XML 1.0, which cannot hold the control characters U+0001..U+001F other than tab and
+newlines (not even escaped) nor U+FFFE/U+FFFF; the store keeps them (``kgpipe.stores.clean``), so
+the GraphML export writes U+FFFD in their place. The other formats keep them.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
 NS = "https://kgpipe.dev/id/"
 _ESCAPES = {"\\t": "\t", "\\n": "\n", "\\r": "\r", "\\\\": "\\"}
 _ESCAPED = re.compile(r"\\[tnr\\]")
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 RDF_FORMATS = {".ttl": "turtle", ".nt": "nt", ".n3": "n3", ".rdf": "xml", ".owl": "xml", ".xml": "xml",
                ".jsonld": "json-ld", ".json": "json-ld", ".trig": "trig", ".nq": "nquads"}  # fmt: skip
 
@@ -177,11 +182,12 @@ def export(
 
         g = nx.MultiDiGraph()
         for e in entities:
-            g.add_node(e["id"], name=e["name"], type=e["type"] or GENERIC_TYPE, aliases="|".join(e["aliases"] or []))
+            g.add_node(e["id"], name=_xml(e["name"]), type=_xml(e["type"] or GENERIC_TYPE),
+                       aliases=_xml("|".join(e["aliases"] or [])))  # fmt: skip
         for f in facts:
-            g.add_edge(f["head_id"], f["tail_id"], type=f["type"], label=f["label"] or f["type"],
+            g.add_edge(f["head_id"], f["tail_id"], type=f["type"], label=_xml(f["label"] or f["type"]),
                        confidence=float(f["confidence"] or 0.0), doc_ids="|".join(f["doc_ids"] or []),
-                       chunk_ids="|".join(f["chunk_ids"] or []), extractor=f["extractor"] or "")  # fmt: skip
+                       chunk_ids="|".join(f["chunk_ids"] or []), extractor=_xml(f["extractor"] or ""))  # fmt: skip
         for line in nx.generate_graphml(g):
             out.write(line + "\n")
     elif fmt in ("ttl", "jsonld"):
@@ -189,6 +195,11 @@ def export(
     else:
         raise DataError(f"unknown export format {fmt!r}; use ttl, jsonld, graphml or tsv")
     return len(facts)
+
+
+def _xml(text: Any) -> Any:
+    """A GraphML value with the characters XML 1.0 cannot hold replaced by U+FFFD."""
+    return _NOT_XML.sub("\ufffd", text) if isinstance(text, str) else text
 
 
 def _rdf(entities: list[dict[str, Any]], facts: list[dict[str, Any]]) -> Any:

@@ -6,7 +6,10 @@ marked complete only after everything it contributes is written, so
 * an unchanged file is skipped without loading a model;
 * a changed file is rebuilt and its old version deleted (facts it alone supported go with it);
 * an interrupted build redoes only the documents not marked complete, and ``MERGE`` makes the redo
-  duplicate-free (the LLM response cache makes it cheap).
+  duplicate-free (the LLM response cache makes it cheap);
+* a document the store refuses to write (a ``StoreError``) has what it wrote removed again
+  (``write.undo_write``), is listed in ``write_failures`` and is retried by the next build; the other
+  documents are built. A lost store (``StoreUnavailable``) still stops the build.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 from .chunk import chunk
 from ..config import Settings, load_settings
+from ..errors import StoreError, StoreUnavailable
 from .extract import extract
 from ..fusion.fuse import EntityIndex, fuse
 from .load import load
 from ..progress import bar
-from ..records import Chunk, Document, ExtractionFailure, SkippedFile, Triple
+from ..records import Chunk, Document, ExtractionFailure, GraphBatch, SkippedFile, Triple, WriteFailure
 from ..stores import resolve_store
-from .write import document_index, stats, write_version
+from .write import document_index, stats, undo_write, write_version
 
 if TYPE_CHECKING:
     from ..trust.calibrate import Calibration
@@ -51,6 +55,7 @@ class BuildResult:
     triples_kept: int = 0  # distinct facts written (repeats within a document merged)
     triples_rejected: int = 0  # by the judge (listed in ``report()``)
     failures: list[ExtractionFailure] = field(default_factory=list)
+    write_failures: list[WriteFailure] = field(default_factory=list)  # documents rolled back, built next time
     rejected: list["Rejection"] = field(default_factory=list)
     conflicts: dict[str, object] = field(default_factory=dict)
     llm_calls: int = 0
@@ -66,6 +71,7 @@ class BuildResult:
                 {"doc_id": f.doc_id, "chunk_id": f.chunk_id, "reason": f.reason, "reply": f.reply} for f in self.failures
             ],
             "rejected_triples": [r.as_dict() for r in self.rejected],
+            "write_failures": [{"doc_id": f.doc_id, "path": f.path, "reason": f.reason} for f in self.write_failures],
         }
 
     def summary(self) -> dict[str, object]:
@@ -80,12 +86,21 @@ class BuildResult:
             "triples_rejected": self.triples_rejected,
             "triples_kept": self.triples_kept,
             "extraction_failures": len(self.failures),
+            "write_failures": len(self.write_failures),
             "llm_calls": self.llm_calls,
             "cache_hits": self.cache_hits,
             "conflicts": {k: v for k, v in self.conflicts.items() if k != "relations"},
             "seconds": round(self.seconds, 2),
             "graph": self.graph,
         }
+
+
+def _roll_back(batch: GraphBatch, store: "Store", exc: StoreError) -> WriteFailure:
+    """Undo a document's failed write; the failure as the report lists it."""
+    doc = batch.documents[0]
+    log.warning("could not write %s, rolled back (the next build retries it): %s", doc.path, exc)
+    undo_write(batch, store)
+    return WriteFailure(doc.id, doc.path, str(exc))
 
 
 def _groups(docs: Iterable[Document], settings: Settings) -> Iterator[tuple[list[Document], list[Chunk]]]:
@@ -146,10 +161,16 @@ def build(
             assert the_llm is not None
             triples = _extract_and_judge(chunks, the_llm, ontology, calibration, settings, result)
             for batch in fuse(triples, docs, chunks, index).values():
-                result.triples_kept += len(batch.facts)
-                result.documents_replaced += write_version(batch, the_store, built, settings.write_batch)
-                result.documents_built += 1
                 docs_bar.update(1)
+                try:
+                    result.documents_replaced += write_version(batch, the_store, built, settings.write_batch)
+                except StoreUnavailable:
+                    raise
+                except StoreError as exc:
+                    result.write_failures.append(_roll_back(batch, the_store, exc))
+                    continue
+                result.triples_kept += len(batch.facts)
+                result.documents_built += 1
     if todo:  # new facts may conflict with old ones; the marks are recomputed over the whole graph
         result.conflicts = resolve_conflicts(the_store, ontology)
     if the_llm is not None:

@@ -118,13 +118,32 @@ def delete_document(store: Store, doc_id_or_path: str) -> dict[str, int]:
     return counts
 
 
-def _delete_one(store: Store, doc_id: str) -> dict[str, int]:
+def undo_write(batch: GraphBatch, store: Store) -> dict[str, int]:
+    """Remove what a failed ``write(batch)`` left behind (its documents are not marked complete).
+
+    ``delete_document`` for each of the batch's documents, with the batch's entities as deletion
+    candidates too: a write that stopped between the entity and mention statements left entities
+    no mention links to the document yet. The orphan rule keeps those another document or a fact
+    supports. What cannot be undone: the aliases and the higher confidence the batch gave to
+    entities and facts that existed before it, when the write stopped before its mentions (aliases)
+    or after some of its facts (confidence, of facts shared with another document).
+    """
+    counts = {"documents": 0, "chunks": 0, "entities": 0, "facts": 0, "facts_updated": 0}
+    entity_ids = sorted({e.id for e in batch.entities})
+    for doc in batch.documents:
+        for key, value in _delete_one(store, doc.id, entity_ids).items():
+            counts[key] += value
+    return counts
+
+
+def _delete_one(store: Store, doc_id: str, also: Iterable[str] = ()) -> dict[str, int]:
     def scalar(statement: cypher.Statement) -> int:
         result = store.execute(*statement, write=True)
         return int(result.rows[0][0]) if result.rows else 0
 
     chunk_ids = [row[0] for row in store.execute(*cypher.document_chunk_ids(doc_id)).rows]
     candidates = {row[0] for row in store.execute(*cypher.mentioned_entity_ids(doc_id)).rows}
+    candidates.update(also)
     for head, tail in store.execute(*cypher.fact_endpoint_ids(doc_id)).rows:
         candidates.update((head, tail))
     counts = {"facts": scalar(cypher.delete_facts_only_from(doc_id))}

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ..stores import cypher
 from ..errors import KgpipeError, LLMError, StoreError, UnsafeQuery
 from ..prompts import prompt
-from ..stores.safety import READ_KEYWORDS, OTHER_KEYWORDS, check_read_clauses, mask_literals, union_branches
+from ..stores.safety import READ_KEYWORDS, OTHER_KEYWORDS, check_read_clauses, enforce_limit
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -143,13 +143,17 @@ _PROSE = re.compile(r"^\s*([A-Z][a-z]+)\b(?!\s*[.(:\[])")
 def extract_query(reply: str) -> str:
     """The query in a model's reply: inside a code fence if any, after a ``Cypher:`` prefix, before
     the next example, a blank line or a line of prose. Lines that start with a Cypher keyword are
-    always kept, so a write on a later line is checked rather than silently dropped."""
+    always kept, so a write on a later line is checked rather than silently dropped. Leading lines
+    that start with a word that is no Cypher keyword are prose and dropped; a reply of prose only
+    ("I'm sorry, I can't ...") has no query: ``""``."""
     text = reply.strip()
     fenced = _FENCE.search(text)
     if fenced:
         text = fenced.group(1)
     text = _PREFIX.sub("", _END.split(text.strip(), maxsplit=1)[0])
     lines = text.strip().splitlines()
+    while lines and _is_prose(lines[0]):
+        lines.pop(0)
     kept = lines[:1]
     for line in lines[1:]:
         prose = _PROSE.match(line)
@@ -159,53 +163,10 @@ def extract_query(reply: str) -> str:
     return "\n".join(kept).strip()
 
 
-def _top_level_words(masked: str, start: int, end: int) -> list[re.Match[str]]:
-    """Words of ``masked[start:end]`` outside any brackets."""
-    out, depth = [], 0
-    for match in re.compile(r"[()\[\]{}]|[A-Za-z_][A-Za-z0-9_]*").finditer(masked, start, end):
-        token = match.group()
-        if token in "([{":
-            depth += 1
-        elif token in ")]}":
-            depth -= 1
-        elif depth == 0 and masked[match.start() - 1 : match.start()] not in ".$:":
-            out.append(match)
-        if depth < 0:
-            break
-    if depth:
-        raise UnsafeQuery("the query's brackets are unbalanced")
-    return out
-
-
-def enforce_limit(query: str, max_rows: int) -> str:
-    """``query`` with every UNION branch ending in ``LIMIT n``, ``n <= max_rows`` (appended or capped).
-
-    >>> enforce_limit("MATCH (n) RETURN n", 100)
-    'MATCH (n) RETURN n LIMIT 100'
-    >>> enforce_limit("MATCH (n) RETURN n LIMIT 100000000", 100)
-    'MATCH (n) RETURN n LIMIT 100'
-    """
-    query = query.rstrip().removesuffix(";").rstrip()
-    masked = mask_literals(query)
-    edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in query offsets
-    for start, end in union_branches(masked):
-        words = _top_level_words(masked, start, end)
-        returns = [w for w in words if w.group().upper() == "RETURN"]
-        if not returns:
-            raise UnsafeQuery("the query (or one of its UNION branches) has no RETURN")
-        limits = [w for w in words if w.group().upper() == "LIMIT" and w.start() > returns[-1].start()]
-        branch_end = start + len(masked[start:end].rstrip())
-        if not limits:
-            edits.append((branch_end, branch_end, f" LIMIT {max_rows}"))
-            continue
-        number = re.compile(r"\s+(\d+)\s*$").match(masked, limits[-1].end(), end)
-        if number is None:
-            raise UnsafeQuery("the query's final LIMIT must be a whole number at the end of the query")
-        if int(number.group(1)) > max_rows:
-            edits.append((number.start(1), number.end(1), str(max_rows)))
-    for s, e, text in sorted(edits, reverse=True):
-        query = query[:s] + text + query[e:]
-    return query
+def _is_prose(line: str) -> bool:
+    """A line that starts with a word that is no Cypher keyword ("I'm sorry", "Here is the query:")."""
+    word = re.match(r"\s*([A-Za-z]+)\b", line)
+    return word is not None and word.group(1).upper() not in READ_KEYWORDS | OTHER_KEYWORDS
 
 
 def validate_query(query: str, max_rows: int) -> str:
@@ -267,7 +228,7 @@ def ask_cypher(
     reply = model.generate([build_prompt(question, graph_schema(the_store))], max_new_tokens=MAX_QUERY_TOKENS, stop=STOP)[0]
     generated = extract_query(reply)
     if not generated:
-        raise _with_query(LLMError, f"the model produced no Cypher query for {question!r}; it replied {reply!r}", "")
+        raise _with_query(LLMError, f"no Cypher query found in the model's reply to {question!r}; it replied {reply!r}", "")
     query = validate_query(generated, settings.cypher_limit)
     try:
         result = the_store.execute(query, {}, write=False)

@@ -10,12 +10,16 @@ read-only, and how to create its indexes. Names accepted wherever a store is::
 
 Third-party stores register under the ``kgpipe.stores`` entry-point group (``"module:Class"``,
 called as ``Class(spec, settings)``).
+
+Both built-in stores clean every parameter and query text of the characters a store refuses
+(NUL, lone surrogates) with ``kgpipe.stores.clean`` before running it; a third-party store should
+call ``clean_params`` too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ContextManager, Iterator, Mapping, Protocol, runtime_checkable
 
 from ..errors import ConfigError
 from ..registry import load_class, registered
@@ -26,10 +30,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class QueryResult:
-    """Rows of plain Python values (nodes and relationships become dicts)."""
+    """Rows of plain Python values (nodes and relationships become dicts).
+
+    ``truncated``: more rows matched than a row cap let through (``kgpipe.query``'s ``limit``).
+    """
 
     columns: list[str] = field(default_factory=list)
     rows: list[list[Any]] = field(default_factory=list)
+    truncated: bool = False
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row)) for row in self.rows]
@@ -50,6 +58,19 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class RowStreaming(Protocol):
+    """Optional capability: a read whose rows arrive one by one as the server sends them (Neo4j's driver).
+
+    ``with store.stream(cypher, params) as (columns, rows): ...``; the rows iterator is valid inside
+    the block only. FalkorDB's client returns whole results, so ``FalkorDBStore`` does not offer it.
+    """
+
+    def stream(
+        self, cypher: str, params: Mapping[str, Any] | None = None
+    ) -> ContextManager[tuple[list[str], Iterator[list[Any]]]]: ...
 
 
 BACKENDS: dict[str, str] = {

@@ -27,6 +27,7 @@ from . import cypher
 from ..errors import ConfigError, MissingDependency, StoreError, StoreUnavailable, UnsafeQuery
 from . import QueryResult
 from . import falkordb_server as server
+from .clean import clean_text
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -66,15 +67,22 @@ class FalkorDBStore:
         self.graph = self.db.select_graph(settings.graph)
 
     def execute(self, cypher_text: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> QueryResult:
-        """Run one statement; ``write=False`` runs it as GRAPH.RO_QUERY with the settings' timeout."""
+        """Run one statement; ``write=False`` runs it as GRAPH.RO_QUERY with the settings' timeout.
+
+        What FalkorDB refuses (``kgpipe.stores.clean``) is cleaned from the exact text sent: the client
+        sends parameters as a ``CYPHER k=... `` header in front of the query, so cleaning that one
+        string is cleaning every parameter and the query, for the cost of one scan (walking the
+        parameters in Python cost more than the client's own conversion). The client returns a whole
+        result at once (it has no cursor), so there is no streaming here.
+        """
         import redis
 
-        args = dict(params) if params else None
         try:
+            text = clean_text(self.graph._build_params_header(dict(params)) + cypher_text if params else cypher_text)
             if write:
-                result = self.graph.query(cypher_text, args)
+                result = self.graph.query(text)
             else:
-                result = self.graph.ro_query(cypher_text, args, timeout=int(self.settings.query_timeout_ms))
+                result = self.graph.ro_query(text, timeout=int(self.settings.query_timeout_ms))
         except redis.ResponseError as exc:
             message = str(exc)
             if _RO_REFUSED in message:
@@ -85,6 +93,8 @@ class FalkorDBStore:
             raise StoreError(f"FalkorDB: {message}") from None
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             raise self._unavailable(exc) from None
+        except ValueError as exc:  # the client refuses a map key or parameter name with a backtick
+            raise StoreError(f"FalkorDB client: {exc}") from None
         columns = [str(column[1]) for column in result.header]
         rows = [[to_python(value) for value in row] for row in result.result_set]
         return QueryResult(columns, rows)

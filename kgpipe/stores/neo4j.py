@@ -8,18 +8,24 @@ which means the server's default database (Community edition has only that one).
 Reads run in READ access-mode transactions, which the server refuses to write in — the
 store-level half of a read-only query; writes run in write transactions. Managed transactions
 retry transient failures (leader switch, deadlock), which is safe for kgpipe's ``MERGE``
-statements. Results have the same plain shapes as ``FalkorDBStore`` (see there).
+statements. Results have the same plain shapes as ``FalkorDBStore`` (see there). Parameters and
+query text are cleaned first (``kgpipe.stores.clean``: the driver cannot encode lone surrogates).
+
+``stream`` hands rows over as the driver receives them (it fetches records in batches of
+``fetch_size``), so ``kgpipe query`` prints them as they arrive.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from . import cypher
 from ..errors import MissingDependency, StoreError, StoreUnavailable, UnsafeQuery
 from . import QueryResult
+from .clean import clean_params, clean_text
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -53,16 +59,44 @@ class Neo4jStore:
         import neo4j
 
         timeout = None if write else self.settings.query_timeout_ms / 1000
+        cypher_text, args = clean_text(cypher_text), clean_params(params)
 
         @neo4j.unit_of_work(timeout=timeout)
         def work(tx: "neo4j.ManagedTransaction") -> QueryResult:
-            result = tx.run(cypher_text, dict(params or {}))
+            result = tx.run(cypher_text, args)
             columns = list(result.keys())
             return QueryResult(columns, [[to_python(value) for value in record.values()] for record in result])
 
-        try:
+        with self._errors():
             with self.driver.session(database=self.database) as session:
                 return session.execute_write(work) if write else session.execute_read(work)
+        raise AssertionError("unreachable")  # pragma: no cover (_errors re-raises)
+
+    @contextmanager
+    def stream(
+        self, cypher_text: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[tuple[list[str], Iterator[list[Any]]]]:
+        """A read (READ access mode, the query timeout) whose rows are yielded as the driver receives them.
+
+        An explicit transaction rather than a managed one: a managed transaction function would have
+        to consume the whole result before returning, and it would be retried after rows were shown.
+        """
+        import neo4j
+
+        cypher_text, args = clean_text(cypher_text), clean_params(params)
+        with self._errors():
+            with self.driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as session:
+                with session.begin_transaction(timeout=self.settings.query_timeout_ms / 1000) as tx:
+                    result = tx.run(cypher_text, args)
+                    yield list(result.keys()), ([to_python(v) for v in record.values()] for record in result)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Driver exceptions as kgpipe's (a refused write in read mode is ``UnsafeQuery``)."""
+        import neo4j
+
+        try:
+            yield
         except neo4j.exceptions.Neo4jError as exc:
             if (exc.code or "").endswith("AccessMode") or "in read access mode" in str(exc):
                 raise UnsafeQuery(f"the server refused a writing query in read-only mode: {exc.message}") from None

@@ -5,6 +5,8 @@ comments, string literals and backtick-quoted names, so ``WHERE n.name = 'CREATE
 ``MATCH (n) /* */ DETACH DELETE n`` does not. It is deliberately conservative (a variable named
 ``set`` is refused too). The second layer is the store's read-only mode (FalkorDB's
 ``GRAPH.RO_QUERY``, a Neo4j READ transaction), which holds even if this check is bypassed.
+``enforce_limit`` bounds the rows a read returns (Text2Cypher's ``cypher_limit``, ``kgpipe query``'s
+row cap) by appending or lowering the final ``LIMIT`` of every ``UNION`` branch.
 
 >>> check_read_only("MATCH (n) WHERE n.name = 'DELETE me' RETURN n")
 >>> check_read_only("MATCH (n) DETACH DELETE n")
@@ -225,6 +227,55 @@ def union_branches(masked: str) -> list[tuple[int, int]]:
             start = nxt.end() if nxt and nxt.group().upper() == "ALL" else match.end()
     bounds.append((start, len(masked)))
     return bounds
+
+
+def _top_level_words(masked: str, start: int, end: int) -> list[re.Match[str]]:
+    """Words of ``masked[start:end]`` outside any brackets."""
+    out, depth = [], 0
+    for match in re.compile(r"[()\[\]{}]|[A-Za-z_][A-Za-z0-9_]*").finditer(masked, start, end):
+        token = match.group()
+        if token in "([{":
+            depth += 1
+        elif token in ")]}":
+            depth -= 1
+        elif depth == 0 and masked[match.start() - 1 : match.start()] not in ".$:":
+            out.append(match)
+        if depth < 0:
+            break
+    if depth:
+        raise UnsafeQuery("the query's brackets are unbalanced")
+    return out
+
+
+def enforce_limit(query: str, max_rows: int) -> str:
+    """``query`` with every UNION branch ending in ``LIMIT n``, ``n <= max_rows`` (appended or capped).
+
+    >>> enforce_limit("MATCH (n) RETURN n", 100)
+    'MATCH (n) RETURN n LIMIT 100'
+    >>> enforce_limit("MATCH (n) RETURN n LIMIT 100000000", 100)
+    'MATCH (n) RETURN n LIMIT 100'
+    """
+    query = query.rstrip().removesuffix(";").rstrip()
+    masked = mask_literals(query)
+    edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in query offsets
+    for start, end in union_branches(masked):
+        words = _top_level_words(masked, start, end)
+        returns = [w for w in words if w.group().upper() == "RETURN"]
+        if not returns:
+            raise UnsafeQuery("the query (or one of its UNION branches) has no RETURN")
+        limits = [w for w in words if w.group().upper() == "LIMIT" and w.start() > returns[-1].start()]
+        branch_end = start + len(masked[start:end].rstrip())
+        if not limits:
+            edits.append((branch_end, branch_end, f" LIMIT {max_rows}"))
+            continue
+        number = re.compile(r"\s+(\d+)\s*$").match(masked, limits[-1].end(), end)
+        if number is None:
+            raise UnsafeQuery("the query's final LIMIT must be a whole number at the end of the query")
+        if int(number.group(1)) > max_rows:
+            edits.append((number.start(1), number.end(1), str(max_rows)))
+    for s, e, text in sorted(edits, reverse=True):
+        query = query[:s] + text + query[e:]
+    return query
 
 
 def _next_word(text: str, pos: int) -> "re.Match[str] | None":
