@@ -25,32 +25,26 @@ def verbose() -> bool:
     return logging.getLogger("kgpipe").isEnabledFor(logging.INFO)
 
 
-def silence_warnings() -> None:
-    """Ignore warnings raised inside third-party libraries (e.g. transformers' ``past_key_values``
-    FutureWarning on every generation), unless verbose. Warnings kgpipe raises itself still show."""
-    if verbose():
-        return
-    pattern = r"(%s)(\.|$)" % "|".join(THIRD_PARTY)
-    warnings.filterwarnings("ignore", module=pattern)
-
-
 @contextlib.contextmanager
-def quiet_loading() -> Iterator[None]:
-    """Hide transformers' per-load progress bars ("Loading weights") and chatter while a model loads;
-    kgpipe reports what matters itself. Nothing is hidden when verbose."""
-    silence_warnings()
+def quiet_third_party() -> Iterator[None]:
+    """While a model loads or runs: no warnings raised inside third-party libraries (transformers'
+    ``past_key_values`` FutureWarning on every forward pass), no transformers log chatter below errors,
+    no per-load progress bars ("Loading weights"). Warnings kgpipe raises itself still show; nothing is
+    hidden when verbose, and the libraries' own settings are restored after."""
     if verbose():
         yield
         return
     from transformers.utils import logging as hf_logging
 
-    bars_were_off = hf_logging.is_progress_bar_enabled() is False
+    bars_were_on = hf_logging.is_progress_bar_enabled()
     level = hf_logging.get_verbosity()
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"(%s)(\.|$)" % "|".join(THIRD_PARTY))
+            yield
     finally:
         hf_logging.set_verbosity(level)
-        if not bars_were_off:
+        if bars_were_on:
             hf_logging.enable_progress_bar()

@@ -73,6 +73,9 @@ def test_demo_subprocess(settings):
     report = json.loads(proc.stdout)
     assert report["build"]["graph"]["facts"] > 0 and report["facts"]
     assert all({"head", "relation", "tail"} <= set(row) for row in report["facts"])
+    # kgpipe's output is kgpipe's: no third-party warnings or load bars on stderr
+    for foreign in ("Warning", "past_key_values", "Loading weights", "[transformers]"):
+        assert foreign not in proc.stderr, proc.stderr[-2000:]
 
 
 @pytest.mark.slow

@@ -34,10 +34,10 @@ def load_minilm() -> "SentenceTransformer":
         from sentence_transformers import SentenceTransformer
     except ImportError:
         raise MissingDependency("sentence-transformers", "entity fusion's embeddings") from None
-    from ..progress import quiet_loading
+    from ..progress import quiet_third_party
 
     try:
-        with quiet_loading():
+        with quiet_third_party():
             return SentenceTransformer(str(get_model_path()), device="cpu")
     except OSError as exc:
         raise ModelUnavailable(f"all-MiniLM-L6-v2 could not be loaded from its package: {exc}") from None

@@ -32,7 +32,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, 
 from ..errors import ConfigError, MissingDependency, ModelUnavailable  # noqa: E402
 from . import GEMMA_MODEL_ID  # noqa: E402
 from .decode import eos_ids, greedy, pad_id  # noqa: E402
-from ..progress import quiet_loading  # noqa: E402
+from ..progress import quiet_third_party  # noqa: E402
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -81,9 +81,10 @@ class TransformersLLM:
         """One greedy completion per prompt, without the prompt, cut at the first stop string."""
         encoded = [self._encode(p, budget=max_new_tokens) for p in prompts]
         out: list[str] = [""] * len(prompts)
-        for batch in _batches(encoded, self.settings.batch_size):
-            for i, text in zip(batch, self._generate_batch([encoded[i] for i in batch], max_new_tokens, stop)):
-                out[i] = text
+        with quiet_third_party():
+            for batch in _batches(encoded, self.settings.batch_size):
+                for i, text in zip(batch, self._generate_batch([encoded[i] for i in batch], max_new_tokens, stop)):
+                    out[i] = text
         return out
 
     def _generate_batch(self, ids: list[list[int]], max_new_tokens: int, stop: Sequence[str]) -> list[str]:
@@ -114,7 +115,7 @@ class TransformersLLM:
         if longest == 0:
             return [0.0] * len(ids)
         input_ids, mask = self._pad_left(ids)
-        with torch.inference_mode():
+        with torch.inference_mode(), quiet_third_party():
             # Left padding aligns every continuation at the right edge, so only the last
             # `longest + 1` positions need logits (the vocabulary projection is the costly part).
             logits = self.model(input_ids=input_ids, attention_mask=mask, logits_to_keep=longest + 1).logits
@@ -222,7 +223,7 @@ def _set_threads() -> None:
 
 def _load(source: str, dtype: torch.dtype, device: torch.device, hint: str) -> tuple[Any, Any]:
     """Tokenizer and model from a local folder or an already-cached hub id; never downloads."""
-    with quiet_loading():
+    with quiet_third_party():
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=dtype)
@@ -282,7 +283,7 @@ def _convert(packaged: Any, target: Path, say: Any) -> None:
     tmp = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial"
     tmp.mkdir()  # unlike mkdtemp, honours the umask so a shared cache stays readable
     try:
-        with quiet_loading():
+        with quiet_third_party():
             t0 = time.perf_counter()
             tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
             say(f"tokenizer read from GGUF in {time.perf_counter() - t0:.0f} s; de-quantising weights...")

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from ..llms.decode import eos_ids, pad_id
+from ..progress import quiet_third_party
 from .trie import PathTrie
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ def generate_paths(llm: Any, prompt: str, trie: PathTrie | None, *, beams: int =
     free beam search of the same width ending at ``stop``, EOS or ``max_new_tokens``.
     ``llm`` is a ``TransformersLLM`` (any causal LM with a KV cache: ``.model``, ``.tokenizer``, ``.device``).
     """
-    return _Search(llm, trie, beams, max_new_tokens, jump_forward, stop).run(prompt)
+    with quiet_third_party():
+        return _Search(llm, trie, beams, max_new_tokens, jump_forward, stop).run(prompt)
 
 
 class _Search:
