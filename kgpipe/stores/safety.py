@@ -1,7 +1,7 @@
 """Refuse Cypher that would write, before it reaches the store (the first of two layers).
 
-``check_read_only`` looks for writing clauses and procedure calls in the query *after* removing
-comments, string literals and backtick-quoted names, so ``WHERE n.name = 'CREATE'`` passes and
+``check_read_only`` looks for writing clauses and procedure calls in the query *after* blanking
+comments, string literals and backtick-quoted names (``mask_literals``), so ``WHERE n.name = 'CREATE'`` passes and
 ``MATCH (n) /* */ DETACH DELETE n`` does not. It is deliberately conservative (a variable named
 ``set`` is refused too). The second layer is the store's read-only mode (FalkorDB's
 ``GRAPH.RO_QUERY``, a Neo4j READ transaction), which holds even if this check is bypassed.
@@ -34,13 +34,14 @@ ALLOWED_PROCEDURES = frozenset(
 )  # fmt: skip
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TOKEN = re.compile(r"[()\[\]{}]|[A-Za-z_][A-Za-z0-9_]*")  # a bracket or a word
 _PROPERTY_OWNER = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*|[)\]}])\s*\.\s*$")  # n.set, (n).set, m[0].set
 _PROCEDURE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*)")
 
 
 def check_read_only(cypher: str) -> None:
     """Raise ``UnsafeQuery`` if ``cypher`` contains a writing clause or a non-allowlisted procedure call."""
-    text = strip_literals(cypher)
+    text = mask_literals(cypher)
     for match in _WORD.finditer(text):
         word = match.group().upper()
         if word not in WRITE_KEYWORDS and word not in _WRITE_PAIRS and word != "CALL":
@@ -69,39 +70,6 @@ def _check_call(after: str) -> None:
             f"procedure call {name or '?'}() is not allowed in a read-only query (allowed: {allowed}); "
             "run it with --write / write=True"
         )
-
-
-def strip_literals(cypher: str) -> str:
-    """The query with comments removed and strings / backtick names replaced by neutral placeholders.
-
-    An unterminated string, name or block comment raises ``UnsafeQuery``: what follows it cannot
-    be classified, so it is not run.
-    """
-    out: list[str] = []
-    i, n = 0, len(cypher)
-    while i < n:
-        ch = cypher[i]
-        two = cypher[i : i + 2]
-        if two == "//":
-            end = cypher.find("\n", i)
-            i = n if end < 0 else end
-            out.append(" ")
-        elif two == "/*":
-            end = cypher.find("*/", i + 2)
-            if end < 0:
-                raise UnsafeQuery("unterminated /* comment in query")
-            i = end + 2
-            out.append(" ")
-        elif ch in "'\"":
-            i = _skip_string(cypher, i, ch)
-            out.append(" '' ")
-        elif ch == "`":
-            i = _skip_backticks(cypher, i)
-            out.append(" _quoted_ ")
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
 
 
 def _skip_string(text: str, start: int, quote: str) -> int:
@@ -180,7 +148,12 @@ def check_read_clauses(cypher: str) -> None:
 
 
 def mask_literals(cypher: str) -> str:
-    """Like ``strip_literals`` but offset-preserving: comments become spaces, literal contents blanks."""
+    """The query with the same offsets but nothing to misread: comments become spaces, the contents of
+    strings blanks, backtick-quoted names underscores.
+
+    An unterminated string, name or block comment raises ``UnsafeQuery``: what follows it cannot
+    be classified, so it is not run.
+    """
     out: list[str] = []
     i, n = 0, len(cypher)
     while i < n:
@@ -214,14 +187,9 @@ def mask_literals(cypher: str) -> str:
 
 def union_branches(masked: str) -> list[tuple[int, int]]:
     """``(start, end)`` offsets of the top-level ``UNION`` branches of a masked query (one when there is none)."""
-    bounds, start, depth = [], 0, 0
-    for match in re.finditer(r"[()\[\]{}]|[A-Za-z_][A-Za-z0-9_]*", masked):
-        token = match.group()
-        if token in "([{":
-            depth += 1
-        elif token in ")]}":
-            depth -= 1
-        elif depth == 0 and token.upper() == "UNION" and masked[match.start() - 1 : match.start()] not in ".$:":
+    bounds, start = [], 0
+    for match in _top_level_words(masked, 0, len(masked)):
+        if match.group().upper() == "UNION":
             bounds.append((start, match.start()))
             nxt = _next_word(masked, match.end())
             start = nxt.end() if nxt and nxt.group().upper() == "ALL" else match.end()
@@ -230,9 +198,10 @@ def union_branches(masked: str) -> list[tuple[int, int]]:
 
 
 def _top_level_words(masked: str, start: int, end: int) -> list[re.Match[str]]:
-    """Words of ``masked[start:end]`` outside any brackets."""
+    """Words of ``masked[start:end]`` outside any brackets, not properties, parameters or labels
+    (the one bracket scanner: UNION branches and final LIMITs are both found with it)."""
     out, depth = [], 0
-    for match in re.compile(r"[()\[\]{}]|[A-Za-z_][A-Za-z0-9_]*").finditer(masked, start, end):
+    for match in _TOKEN.finditer(masked, start, end):
         token = match.group()
         if token in "([{":
             depth += 1
