@@ -114,8 +114,9 @@ def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
     """Probability that a random positive outscores a random negative (ties count half): Mann-Whitney U."""
     if not positives or not negatives:
         return 0.5
-    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
-    return wins / (len(positives) * len(negatives))
+    from scipy.stats import mannwhitneyu
+
+    return float(mannwhitneyu(positives, negatives).statistic) / (len(positives) * len(negatives))
 
 
 def weight(area: float, n_true: int, n_false: int) -> float:
@@ -126,32 +127,14 @@ def weight(area: float, n_true: int, n_false: int) -> float:
     return lead if lead > 2 * chance_se else 0.0
 
 
-def fit_logistic(xs: Sequence[float], ys: Sequence[int], *, l2: float = 0.1, steps: int = 50) -> tuple[float, float]:
-    """``(a, b)`` of ``P(y=1|x) = sigmoid(a x + b)`` by Newton's method, lightly L2-regularised so that a
-    perfectly separating signal still gets a finite, usable slope."""
-    a = b = 0.0
-    for _ in range(steps):
-        ga = gb = haa = hab = hbb = 0.0
-        for x, y in zip(xs, ys):
-            p = _sigmoid(a * x + b)
-            w = p * (1 - p)
-            ga += (p - y) * x
-            gb += p - y
-            haa += w * x * x
-            hab += w * x
-            hbb += w
-        ga += l2 * a
-        haa += l2
-        hbb += 1e-6
-        det = haa * hbb - hab * hab
-        if det <= 0:
-            break
-        da = (hbb * ga - hab * gb) / det
-        db = (haa * gb - hab * ga) / det
-        a, b = a - da, b - db
-        if abs(da) + abs(db) < 1e-8:
-            break
-    return a, b
+def fit_logistic(xs: Sequence[float], ys: Sequence[int], *, l2: float = 0.1) -> tuple[float, float]:
+    """``(a, b)`` of ``P(y=1|x) = sigmoid(a x + b)``, a lightly L2-regularised slope (scikit-learn's
+    logistic regression, ``C = 1 / l2``) so that a perfectly separating signal still gets a finite, usable one."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1.0 / l2).fit(np.asarray(xs, dtype=float).reshape(-1, 1), np.asarray(ys))
+    return float(model.coef_[0][0]), float(model.intercept_[0])
 
 
 Example = tuple[str, str, str, str, str]
