@@ -42,8 +42,21 @@ def _quick_tests_load_no_model(request: pytest.FixtureRequest, monkeypatch: pyte
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError(f"{request.node.nodeid} loads a model but is not marked @pytest.mark.slow")
 
+    import kgpipe.llms.transformers as backend
+
+    load = backend._load
+    scratch = request.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+
+    def load_tiny_only(source: str, *args: object, **kwargs: object) -> object:
+        # Tiny random models a test writes to its own tmp folder load; the packaged Gemma does not
+        # (a name that exists nowhere still reaches the loader, which must refuse it without a download).
+        path = Path(source)
+        if path.exists() and not path.resolve().is_relative_to(scratch.resolve()):
+            refuse()
+        return load(source, *args, **kwargs)
+
     monkeypatch.setattr("kgpipe.llms.embed.load_minilm", refuse)
-    monkeypatch.setattr("kgpipe.llms.transformers._load", refuse)
+    monkeypatch.setattr(backend, "_load", load_tiny_only)
 
 
 @pytest.fixture(scope="session", autouse=True)

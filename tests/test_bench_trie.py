@@ -31,7 +31,7 @@ def test_size_run_reports_build_memory_and_lookups_with_baselines() -> None:
     assert row["step_ns"] > 0 and row["children_ns"] > 0
     marisa = row["marisa_trie"]
     if importlib.util.find_spec("marisa_trie") is not None:  # the bench extra is installed: GCR's trie is measured
-        assert marisa["step_ns"] > 0 and marisa["mib"] > 0
+        assert marisa["step_ns"] > 0 and marisa["build_seconds"] >= 0
     else:
         assert marisa == {"skipped": 'marisa-trie is not installed (pip install -e ".[bench]")'}
     text = format_report({"model": "m", "torch_threads": 1, "load_average": 0.0, "sizes": [row]})

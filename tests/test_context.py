@@ -44,6 +44,7 @@ def lines(facts) -> list[str]:
     return [f.line for f in facts]
 
 
+@pytest.mark.slow  # MiniLM scores the facts
 def test_pruning_keeps_the_relevant_fact_and_drops_unrelated_ones(graph):
     settings, store = graph
     ctx = retrieve("Who was the father of Ada Lovelace?", settings, store)
@@ -55,6 +56,7 @@ def test_pruning_keeps_the_relevant_fact_and_drops_unrelated_ones(graph):
     assert [f.score for f in ctx.neighbourhood] == sorted((f.score for f in ctx.neighbourhood), reverse=True)
 
 
+@pytest.mark.slow  # MiniLM scores the facts
 def test_two_hops_keep_the_whole_chain(graph):
     settings, store = graph
     ctx = retrieve("Where was the father of Ada Lovelace born?", settings.replace(context_hops=2), store)
@@ -65,6 +67,7 @@ def test_two_hops_keep_the_whole_chain(graph):
     assert kept.index("Ada Lovelace | father | Lord Byron") < kept.index("Lord Byron | place of birth | London")
 
 
+@pytest.mark.slow  # MiniLM scores the facts
 def test_predicted_links_never_enter_the_context(graph):
     settings, store = graph
     ids = {r[1]: r[0] for r in store.execute("MATCH (e:Entity) RETURN e.id, e.name").rows}
@@ -74,6 +77,7 @@ def test_predicted_links_never_enter_the_context(graph):
     assert all("Paris" not in (f.head, f.tail) for f in ctx.neighbourhood)
 
 
+@pytest.mark.slow  # MiniLM scores the facts
 def test_answer_carries_provenance_and_token_counts(graph, fixed_reply):
     settings, store = graph
     llm = fixed_reply(" Lord Byron.\nQuestion: more")
@@ -94,6 +98,7 @@ def test_answer_carries_provenance_and_token_counts(graph, fixed_reply):
     assert not ungrounded.grounded and "not an entity of the context" in str(ungrounded)
 
 
+@pytest.mark.slow  # MiniLM scores the facts
 def test_unknown_entity_is_a_clear_error(graph, fixed_reply):
     settings, store = graph
     with pytest.raises(KgpipeError, match="no entity"):

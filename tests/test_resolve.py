@@ -135,6 +135,7 @@ def test_blocking_compares_far_fewer_pairs_than_all():
     assert stats["candidate_pairs"] < 0.02 * stats["all_pairs"]
 
 
+@pytest.mark.slow  # MiniLM proposes the pairs
 def test_borderline_pairs_go_to_the_adjudicator():
     asked: list[tuple[str, str]] = []
 
