@@ -23,16 +23,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from .llms import GEMMA_MODEL_ID
+from .llms import GEMMA_MODEL_ID, scorer, yes_no_scorer
 from .records import Triple
 
 if TYPE_CHECKING:
     from .config import Settings
     from .llms import LLM
 
-CALIBRATION_VERSION = "judge-calibration.v1"
+CALIBRATION_VERSION = "judge-calibration.v2"  # v2: fewer examples; never saved from failed requests
 SIGNALS = ("likelihood", "yes_no", "lexical")
 ONTOLOGY_WEIGHT = 0.2
+# Examples a model is calibrated on (of the 40 below): the smallest set whose AUROC estimate stays stable
+# (scripts/calibration_convergence.py; README "The judge").
+CALIBRATION_EXAMPLES = 20
 
 # (text, head, relation, tail, distractor): the tail is stated in the text (sometimes in another form, as
 # gold graphs have it); the distractor is also in the text but the relation does not hold for it.
@@ -93,6 +96,7 @@ class Calibration:
     curves: dict[str, tuple[float, float]] = field(default_factory=dict)
     pairs: int = 0
     version: str = CALIBRATION_VERSION
+    missing: dict[str, str] = field(default_factory=dict)  # LLM signal -> why the model does not offer it
 
     def probability(self, signal: str, raw: float) -> float:
         """The raw value of an LLM signal as a probability that the triple is true."""
@@ -172,7 +176,7 @@ def corrupted(examples: Sequence[Example]) -> list[tuple[str, Triple, str]]:
     return out
 
 
-def calibrate(llm: "LLM", examples: Sequence[Example] = CALIBRATION_SET, *, batch_size: int = 64) -> Calibration:
+def calibrate(llm: "LLM", examples: Sequence[Example] | None = None, *, batch_size: int = 64) -> Calibration:
     """Score true and corrupted triples with every signal; AUROC, weight and probability curve per signal.
 
     ``auroc`` holds the AUROC over all false claims (what the weights come from) and, for diagnosis,
@@ -180,8 +184,12 @@ def calibrate(llm: "LLM", examples: Sequence[Example] = CALIBRATION_SET, *, batc
     """
     from .judge import raw_signals  # the judge's own signal code, so calibration measures exactly what it uses
 
+    examples = CALIBRATION_SET[:CALIBRATION_EXAMPLES] if examples is None else examples
     rows = [(text, Triple(h, r, t), "true") for text, h, r, t, _ in examples] + corrupted(examples)
-    signals = raw_signals([t for _, t, _ in rows], [text for text, _, _ in rows], llm, wanted=SIGNALS, batch_size=batch_size)
+    missing: dict[str, str] = {}
+    signals = raw_signals(
+        [t for _, t, _ in rows], [text for text, _, _ in rows], llm, wanted=SIGNALS, batch_size=batch_size, missing=missing
+    )
     aurocs: dict[str, float] = {}
     curves: dict[str, tuple[float, float]] = {}
     for name in SIGNALS:
@@ -201,7 +209,7 @@ def calibrate(llm: "LLM", examples: Sequence[Example] = CALIBRATION_SET, *, batc
     n_true, n_false = len(examples), len(rows) - len(examples)
     weights = {name: round(weight(aurocs[name], n_true, n_false), 4) for name in SIGNALS if name in aurocs}
     weights["ontology"] = ONTOLOGY_WEIGHT  # untyped calibration triples cannot measure it: a fixed share
-    return Calibration(llm.model_id, aurocs, weights, curves, pairs=len(rows) - len(examples))
+    return Calibration(llm.model_id, aurocs, weights, curves, pairs=len(rows) - len(examples), missing=missing)
 
 
 def _cache_file(state_dir: Path, model_id: str) -> Path:
@@ -210,11 +218,16 @@ def _cache_file(state_dir: Path, model_id: str) -> Path:
 
 
 def calibration_for(llm: "LLM", settings: "Settings | None" = None, *, refresh: bool = False) -> Calibration:
-    """The calibration of ``llm``: read from ``<state>/judge/``, or measured now and saved there."""
+    """The calibration of ``llm``: read from ``<state>/judge/``, or measured now and saved there.
+
+    Keyed by ``llm.model_id`` (for an HTTP model the served model name, not the host or port). A
+    measurement whose requests failed raises ``LLMError`` and saves nothing, so the next build measures
+    again; only a model whose well-formed replies lack logprobs is saved as unable to score.
+    """
     from .config import Settings
 
     settings = settings or Settings()
-    if not hasattr(llm, "logprob"):
+    if scorer(llm) is None and yes_no_scorer(llm) is None:
         return default_calibration(llm.model_id, scores=False)  # nothing to measure: grounding only
     path = _cache_file(settings.state_path, llm.model_id)
     if path.is_file() and not refresh:

@@ -35,7 +35,10 @@ def _print_table(columns: list[str], rows: list[list[Any]]) -> None:
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
-def cmd_build(args: argparse.Namespace, settings: Settings) -> None:
+EXIT_FAILED_CHUNKS = 3  # kgpipe build finished, but some chunks failed after the LLM retries
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from .pipeline import build
 
     result = build(args.paths, settings)
@@ -43,6 +46,7 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> None:
         with open(args.report, "w", encoding="utf-8") as out:
             json.dump(result.report(), out, indent=2, ensure_ascii=False)
     _print(result.summary(), args.json)
+    return EXIT_FAILED_CHUNKS if result.failed_chunks else 0
 
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> None:
@@ -228,6 +232,11 @@ def _parser() -> argparse.ArgumentParser:
         return sp
 
     sp = add("build", cmd_build, "build or update the graph from files and folders")
+    sp.epilog = (
+        f"exit status: 0 built; {EXIT_FAILED_CHUNKS} finished, but some chunks failed after the LLM retries "
+        "(listed in --report; their documents are not marked complete, so running the same command again "
+        "retries just those chunks); 2 error"
+    )
     sp.add_argument("paths", nargs="+")
     sp.add_argument("--ontology", help="ontology name in ontologies/ (general, scierc) or a path")
     sp.add_argument("--batch-size", type=int, help="prompts per LLM batch")
@@ -320,14 +329,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings({k: getattr(args, k, None) for k in _FLAG_SETTINGS}, config_file=args.config)
-        args.func(args, settings)
+        code = args.func(args, settings)
     except KgpipeError as exc:
         print(f"kgpipe: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kgpipe: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
-    return 0
+    return int(code or 0)
 
 
 if __name__ == "__main__":

@@ -172,7 +172,7 @@ def test_openai_chat_generation_in_order_with_stops(serve: Any) -> None:
     assert path == "/v1/chat/completions" and headers["Authorization"] == "Bearer sk-test"
     assert body["temperature"] == 0 and body["max_tokens"] == 7 and body["model"] == "test-model"
     assert body["stop"] == [".", "\n", "a", "b"]  # at most four go to the server; all are applied locally
-    assert llm.model_id == f"openai:test-model@127.0.0.1:{server.httpd.server_address[1]}"
+    assert llm.model_id == "openai:test-model"  # the served model, wherever it is served (cache, calibration)
 
 
 def test_openai_retries_429_honouring_retry_after(serve: Any) -> None:
@@ -283,11 +283,12 @@ def test_openai_logprob_unsupported_is_not_implemented(serve: Any) -> None:
 def test_openai_base_url_and_key_resolution(monkeypatch: Any) -> None:
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    assert OpenAILLM("openai:gpt-x", Settings()).model_id == "openai:gpt-x@api.openai.com"
+    assert OpenAILLM("openai:gpt-x", Settings()).model_id == "openai:gpt-x"
     monkeypatch.setenv("OPENAI_BASE_URL", "http://env-host:1234/v1")
     assert OpenAILLM("openai:m", Settings()).base_url == "http://env-host:1234/v1"
     assert OpenAILLM("openai:m", Settings(llm_base_url="http://cfg:9/v1")).base_url == "http://cfg:9/v1"
-    assert OpenAILLM("openai:m@http://spec:8/v1", Settings(llm_base_url="http://cfg:9/v1")).model_id == "openai:m@spec:8"
+    assert OpenAILLM("openai:m@http://spec:8/v1", Settings(llm_base_url="http://cfg:9/v1")).base_url == "http://spec:8/v1"
+    assert OpenAILLM("openai:m@http://spec:8/v1", Settings()).model_id == OpenAILLM("openai:m@http://other:9/v1").model_id
     with pytest.raises(ConfigError):
         OpenAILLM("openai:", Settings())
     with pytest.raises(ConfigError):
