@@ -6,10 +6,13 @@ signal the AUROC of true versus swapped is measured and a one-feature logistic c
 turns the signal's raw value into a probability; the signal's weight in the judge is
 ``max(0, AUROC - 0.5)``, so a signal at chance (a base model's yes/no answer) counts for nothing and
 costs no LLM calls (a lead within two standard errors of chance counts as none). The result is
-cached per model id under the state folder. The packaged Gemma's measurement ships as
+cached per model id under the state folder (for an HTTP model the served model name, not the host or
+port), and only when its requests succeeded. ``CALIBRATION_EXAMPLES`` of the built-in examples are used:
+the smallest set whose AUROC estimate was stable for the packaged Gemma (scripts/calibration_convergence.py).
+The packaged Gemma's measurement ships as
 ``default_calibration`` so a first build does not spend minutes on it (``refresh=True`` re-measures)::
 
-    cal = calibration_for(llm, settings)      # computed on first use (a few hundred scoring calls)
+    cal = calibration_for(llm, settings)      # computed on first use (at most 225 scoring requests)
     cal.auroc    # Gemma 3 270M: {"likelihood": 0.68, "yes_no": 0.54, "lexical": 0.72, ...}
     cal.weights  # {"likelihood": 0.18, "yes_no": 0.0, "lexical": 0.22, "ontology": 0.2}
 """
@@ -35,7 +38,7 @@ SIGNALS = ("likelihood", "yes_no", "lexical")
 ONTOLOGY_WEIGHT = 0.2
 # Examples a model is calibrated on (of the 40 below): the smallest set whose AUROC estimate stays stable
 # (scripts/calibration_convergence.py; README "The judge").
-CALIBRATION_EXAMPLES = 20
+CALIBRATION_EXAMPLES = 25
 
 # (text, head, relation, tail, distractor): the tail is stated in the text (sometimes in another form, as
 # gold graphs have it); the distractor is also in the text but the relation does not hold for it.
