@@ -240,3 +240,28 @@ def test_judge_on_a_chat_model_uses_top_logprobs_and_says_what_it_lacks(settings
     kept = {t.tail: t.confidence for t in result.kept}
     assert "Cardiff" in kept and all(r.triple.tail != "Cardiff" for r in result.rejected)
     assert kept["Cardiff"] > max([r.score for r in result.rejected] + [kept.get("Oslo", 0.0)])
+
+
+def test_a_failed_calibration_fails_the_judging_and_is_measured_again(settings, store, serve, tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "alpha.txt").write_text(DOCS["alpha.txt"], encoding="utf-8")
+    model = f"openai:down-{settings.graph}"
+    judge_dir = Path(settings.state_dir) / "judge"
+
+    def scoring_down(path: str, body: dict[str, Any], n: int) -> Any:
+        return (502, {}, b"<html>bad gateway</html>", 0.0) if body.get("logprobs") or "echo" in body else good(path, body)
+
+    down = serve(scoring_down)
+    result = build(folder, _fast(settings, llm=f"{model}@{down.url}"), store=store)
+    assert result.documents_built == 1 and result.documents_incomplete == 1 and result.graph["facts"] == 0
+    assert result.failed_chunks and all(f.stage == "judge" and "calibration failed" in f.reason for f in result.failed_chunks)
+    assert not any(model in f.read_text() for f in judge_dir.glob("*.json"))  # not saved as "cannot score"
+
+    up = serve(lambda p, b, n: good(p, b))
+    again = build(folder, _fast(settings, llm=f"{model}@{up.url}"), store=store)
+    assert again.failed_chunks == [] and again.documents_incomplete == 0 and again.graph["facts"] > 0
+    assert again.judge_signals == ["lexical", "yes_no"]
+    assert any(model in f.read_text() for f in judge_dir.glob("*.json"))
+    extraction = [b for _, b, _, _ in up.requests if not b.get("logprobs") and "echo" not in b]
+    assert not extraction  # the extraction replies came from the cache
