@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 from .chunk import chunk
 from .config import Settings, load_settings
+from .errors import LLMError
 from .extract import extract
 from .fuse import EntityIndex, fuse
 from .load import load
 from .progress import bar
-from .errors import LLMError
 from .records import Chunk, ChunkFailure, Document, ExtractionFailure, GraphBatch, SkippedFile, Triple
 from .stores import resolve_store
 from .write import delete_document, document_index, stats, write
@@ -186,7 +186,7 @@ def build(
             failed_before = len(result.failed_chunks)
             triples = _extract_and_judge(chunks, the_llm, ontology, calibration, settings, result)
             unfinished = {f.doc_id for f in result.failed_chunks[failed_before:]}
-            for doc_id, batch in fuse(triples, docs, chunks, index).items():
+            for batch in fuse(triples, docs, chunks, index).values():
                 complete = batch.documents[0].id not in unfinished
                 result.triples_kept += len(batch.facts)
                 result.documents_replaced += write_version(
@@ -236,10 +236,10 @@ def _extract_and_judge(
     by_chunk: dict[str, list[Triple]] = {}
     for t in extracted.triples:
         by_chunk.setdefault(t.provenance.chunk_id if t.provenance else "", []).append(t)
+    doc_of = {c.id: c.doc_id for c in chunks}
     if isinstance(calibration, LLMError):
         reason = f"judge calibration failed: {calibration}"
-        result.failed_chunks.extend(ChunkFailure(cid, ts[0].provenance.doc_id if ts[0].provenance else "", "judge", reason)
-                                    for cid, ts in by_chunk.items())
+        result.failed_chunks.extend(ChunkFailure(cid, doc_of.get(cid, ""), "judge", reason) for cid in by_chunk)
         return []
     chunks_by_id = {c.id: c for c in chunks}
     try:
@@ -250,8 +250,7 @@ def _extract_and_judge(
             try:
                 judged.append(_judge(ts, chunks_by_id, llm, ontology, calibration, settings))
             except LLMError as exc:
-                doc_id = ts[0].provenance.doc_id if ts[0].provenance else ""
-                result.failed_chunks.append(ChunkFailure(cid, doc_id, "judge", str(exc)))
+                result.failed_chunks.append(ChunkFailure(cid, doc_of.get(cid, ""), "judge", str(exc)))
     kept: list[Triple] = []
     for j in judged:
         kept.extend(j.kept)
