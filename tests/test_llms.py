@@ -530,3 +530,12 @@ def test_cache_is_safe_for_concurrent_processes(tmp_path: Path) -> None:
     check = CachedLLM(inner := Scripted(), path)
     check.generate([f"shared {i}" for i in range(40)] + [f"own 2 {i}" for i in range(40)])
     assert inner.batches == [] and check.hits == 80
+
+
+def test_openai_refused_key_is_an_error_not_a_missing_capability(serve: Any) -> None:
+    server = serve(lambda p, b, n: (401, {}, {"error": "invalid api key"}, 0.0))
+    llm = client(server)
+    with pytest.raises(LLMError, match="HTTP 401"):
+        llm.logprob(["a"], ["b"])
+    with pytest.raises(LLMError, match="HTTP 401"):
+        llm.yes_no(["q"])

@@ -163,20 +163,21 @@ class OpenAILLM:
         body: dict[str, Any] = {"model": self.model, "temperature": 0, "max_tokens": 1}
         chat = {**body, "logprobs": True, "top_logprobs": CHAT_TOP_LOGPROBS}
         plain = {**body, "logprobs": COMPLETION_TOP_LOGPROBS}
-        return yes_no_log_odds(self._feature("top logprobs", lambda: self._ask(prompt, chat, _chat_top_logprobs, _completion_top_logprobs, plain)))
+        top = self._feature("top logprobs", lambda: self._ask(prompt, chat, _chat_top_logprobs, _completion_top_logprobs, plain))
+        return yes_no_log_odds(top)
 
     def _feature(self, name: str, request: Callable[[], Any]) -> Any:
         """``request()``, turning a refusal of the feature into ``NotImplementedError``, remembered.
 
-        Only a well-formed reply without it or a 4xx refusal counts; an outage (5xx, 408/429, transport)
-        or a malformed reply is an ``LLMError`` and decides nothing.
+        Only a well-formed reply without it or a 4xx refusal counts; an outage (5xx, 408/429, transport),
+        a refused key (401/403) or a malformed reply is an ``LLMError`` and decides nothing.
         """
         if name in self._lacks:
             raise NotImplementedError(self._lacks[name])
         try:
             return request()
         except _StatusError as exc:
-            if not 400 <= exc.status < 500 or exc.status in _RETRY_STATUS:
+            if not 400 <= exc.status < 500 or exc.status in _RETRY_STATUS or exc.status in (401, 403):
                 raise
             why = f"{self.model_id} does not return {name}: {exc}"
         except NotImplementedError as exc:
