@@ -47,7 +47,10 @@ def _print_table(columns: list[str], rows: Iterable[list[Any]], *, aligned_on: i
     return n
 
 
-def cmd_build(args: argparse.Namespace, settings: Settings) -> None:
+EXIT_FAILED_CHUNKS = 3  # kgpipe build finished, but some chunks failed after the LLM retries
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from .ingest.pipeline import build
 
     result = build(args.paths, settings)
@@ -55,6 +58,7 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> None:
         with open(args.report, "w", encoding="utf-8") as out:
             json.dump(result.report(), out, indent=2, ensure_ascii=False)
     _print(result.summary(), args.json)
+    return EXIT_FAILED_CHUNKS if result.failed_chunks else 0
 
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> None:
@@ -194,10 +198,17 @@ def _eval_text2cypher(args: argparse.Namespace, settings: Settings) -> Any:
     return evaluate_text2cypher(args.kb, held_out=args.held_out, settings=settings)
 
 
+def _eval_calibration(args: argparse.Namespace, settings: Settings) -> Any:
+    from .eval.calibration import evaluate_calibration
+
+    sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else [10, 15, 20, 25, 30, 40]
+    return evaluate_calibration(settings, seeds=args.seeds or 20, sizes=sizes)
+
+
 #: ``kgpipe eval WHAT``: one function per measurable stage.
 EVALS: dict[str, Callable[[argparse.Namespace, Settings], Any]] = {
     "completion": _eval_completion, "extraction": _eval_extraction, "fusion": _eval_fusion, "qa": _eval_qa,
-    "context": _eval_context, "text2cypher": _eval_text2cypher,
+    "context": _eval_context, "text2cypher": _eval_text2cypher, "calibration": _eval_calibration,
 }  # fmt: skip
 
 
@@ -275,6 +286,11 @@ def _parser() -> argparse.ArgumentParser:
         return sp
 
     sp = add("build", cmd_build, "build or update the graph from files and folders")
+    sp.epilog = (
+        f"exit status: 0 built; {EXIT_FAILED_CHUNKS} finished, but some chunks failed after the LLM retries "
+        "(listed in --report; their documents are not marked complete, so running the same command again "
+        "retries just those chunks); 2 error"
+    )
     sp.add_argument("paths", nargs="+")
     sp.add_argument("--ontology", help="ontology name in ontologies/ (general, scierc) or a path")
     sp.add_argument("--batch-size", type=int, help="prompts per LLM batch")
@@ -329,7 +345,8 @@ def _parser() -> argparse.ArgumentParser:
     sp = add("eval", cmd_eval, "measure a stage (completion: filtered MRR/Hits@k on a bundled data set or the graph; "
              "extraction: triple P/R/F1, G-BLEU, G-ROUGE, G-BERTScore against gold graphs; fusion: B-cubed and "
              "pairwise P/R/F1 against gold clusters; qa: Hits@1, answer F1 and path faithfulness on PathQuestion; "
-             "context: KG-RAG tokens saved and answers kept by pruning; text2cypher: queries validated, run and right)")
+             "context: KG-RAG tokens saved and answers kept by pruning; text2cypher: queries validated, run and right; "
+             "calibration: how the judge calibration's AUROC estimate converges with its number of examples)")
     sp.add_argument("what", choices=sorted(EVALS))
     sp.add_argument("--dataset", help="completion: nations (default), kinships, umls, or store (the stored graph)")
     sp.add_argument("--model", help="completion: a PyKEEN model (default ComplEx)")
@@ -353,6 +370,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--every", type=int, help="qa, context: use every N-th question (default 1; context 38)")
     sp.add_argument("--hops", type=int, default=2, help="context: hops of the neighbourhood fetched (default 2)")
     sp.add_argument("--answer", action="store_true", help="context: also answer each question from the pruned context")
+    sp.add_argument("--seeds", type=int, help="calibration: random subsets per size (default 20)")
+    sp.add_argument("--sizes", help="calibration: subset sizes, comma-separated (default 10,15,20,25,30,40)")
     sp.add_argument("--held-out", action="store_true", help="text2cypher: the ten questions written after the prompt was revised")
 
     sp = add("bench", cmd_bench, "benchmarks (print figures and a ratio against a baseline measured in the same run)")
@@ -375,14 +394,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings({k: getattr(args, k, None) for k in _FLAG_SETTINGS}, config_file=args.config)
-        args.func(args, settings)
+        code = args.func(args, settings)
     except KgpipeError as exc:
         print(f"kgpipe: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kgpipe: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
-    return 0
+    return int(code or 0)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ class Settings:
     llm_concurrency: int = 4
     llm_timeout: float = 120.0
     llm_retries: int = 4
+    llm_backoff: float = 0.5  # seconds before the first retry, doubling each time (with jitter, up to 30 s)
     llm_cache: bool = True
     batch_size: int = 8  # prompts per local generation batch
     max_new_tokens: int = 96

@@ -7,6 +7,7 @@
     ├── MissingDependency      an optional package is not installed (message has the pip command)
     ├── LoadError              a file could not be read (the loader reports and skips these)
     ├── LLMError               a backend failed after its retries
+    │   ├── BadReply           the endpoint kept answering with something that is not a reply (HTML, cut-short JSON, no choices)
     │   └── ModelUnavailable   a model cannot be loaded without downloading it
     ├── StoreError             the graph store failed or could not be started
     │   └── StoreUnavailable   no server reachable / server failed to start
@@ -41,6 +42,10 @@ class LoadError(KgpipeError):
 
 class LLMError(KgpipeError):
     """An LLM backend failed after its retries."""
+
+
+class BadReply(LLMError):
+    """An endpoint answered 200 with a body that is not a usable reply, on every attempt."""
 
 
 class ModelUnavailable(LLMError):

@@ -115,6 +115,18 @@ class WriteFailure:
 
 
 @dataclass(frozen=True)
+class ChunkFailure:
+    """A chunk whose LLM requests still failed after the backend's retries (``stage``: ``"extract"``,
+    ``"judge"`` or ``"denoise"``). Its document is written with its other facts but not marked complete,
+    so the next build redoes it (the response cache answers the chunks that did not fail)."""
+
+    chunk_id: str
+    doc_id: str
+    stage: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class SkippedFile:
     """A file the loader could not use (unreadable, empty, binary, unsupported) and why."""
 

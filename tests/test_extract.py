@@ -60,3 +60,28 @@ def test_real_default_model_extracts_grounded_triples(gemma):
                 and t.tail in texts[int(t.provenance.chunk_id[1:])]}  # fmt: skip
     assert len(grounded) >= 3, result.triples
     assert all(t.provenance.extractor == gemma.model_id for t in result.triples)
+
+
+def test_a_failing_batch_is_retried_chunk_by_chunk_and_only_failing_chunks_fail():
+    from kgpipe.errors import LLMError
+
+    class Flaky:
+        """Fails (as a backend does once its retries are spent) on any batch holding the text 'Zorb'."""
+
+        model_id = "flaky"
+
+        def __init__(self):
+            self.batches = []
+
+        def generate(self, prompts, *, max_new_tokens=128, stop=()):
+            self.batches.append(len(prompts))
+            if any("Zorb" in p.rsplit("Text:", 1)[1] for p in prompts):
+                raise LLMError("flaky: POST chat/completions failed after 3 attempts: HTTP 503")
+            return ["Ann | knows | Bob\nEND" for _ in prompts]
+
+    chunks = [_chunk(i, t) for i, t in enumerate(["Ann knows Bob.", "Zorb is here.", "Ann knows Bob again.", "More."])]
+    llm = Flaky()
+    result = extract(chunks, llm, batch_size=4)
+    assert [(f.chunk_id, f.stage) for f in result.failed] == [("c1", "extract")] and "HTTP 503" in result.failed[0].reason
+    assert sorted({t.provenance.chunk_id for t in result.triples}) == ["c0", "c2", "c3"]
+    assert llm.batches == [4, 1, 1, 1, 1] and not result.failures  # the batch, then one chunk at a time

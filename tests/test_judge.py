@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from kgpipe.trust.calibrate import CALIBRATION_SET, Calibration, auroc, calibrate, calibration_for, corrupted, fit_logistic
+from kgpipe.trust.calibrate import CALIBRATION_EXAMPLES, CALIBRATION_SET, Calibration, auroc, calibrate, calibration_for, corrupted, fit_logistic
 from kgpipe.trust.judge import Rejection, combine, grounding, judge, lexical, verbalise
 from kgpipe.ontology import load_ontology
 from kgpipe.records import Chunk, Provenance, Triple
@@ -131,7 +131,8 @@ def test_calibration_arithmetic_and_cache(settings):
     llm = ScoringLLM()
     cal = calibration_for(llm, settings)
     assert cal.auroc["lexical"] > 0.6 and cal.weights["lexical"] == pytest.approx(cal.auroc["lexical"] - 0.5, abs=1e-4)  # well above chance
-    assert set(cal.curves) == {"likelihood", "yes_no"} and cal.pairs == 2 * len(CALIBRATION_SET)
+    assert set(cal.curves) == {"likelihood", "yes_no"} and cal.pairs == 2 * CALIBRATION_EXAMPLES
+    assert len(llm.requests) == 4 * 3 * CALIBRATION_EXAMPLES  # 2 likelihood + 2 yes/no (no YesNoScorer) per claim
     n = len(llm.requests)
     assert calibration_for(llm, settings) == cal and len(llm.requests) == n  # read back, not measured again
 

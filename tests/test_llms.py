@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import multiprocessing
 import socket
 import time
@@ -11,12 +13,12 @@ from typing import Any, Callable, Iterator, Sequence
 import pytest
 
 from kgpipe.config import Settings
-from kgpipe.errors import ConfigError, LLMError, ModelUnavailable
-from kgpipe.llms import LLM, resolve_llm
+from kgpipe.errors import BadReply, ConfigError, LLMError, ModelUnavailable
+from kgpipe.llms import LLM, resolve_llm, scorer, yes_no_scorer
 from kgpipe.llms.cache import CachedLLM
 from kgpipe.llms.openai import OpenAILLM
 
-from fake_openai import Behaviour, FakeOpenAI, chat
+from fake_openai import DROP, Behaviour, FakeOpenAI, chat
 
 # -- the packaged Gemma (real model) ------------------------------------------------------------
 
@@ -170,7 +172,7 @@ def test_openai_chat_generation_in_order_with_stops(serve: Any) -> None:
     assert path == "/v1/chat/completions" and headers["Authorization"] == "Bearer sk-test"
     assert body["temperature"] == 0 and body["max_tokens"] == 7 and body["model"] == "test-model"
     assert body["stop"] == [".", "\n", "a", "b"]  # at most four go to the server; all are applied locally
-    assert llm.model_id == f"openai:test-model@127.0.0.1:{server.httpd.server_address[1]}"
+    assert llm.model_id == "openai:test-model"  # the served model, wherever it is served (cache, calibration)
 
 
 def test_openai_retries_429_honouring_retry_after(serve: Any) -> None:
@@ -278,14 +280,134 @@ def test_openai_logprob_unsupported_is_not_implemented(serve: Any) -> None:
         client(no_logprobs).logprob(["a"], ["b"])
 
 
+# Malformed 200 replies real proxies and overloaded servers send: an HTML error page, JSON cut short,
+# no choices, a choice without message/text, a body that is JSON but not an object.
+MALFORMED = {
+    "html": b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+    "truncated": b'{"choices": [{"message": {"role": "assistant", "content": "Paris | capi',
+    "empty_choices": {"choices": []},
+    "no_message": {"choices": [{"index": 0, "finish_reason": "stop"}]},
+    "no_choices": {"object": "error"},
+    "not_object": [1, 2],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED))
+def test_openai_malformed_replies_are_retried(serve: Any, kind: str) -> None:
+    def behave(path: str, body: dict[str, Any], n: int) -> Any:
+        return (200, {}, MALFORMED[kind], 0.0) if n < 2 else echo_chat(path, body, n)
+
+    server = serve(behave)
+    assert client(server).generate(["x"]) == ["re: x"]
+    assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED))
+def test_openai_malformed_replies_end_in_bad_reply_after_retries(serve: Any, kind: str) -> None:
+    server = serve(lambda p, b, n: (200, {}, MALFORMED[kind], 0.0))
+    with pytest.raises(BadReply) as caught:  # never an IndexError/KeyError traceback
+        client(server, llm_retries=2).generate(["x"])
+    message = str(caught.value)
+    assert "openai:test-model" in message and "chat/completions" in message and "after 3 attempts" in message
+    excerpt = MALFORMED[kind] if isinstance(MALFORMED[kind], bytes) else json.dumps(MALFORMED[kind]).encode()
+    assert " ".join(excerpt.decode().split())[:40] in message  # the body excerpt names what came back
+    assert len(server.requests) == 3
+
+
+def test_openai_malformed_completions_reply_is_retried(serve: Any) -> None:
+    def behave(path: str, body: dict[str, Any], n: int) -> Any:
+        return (200, {}, {"choices": [{"index": 0}]}, 0.0) if n == 0 else (200, {}, {"choices": [{"text": "ok"}]}, 0.0)
+
+    llm = OpenAILLM(f"openai:m@{serve(behave).url}", Settings(llm_retries=2), endpoint="completions", backoff=0.01)
+    assert llm.generate(["x"]) == ["ok"]
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_openai_each_server_error_is_retried(serve: Any, status: int) -> None:
+    server = serve(lambda p, b, n: (status, {}, b"<html>upstream error</html>", 0.0) if n == 0 else echo_chat(p, b, n))
+    assert client(server).generate(["x"]) == ["re: x"]
+    assert len(server.requests) == 2
+
+
+def test_openai_dropped_connections_are_retried_then_reported(serve: Any) -> None:
+    once = serve(lambda p, b, n: (200, {}, DROP, 0.0) if n == 0 else echo_chat(p, b, n))
+    assert client(once).generate(["x"]) == ["re: x"]
+    assert len(once.requests) == 2
+    always = serve(lambda p, b, n: (200, {}, DROP, 0.0))
+    with pytest.raises(LLMError, match="after 2 attempts"):
+        client(always, llm_retries=1).generate(["x"])
+
+
+def test_openai_logprob_failures_are_errors_not_missing_capability(serve: Any) -> None:
+    """An outage or a malformed reply never makes a scorer look unable to score; a good reply after it scores."""
+    for fault in [(503, {}, {"error": "overloaded"}, 0.0), (200, {}, b"<html>proxy</html>", 0.0), (200, {}, {"choices": []}, 0.0)]:
+        server = serve(lambda p, b, n, fault=fault: fault)
+        llm = client(server, llm_retries=1)
+        with pytest.raises(LLMError):
+            llm.logprob(["abc"], ["de"])
+        with pytest.raises(LLMError):
+            llm.yes_no(["Is it?"])
+    flaky = serve(lambda p, b, n: (502, {}, b"bad gateway", 0.0) if n < 2 else _echo_logprobs(p, b, n))
+    llm = client(flaky, llm_concurrency=1)
+    assert llm.logprob(["abc"], ["de"]) == [pytest.approx(-1.0)]
+
+
+def _top(tokens: dict[str, float]) -> dict[str, Any]:
+    """A chat reply whose one generated token has these top alternatives (the first is the token itself)."""
+    first = next(iter(tokens))
+    alternatives = [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in tokens.items()]
+    content = [{"token": first, "logprob": tokens[first], "top_logprobs": alternatives}]
+    return {"choices": [{"message": {"role": "assistant", "content": first}, "logprobs": {"content": content}}]}
+
+
+def test_openai_yes_no_from_chat_top_logprobs(serve: Any) -> None:
+    replies = {
+        "a": {"Yes": -0.2, " yes": -2.0, "No": -1.9},  # spellings of one answer add up
+        "b": {"No": -0.05, "Maybe": -4.0, "YES": -5.5},  # case ignored
+        "c": {"Yes": -0.01, "Sure": -6.0},  # "No" unlisted: the lowest listed logprob stands in
+        "d": {"Paris": -0.1, "London": -3.0},  # neither: no evidence either way
+    }
+    server = serve(lambda p, b, n: (200, {}, _top(replies[b["messages"][0]["content"]]), 0.0))
+    llm = client(server)
+    assert isinstance(llm, LLM) and yes_no_scorer(llm) is llm and scorer(llm) is llm
+    odds = llm.yes_no(["a", "b", "c", "d"])
+    yes_a = math.log(math.exp(-0.2) + math.exp(-2.0))
+    assert odds == [pytest.approx(yes_a + 1.9), pytest.approx(-5.5 + 0.05), pytest.approx(-0.01 + 6.0), 0.0]
+    body = server.requests[0][1]
+    assert body["max_tokens"] == 1 and body["logprobs"] is True and body["top_logprobs"] == 20 and "echo" not in body
+    assert set(server.paths()) == {"/v1/chat/completions"}  # one request per prompt
+    assert len(server.requests) == 4
+
+
+def test_openai_yes_no_on_completions(serve: Any) -> None:
+    def behave(path: str, body: dict[str, Any], n: int) -> Any:
+        return 200, {}, {"choices": [{"text": " No", "logprobs": {"top_logprobs": [{" No": -0.3, " Yes": -1.5}]}}]}, 0.0
+
+    server = serve(behave)
+    llm = OpenAILLM(f"openai:m@{server.url}", Settings(), endpoint="completions")
+    assert llm.yes_no(["q"]) == [pytest.approx(-1.2)]
+    assert server.requests[0][1]["logprobs"] == 5 and server.requests[0][1]["max_tokens"] == 1
+
+
+def test_openai_reply_without_logprobs_is_a_missing_capability_remembered(serve: Any) -> None:
+    server = serve(lambda p, b, n: (200, {}, chat("Yes"), 0.0))  # well-formed, but no logprobs
+    llm = client(server, llm_concurrency=1)
+    with pytest.raises(NotImplementedError, match="top logprobs"):
+        llm.yes_no(["q1", "q2", "q3"])
+    with pytest.raises(NotImplementedError):
+        llm.yes_no(["q4"])
+    assert len(server.requests) == 1  # learnt from the first good reply; not asked again
+
+
 def test_openai_base_url_and_key_resolution(monkeypatch: Any) -> None:
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    assert OpenAILLM("openai:gpt-x", Settings()).model_id == "openai:gpt-x@api.openai.com"
+    assert OpenAILLM("openai:gpt-x", Settings()).model_id == "openai:gpt-x"
     monkeypatch.setenv("OPENAI_BASE_URL", "http://env-host:1234/v1")
     assert OpenAILLM("openai:m", Settings()).base_url == "http://env-host:1234/v1"
     assert OpenAILLM("openai:m", Settings(llm_base_url="http://cfg:9/v1")).base_url == "http://cfg:9/v1"
-    assert OpenAILLM("openai:m@http://spec:8/v1", Settings(llm_base_url="http://cfg:9/v1")).model_id == "openai:m@spec:8"
+    assert OpenAILLM("openai:m@http://spec:8/v1", Settings(llm_base_url="http://cfg:9/v1")).base_url == "http://spec:8/v1"
+    assert OpenAILLM("openai:m@http://spec:8/v1", Settings()).model_id == OpenAILLM("openai:m@http://other:9/v1").model_id
     with pytest.raises(ConfigError):
         OpenAILLM("openai:", Settings())
     with pytest.raises(ConfigError):
@@ -356,6 +478,39 @@ def test_cache_logprob_only_when_the_backend_scores(tmp_path: Path) -> None:
     assert inner.batches == [["axy", "bz"], ["qqqq"]] and scoring.hits == 1
 
 
+class ScriptedYesNo(Scripted):
+    """Answers yes/no with a log-odds; fails (as a backend does after its retries) on prompts saying 'fail'."""
+
+    def yes_no(self, prompts: Sequence[str]) -> list[float]:
+        self.batches.append(list(prompts))
+        if any("fail" in p for p in prompts):
+            raise LLMError("scripted: failed after 3 attempts")
+        return [float(len(p)) for p in prompts]
+
+
+def test_cache_declares_exactly_the_backends_capabilities(tmp_path: Path) -> None:
+    assert scorer(CachedLLM(Scripted(), tmp_path / "c.sqlite")) is None
+    assert yes_no_scorer(CachedLLM(Scripted(), tmp_path / "c.sqlite")) is None
+    both = CachedLLM(OpenAILLM("openai:m@http://127.0.0.1:9/v1", Settings()), tmp_path / "c.sqlite")
+    assert scorer(both) is both and yes_no_scorer(both) is both and isinstance(both, CachedLLM)
+    only = CachedLLM(ScriptedYesNo(), tmp_path / "c.sqlite")
+    assert yes_no_scorer(only) is only and scorer(only) is None
+
+
+def test_cache_yes_no_is_cached_and_failures_are_not_stored(tmp_path: Path) -> None:
+    inner = ScriptedYesNo()
+    llm = CachedLLM(inner, tmp_path / "c.sqlite")
+    assert llm.yes_no(["ab", "abc"]) == [2.0, 3.0]
+    with pytest.raises(LLMError):
+        llm.yes_no(["abc", "fail now"])
+    assert llm.yes_no(["abc", "ab"]) == [3.0, 2.0] and inner.batches == [["ab", "abc"], ["fail now"]]
+    with pytest.raises(LLMError):
+        llm.yes_no(["fail now"])  # the failure was not stored: asked again
+    assert inner.batches[-1] == ["fail now"]
+    fresh = CachedLLM(ScriptedYesNo(), tmp_path / "c.sqlite")
+    assert fresh.yes_no(["ab"]) == [2.0] and fresh.inner.batches == []  # on disk
+
+
 def _fill(path: str, worker: int) -> None:
     llm = CachedLLM(Scripted(), path)
     for i in range(40):
@@ -374,3 +529,12 @@ def test_cache_is_safe_for_concurrent_processes(tmp_path: Path) -> None:
     check = CachedLLM(inner := Scripted(), path)
     check.generate([f"shared {i}" for i in range(40)] + [f"own 2 {i}" for i in range(40)])
     assert inner.batches == [] and check.hits == 80
+
+
+def test_openai_refused_key_is_an_error_not_a_missing_capability(serve: Any) -> None:
+    server = serve(lambda p, b, n: (401, {}, {"error": "invalid api key"}, 0.0))
+    llm = client(server)
+    with pytest.raises(LLMError, match="HTTP 401"):
+        llm.logprob(["a"], ["b"])
+    with pytest.raises(LLMError, match="HTTP 401"):
+        llm.yes_no(["q"])

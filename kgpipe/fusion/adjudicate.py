@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
+from ..llms import scorer
 from ..parse import parse_yes_no
 from ..prompts import prompt
 from ..records import GENERIC_TYPE, Adjudicator, MentionIn
@@ -37,10 +38,10 @@ def llm_adjudicator(llm: "LLM", *, batch_size: int = 8) -> "Adjudicator":
         verdicts: list[bool] = []
         for start in range(0, len(pairs), batch_size):
             prompts = [build_prompt(a, b) for a, b in pairs[start : start + batch_size]]
-            score = getattr(llm, "logprob", None)
-            if callable(score):
-                yes = score(prompts, [" yes"] * len(prompts))
-                no = score(prompts, [" no"] * len(prompts))
+            score = scorer(llm)
+            if score is not None:
+                yes = score.logprob(prompts, [" yes"] * len(prompts))
+                no = score.logprob(prompts, [" no"] * len(prompts))
                 verdicts += [y > n for y, n in zip(yes, no)]
             else:
                 replies = llm.generate(prompts, max_new_tokens=3, stop=["\n"])

@@ -3,6 +3,8 @@
 The prompt is a versioned few-shot file (``prompts/extract.v1.md``); when an ontology is configured its
 allowed types and relations are listed in the prompt. Replies are parsed by ``kgpipe.parse`` only.
 A chunk whose reply yields nothing usable is recorded as an ``ExtractionFailure`` and the build goes on.
+A batch whose request fails after the backend's retries (``LLMError``) is retried one chunk at a time, so
+only the chunks that keep failing are lost; each is recorded as a ``ChunkFailure`` (stage ``"extract"``).
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from ..errors import LLMError
 from ..parse import parse_triples
 from ..prompts import prompt
-from ..records import GENERIC_TYPE, Chunk, ExtractionFailure, Provenance, Triple
+from ..records import GENERIC_TYPE, Chunk, ChunkFailure, ExtractionFailure, Provenance, Triple
 
 if TYPE_CHECKING:
     from ..llms import LLM
@@ -26,6 +29,7 @@ STOP = ("\nEND", "\nText:")
 class ExtractionResult:
     triples: list[Triple] = field(default_factory=list)
     failures: list[ExtractionFailure] = field(default_factory=list)
+    failed: list[ChunkFailure] = field(default_factory=list)  # requests that failed after retries
 
 
 def build_prompt(text: str, ontology: "Ontology | None" = None) -> str:
@@ -50,8 +54,20 @@ def extract(
     result = ExtractionResult()
     for start in range(0, len(chunks), batch_size):
         batch = chunks[start : start + batch_size]
-        replies = llm.generate([build_prompt(c.text, ontology) for c in batch], max_new_tokens=max_new_tokens, stop=STOP)
-        for chunk, reply in zip(batch, replies):
+        prompts = [build_prompt(c.text, ontology) for c in batch]
+        answered: list[tuple[Chunk, str]] = []
+        try:
+            answered = list(zip(batch, llm.generate(prompts, max_new_tokens=max_new_tokens, stop=STOP)))
+        except LLMError as exc:
+            if len(batch) == 1:
+                result.failed.append(ChunkFailure(batch[0].id, batch[0].doc_id, "extract", str(exc)))
+            else:  # one chunk at a time, so that only the chunks that keep failing fail
+                for chunk, text in zip(batch, prompts):
+                    try:
+                        answered.append((chunk, llm.generate([text], max_new_tokens=max_new_tokens, stop=STOP)[0]))
+                    except LLMError as one:
+                        result.failed.append(ChunkFailure(chunk.id, chunk.doc_id, "extract", str(one)))
+        for chunk, reply in answered:
             parsed = parse_triples(reply)
             if parsed.failed:
                 result.failures.append(ExtractionFailure(chunk.id, chunk.doc_id, parsed.reason, reply[:500]))

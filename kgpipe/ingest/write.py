@@ -31,8 +31,10 @@ from ..records import GraphBatch
 from ..stores import Store
 
 
-def write(batch: GraphBatch, store: Store, *, batch_size: int = 5000) -> dict[str, int]:
+def write(batch: GraphBatch, store: Store, *, batch_size: int = 5000, complete: bool = True) -> dict[str, int]:
     """Write ``batch``; returns rows written per kind (``facts_skipped``: facts whose head or tail is missing).
+
+    ``complete=False`` leaves the documents unmarked (some of their chunks failed), so a build redoes them.
 
     Duplicates inside the batch are merged first (entities: aliases unioned; facts with the same
     head, relationship type and tail: provenance unioned, confidence max), which both saves work
@@ -80,16 +82,21 @@ def write(batch: GraphBatch, store: Store, *, batch_size: int = 5000) -> dict[st
         counts["facts"] += written
         counts["facts_skipped"] += len(rows) - written
 
-    if documents:
+    if documents and complete:
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         for ids in _batches(list(documents), batch_size):
             store.execute(*cypher.mark_documents_complete(ids, stamp), write=True)
     return counts
 
 
-def write_version(batch: GraphBatch, store: Store, built: dict[str, tuple[str, bool]], batch_size: int) -> bool:
-    """Write one document's batch; if its path held another version, delete that one after. True if replaced."""
-    write(batch, store, batch_size=batch_size)
+def write_version(
+    batch: GraphBatch, store: Store, built: dict[str, tuple[str, bool]], batch_size: int, *, complete: bool = True
+) -> bool:
+    """Write one document's batch; if its path held another version, delete that one after. True if replaced.
+
+    ``complete=False``: the document is written but not marked complete (some of its chunks failed).
+    """
+    write(batch, store, batch_size=batch_size, complete=complete)
     doc = batch.documents[0]
     old = built.get(doc.path)
     if old is not None and old[0] != doc.id:  # the file changed: facts only the old text supported go

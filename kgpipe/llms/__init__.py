@@ -1,9 +1,17 @@
 """LLM backends behind one small contract, resolved by name in one place.
 
 A backend is any object with a ``model_id`` string and ``generate(prompts, max_new_tokens=..., stop=...)``
-returning one completion per prompt (the text after the prompt). Backends that can also score text
-implement ``logprob(contexts, continuations)`` (summed log-probability of each continuation given its
-context); the judge uses it when present.
+returning one completion per prompt (the text after the prompt). Two optional capabilities are declared
+as protocols and checked in one place (``scorer(llm)``, ``yes_no_scorer(llm)``), never probed at call sites:
+
+* ``Scorer.logprob(contexts, continuations)``: summed log-probability of each continuation given its
+  context (a local model; an HTTP server that echoes prompt logprobs, as vLLM and llama.cpp do);
+* ``YesNoScorer.yes_no(prompts)``: log-odds of a "Yes" over a "No" answer, read from one request's
+  top-token log-probabilities (what OpenAI's chat endpoints return, without prompt echo).
+
+A backend that declares a capability may still find, from a well-formed reply, that its server lacks
+it: it then raises ``NotImplementedError``. A failed request (outage, malformed reply) is an ``LLMError``,
+never taken as a missing capability.
 
 Names accepted wherever an LLM is::
 
@@ -37,6 +45,34 @@ class LLM(Protocol):
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int = 128, stop: Sequence[str] = ()) -> list[str]:
         """One completion per prompt, greedy, without the prompt, cut at the first stop string."""
         ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Scores text: the judge's ``likelihood`` signal (and ``yes_no`` when there is no ``YesNoScorer``)."""
+
+    def logprob(self, contexts: Sequence[str], continuations: Sequence[str]) -> list[float]:
+        """Summed log-probability of each continuation given its context."""
+        ...
+
+
+@runtime_checkable
+class YesNoScorer(Protocol):
+    """Answers yes/no questions with a log-odds in one request each: the judge's ``yes_no`` signal."""
+
+    def yes_no(self, prompts: Sequence[str]) -> list[float]:
+        """``log P(yes) - log P(no)`` of the first answer token after each prompt."""
+        ...
+
+
+def scorer(llm: object) -> Scorer | None:
+    """``llm`` as a ``Scorer`` when it declares ``logprob``, else None: the one place this is checked."""
+    return llm if llm is not None and isinstance(llm, Scorer) else None
+
+
+def yes_no_scorer(llm: object) -> YesNoScorer | None:
+    """``llm`` as a ``YesNoScorer`` when it declares ``yes_no``, else None: the one place this is checked."""
+    return llm if llm is not None and isinstance(llm, YesNoScorer) else None
 
 
 # Built-in backends, registered exactly like a third-party one would be.

@@ -33,10 +33,19 @@ class CachedLLM:
     """Wraps a backend; answers repeated requests from disk and forwards only the misses.
 
     ``calls`` counts inputs actually sent to the backend, ``hits`` those answered from the cache.
-    ``logprob`` exists exactly when the wrapped backend has it, so ``hasattr(llm, "logprob")`` still
-    tells callers whether scoring is available. Other public attributes (``model``, ``tokenizer``)
-    are read through from the wrapped backend.
+    The wrapper declares exactly the capabilities of the wrapped backend (``Scorer.logprob``,
+    ``YesNoScorer.yes_no``, both cached): ``CachedLLM(llm, path)`` returns the subclass that has them, so
+    ``kgpipe.llms.scorer``/``yes_no_scorer`` answer for it as for the backend. Only replies are stored:
+    a request that raised (after the backend's retries) is asked again next time. Other public
+    attributes (``model``, ``tokenizer``) are read through from the wrapped backend.
     """
+
+    def __new__(cls, llm: Any, path: "str | os.PathLike[str]") -> "CachedLLM":
+        if cls is CachedLLM:
+            from . import scorer, yes_no_scorer
+
+            cls = _VARIANTS[(scorer(llm) is not None, yes_no_scorer(llm) is not None)]
+        return super().__new__(cls)
 
     def __init__(self, llm: Any, path: str | os.PathLike[str]) -> None:
         self.inner = llm
@@ -63,27 +72,12 @@ class CachedLLM:
         return [str(v) for v in self._through("generate", keys, compute)]
 
     def __getattr__(self, name: str) -> Any:
-        # Only called for attributes this class lacks: `logprob` (cached) when the backend scores,
-        # and public read-through attributes such as `model` and `tokenizer`.
+        # Only called for attributes this class lacks: public read-through attributes such as `model`
+        # and `tokenizer`. Capabilities are never read through: they are declared by the subclass.
         inner = self.__dict__.get("inner")
-        if inner is None or name.startswith("_"):
+        if inner is None or name.startswith("_") or name in ("logprob", "yes_no"):
             raise AttributeError(name)
-        if name == "logprob":
-            if not hasattr(inner, "logprob"):
-                raise AttributeError(f"{type(inner).__name__} cannot score text (no logprob)")
-            return self._logprob
         return getattr(inner, name)
-
-    def _logprob(self, contexts: Sequence[str], continuations: Sequence[str]) -> list[float]:
-        """Cached summed log-probabilities of continuations given contexts."""
-        if len(contexts) != len(continuations):
-            raise ValueError("logprob needs as many contexts as continuations")
-        keys = [self._key("logprob", [c, x]) for c, x in zip(contexts, continuations)]
-
-        def compute(todo: list[int]) -> list[Any]:
-            return list(self.inner.logprob([contexts[i] for i in todo], [continuations[i] for i in todo]))
-
-        return [float(v) for v in self._through("logprob", keys, compute)]
 
     def _key(self, method: str, payload: list[Any]) -> str:
         blob = json.dumps([self.model_id, method, *payload], ensure_ascii=False, separators=(",", ":"))
@@ -138,3 +132,36 @@ class CachedLLM:
 
     def __repr__(self) -> str:
         return f"CachedLLM({self.inner!r}, {str(self.path)!r})"
+
+
+class _CachedScorer(CachedLLM):
+    def logprob(self, contexts: Sequence[str], continuations: Sequence[str]) -> list[float]:
+        """Cached summed log-probabilities of continuations given contexts."""
+        if len(contexts) != len(continuations):
+            raise ValueError("logprob needs as many contexts as continuations")
+        keys = [self._key("logprob", [c, x]) for c, x in zip(contexts, continuations)]
+
+        def compute(todo: list[int]) -> list[Any]:
+            return list(self.inner.logprob([contexts[i] for i in todo], [continuations[i] for i in todo]))
+
+        return [float(v) for v in self._through("logprob", keys, compute)]
+
+
+class _CachedYesNo(CachedLLM):
+    def yes_no(self, prompts: Sequence[str]) -> list[float]:
+        """Cached yes/no log-odds."""
+        keys = [self._key("yes_no", [p]) for p in prompts]
+
+        def compute(todo: list[int]) -> list[Any]:
+            return list(self.inner.yes_no([prompts[i] for i in todo]))
+
+        return [float(v) for v in self._through("yes_no", keys, compute)]
+
+
+class _CachedBoth(_CachedScorer, _CachedYesNo):
+    pass
+
+
+_VARIANTS: dict[tuple[bool, bool], type[CachedLLM]] = {
+    (False, False): CachedLLM, (True, False): _CachedScorer, (False, True): _CachedYesNo, (True, True): _CachedBoth,
+}

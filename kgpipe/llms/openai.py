@@ -1,8 +1,9 @@
 """Any OpenAI-compatible HTTP endpoint (OpenAI, vLLM, Ollama, llama.cpp server) as an LLM backend.
 
 Prompts go out concurrently (at most ``settings.llm_concurrency`` in flight), each with a timeout and
-retries with exponential backoff and jitter on 429, 5xx and connection failures, honouring
-``Retry-After``::
+retries with exponential backoff and jitter on 429, 5xx, connection failures and malformed 200 replies
+(not JSON, cut short, no choices), honouring ``Retry-After``; after the last retry an ``LLMError``
+(``BadReply`` for malformed bodies) names the model, route, attempts and a body excerpt::
 
     llm = OpenAILLM("openai:qwen2.5-7b@http://localhost:8000/v1", Settings())
     llm.generate(["Paris is the capital of"], max_new_tokens=8)
@@ -11,6 +12,7 @@ retries with exponential backoff and jitter on 429, 5xx and connection failures,
 from __future__ import annotations
 
 import email.utils
+import math
 import os
 import random
 import threading
@@ -21,13 +23,15 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..errors import ConfigError, LLMError
+from ..errors import BadReply, ConfigError, LLMError
 
 if TYPE_CHECKING:
     from ..config import Settings
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MAX_STOPS = 4  # OpenAI accepts at most four stop sequences; the rest are applied locally
+CHAT_TOP_LOGPROBS = 20  # alternatives asked for the yes/no answer token (OpenAI's chat maximum)
+COMPLETION_TOP_LOGPROBS = 5  # the same on /completions (OpenAI's maximum there)
 MAX_RETRY_AFTER = 60.0  # a longer Retry-After would stall a build; wait this long and try again
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -47,7 +51,7 @@ class OpenAILLM:
         settings: "Settings | None" = None,
         *,
         endpoint: Endpoint = "chat",
-        backoff: float = 0.5,
+        backoff: float | None = None,
         max_backoff: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -56,10 +60,14 @@ class OpenAILLM:
         settings = settings or Settings()
         model, base_url = _parse_spec(spec, settings)
         self.model, self.base_url, self.endpoint = model, base_url, endpoint
-        self.model_id = f"openai:{model}@{urlsplit(base_url).netloc}"
+        # The served model name identifies the model, not where it is served: the response cache and the
+        # judge calibration follow the model to another host or port (see README, "LLM backends").
+        self.model_id = f"openai:{model}"
         self.concurrency = max(1, settings.llm_concurrency)
         self.retries = max(0, settings.llm_retries)
-        self.backoff, self.max_backoff = backoff, max_backoff
+        self.backoff = settings.llm_backoff if backoff is None else backoff
+        self.max_backoff = max_backoff
+        self._lacks: dict[str, str] = {}  # feature -> why, learnt from a well-formed reply (never from a failure)
         key = settings.llm_api_key or os.environ.get("OPENAI_API_KEY", "")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx.Client(
@@ -81,12 +89,22 @@ class OpenAILLM:
     def logprob(self, contexts: Sequence[str], continuations: Sequence[str]) -> list[float]:
         """Summed log-probability of each continuation given its context, via ``/completions`` echo.
 
-        Raises ``NotImplementedError`` when the server does not return prompt logprobs (OpenAI's
-        chat-era models, most hosted APIs); vLLM and llama.cpp servers do.
+        Raises ``NotImplementedError`` when a well-formed reply carries no prompt logprobs, or the server
+        refuses echo with a 4xx (OpenAI's chat-era models, most hosted APIs); vLLM and llama.cpp servers
+        return them. An outage or malformed reply is an ``LLMError``, never taken for a missing feature.
         """
         if len(contexts) != len(continuations):
             raise ValueError("logprob needs as many contexts as continuations")
         return self._map(lambda pair: self._score(*pair), list(zip(contexts, continuations)))
+
+    def yes_no(self, prompts: Sequence[str]) -> list[float]:
+        """``log P(yes) - log P(no)`` of the first answer token, one request per prompt (``max_tokens=1``).
+
+        Chat: ``logprobs=true, top_logprobs=20`` (OpenAI returns these without prompt echo); on
+        ``/completions``: ``logprobs=5``. See ``yes_no_log_odds`` for spellings and a missing answer.
+        ``NotImplementedError`` when a well-formed reply has no top logprobs (or a 4xx refuses them).
+        """
+        return self._map(self._yes_no, list(prompts))
 
     def close(self) -> None:
         self._client.close()
@@ -113,72 +131,212 @@ class OpenAILLM:
         body: dict[str, Any] = {"model": self.model, "temperature": 0, "max_tokens": max_new_tokens}
         if stops:
             body["stop"] = stops[:MAX_STOPS]
+        return str(self._ask(prompt, body, _chat_text, _completion_text))
+
+    def _ask(
+        self, prompt: str, body: dict[str, Any], read_chat: "Reader", read_completion: "Reader",
+        completion_body: dict[str, Any] | None = None,
+    ) -> Any:
+        """POST ``prompt`` to the chat route (falling back to ``/completions`` for good when it has none)."""
         if self.endpoint == "chat":
             try:
-                data = self._post("chat/completions", {**body, "messages": [{"role": "user", "content": prompt}]})
-                return str(data["choices"][0]["message"].get("content") or "")
+                messages = [{"role": "user", "content": prompt}]
+                return self._post("chat/completions", {**body, "messages": messages}, read_chat)
             except _NoChat:
                 with self._lock:
                     self.endpoint = "completions"  # remembered: later prompts skip the failed route
-        data = self._post("completions", {**body, "prompt": prompt})
-        return str(data["choices"][0].get("text") or "")
+        return self._post("completions", {**(completion_body or body), "prompt": prompt}, read_completion)
 
     def _score(self, context: str, continuation: str) -> float:
         if not continuation:
             return 0.0
         text = context + continuation
         body = {"model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0, "echo": True, "logprobs": 1}
-        try:
-            data = self._post("completions", body)
-            lp = data["choices"][0]["logprobs"]
-            tokens, offsets = lp["token_logprobs"], lp["text_offset"]
-        except _StatusError as exc:
-            if not 400 <= exc.status < 500:
-                raise
-            raise NotImplementedError(f"{self.model_id} does not return prompt logprobs (echo): {exc}") from None
-        except (KeyError, IndexError, TypeError) as exc:
-            raise NotImplementedError(f"{self.model_id} does not return prompt logprobs (echo): {exc!r}") from None
+        tokens, offsets = self._feature("echo", lambda: self._post("completions", body, _echo_logprobs))
         # Sum the prompt tokens that start inside the continuation; the one generated token lies beyond.
         picked = [t for t, o in zip(tokens, offsets) if len(context) <= o < len(text)]
         if not picked or any(t is None for t in picked):
             raise NotImplementedError(f"{self.model_id} returned no logprobs for the continuation")
         return float(sum(picked))
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST with retries; raises ``LLMError`` (status and body excerpt) once retries are spent."""
+    def _yes_no(self, prompt: str) -> float:
+        body: dict[str, Any] = {"model": self.model, "temperature": 0, "max_tokens": 1}
+        chat = {**body, "logprobs": True, "top_logprobs": CHAT_TOP_LOGPROBS}
+        plain = {**body, "logprobs": COMPLETION_TOP_LOGPROBS}
+        top = self._feature("top logprobs", lambda: self._ask(prompt, chat, _chat_top_logprobs, _completion_top_logprobs, plain))
+        return yes_no_log_odds(top)
+
+    def _feature(self, name: str, request: Callable[[], Any]) -> Any:
+        """``request()``, turning a refusal of the feature into ``NotImplementedError``, remembered.
+
+        Only a well-formed reply without it or a 4xx refusal counts; an outage (5xx, 408/429, transport),
+        a refused key (401/403) or a malformed reply is an ``LLMError`` and decides nothing.
+        """
+        if name in self._lacks:
+            raise NotImplementedError(self._lacks[name])
+        try:
+            return request()
+        except _StatusError as exc:
+            if not 400 <= exc.status < 500 or exc.status in _RETRY_STATUS or exc.status in (401, 403):
+                raise
+            why = f"{self.model_id} does not return {name}: {exc}"
+        except NotImplementedError as exc:
+            why = f"{self.model_id} does not return {name}: {exc}"
+        with self._lock:
+            self._lacks[name] = why
+        raise NotImplementedError(why)
+
+    def _post(self, path: str, body: dict[str, Any], read: "Reader") -> Any:
+        """POST with retries; ``read`` turns the reply's JSON into the value wanted.
+
+        Retried with backoff: connection failures and timeouts, 408/409/425/429/5xx (honouring
+        Retry-After), and a 200 whose body is no usable reply (not JSON, cut short, no choices, a choice
+        without message or text: ``read`` raises KeyError/IndexError/TypeError/ValueError). Once the retries
+        are spent this raises ``LLMError`` (``BadReply`` for malformed bodies) naming the model, route,
+        attempts and a body excerpt. ``read`` raising ``NotImplementedError`` (a well-formed reply without
+        a feature) is passed on at once.
+        """
         attempt = 0
         while True:
+            retry_after: float | None = None
             try:
                 response = self._client.post(path, json=body)
             except httpx.TransportError as exc:  # connection refused/reset, timeouts
-                if attempt >= self.retries:
-                    raise LLMError(
-                        f"{self.model_id}: POST {path} failed after {attempt + 1} attempts: "
-                        f"{exc.__class__.__name__}: {exc}"
-                    ) from exc
-                time.sleep(self._delay(attempt, None))
-                attempt += 1
-                continue
-            if response.status_code < 400:
-                try:
-                    return dict(response.json())
-                except ValueError:
-                    raise LLMError(f"{self.model_id}: POST {path} returned non-JSON: {_excerpt(response)}") from None
-            if path == "chat/completions" and _chat_unsupported(response):
-                raise _NoChat()
-            if response.status_code not in _RETRY_STATUS or attempt >= self.retries:
-                tries = f" after {attempt + 1} attempts" if attempt else ""
-                raise _StatusError(
-                    response.status_code,
-                    f"{self.model_id}: POST {path} failed{tries}: HTTP {response.status_code}: {_excerpt(response)}",
-                )
-            time.sleep(self._delay(attempt, _retry_after(response)))
+                error: type[LLMError] = LLMError
+                problem, status, cause = f"{exc.__class__.__name__}: {exc}", 0, exc
+            else:
+                cause = None
+                if response.status_code < 400:
+                    try:
+                        return read(response.json())
+                    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+                        error, status = BadReply, response.status_code
+                        problem = f"malformed reply ({_why(exc)}): {_excerpt(response)}"
+                else:
+                    if path == "chat/completions" and _chat_unsupported(response):
+                        raise _NoChat()
+                    error, status = _StatusError, response.status_code
+                    problem = f"HTTP {response.status_code}: {_excerpt(response)}"
+                    if response.status_code not in _RETRY_STATUS:
+                        raise _StatusError(status, f"{self.model_id}: POST {path} failed: {problem}")
+                    retry_after = _retry_after(response)
+            if attempt >= self.retries:
+                message = f"{self.model_id}: POST {path} failed after {attempt + 1} attempts: {problem}"
+                exc_out = _StatusError(status, message) if error is _StatusError else error(message)
+                raise exc_out from cause
+            time.sleep(self._delay(attempt, retry_after))
             attempt += 1
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with jitter; never shorter than the server's Retry-After (up to a minute)."""
         backoff = min(self.max_backoff, self.backoff * 2**attempt) * random.uniform(0.5, 1.0)
         return max(backoff, min(retry_after, MAX_RETRY_AFTER)) if retry_after is not None else backoff
+
+
+Reader = Callable[[Any], Any]
+
+
+def _choice(data: Any) -> dict[str, Any]:
+    """The first choice of a reply; KeyError/IndexError/TypeError (a malformed reply) when there is none."""
+    choice = data["choices"][0]
+    if not isinstance(choice, dict):
+        raise TypeError(f"choice is {type(choice).__name__}, not an object")
+    return choice
+
+
+def _chat_text(data: Any) -> str:
+    message = _choice(data)["message"]
+    if not isinstance(message, dict):
+        raise TypeError("message is not an object")
+    return str(message.get("content") or "")  # null content (a refusal, a tool call) is an empty answer
+
+
+def _completion_text(data: Any) -> str:
+    text = _choice(data)["text"]
+    if not isinstance(text, str):
+        raise TypeError("text is not a string")
+    return text
+
+
+def _logprobs_of(choice: dict[str, Any], what: str) -> Any:
+    lp = choice.get("logprobs")
+    if not isinstance(lp, dict):
+        raise NotImplementedError(f"the reply carries no {what}")
+    return lp
+
+
+def _echo_logprobs(data: Any) -> tuple[list[Any], list[int]]:
+    lp = _logprobs_of(_choice(data), "prompt logprobs (echo)")
+    tokens, offsets = lp.get("token_logprobs"), lp.get("text_offset")
+    if not isinstance(tokens, list) or not isinstance(offsets, list):
+        raise NotImplementedError("the reply carries no prompt logprobs (echo)")
+    return tokens, offsets
+
+
+def _chat_top_logprobs(data: Any) -> dict[str, float]:
+    """``{token: logprob}`` of the alternatives for the first generated token of a chat reply."""
+    choice = _choice(data)
+    if not isinstance(choice.get("message"), dict):
+        raise TypeError("choice has no message")
+    content = _logprobs_of(choice, "top logprobs").get("content")
+    if not isinstance(content, list) or not content or not isinstance(content[0], dict):
+        raise NotImplementedError("the reply carries no top logprobs")
+    first = content[0]
+    alternatives = first.get("top_logprobs") or []
+    top = {str(a["token"]): float(a["logprob"]) for a in alternatives if isinstance(a, dict)}
+    if "token" in first and "logprob" in first:
+        top.setdefault(str(first["token"]), float(first["logprob"]))
+    if not top:
+        raise NotImplementedError("the reply carries no top logprobs")
+    return top
+
+
+def _completion_top_logprobs(data: Any) -> dict[str, float]:
+    choice = _choice(data)
+    if not isinstance(choice.get("text"), str):
+        raise TypeError("choice has no text")
+    tops = _logprobs_of(choice, "top logprobs").get("top_logprobs")
+    if not isinstance(tops, list) or not tops or not isinstance(tops[0], dict) or not tops[0]:
+        raise NotImplementedError("the reply carries no top logprobs")
+    return {str(k): float(v) for k, v in tops[0].items()}
+
+
+def yes_no_log_odds(top: dict[str, float]) -> float:
+    """``log P(yes) - log P(no)`` from the top alternatives of one answer token.
+
+    Every spelling counts for its answer ("Yes", " yes", "YES"; leading space and case ignored; their
+    probabilities added). An answer missing from the list gets the lowest listed log-probability, an
+    upper bound on its own (so a confident "Yes" with "No" unlisted gives a large positive log-odds,
+    never an infinite one); with both missing the log-odds is 0.
+
+    >>> round(yes_no_log_odds({" Yes": -0.1, "Yes": -3.0, " No": -2.5}), 3)
+    2.454
+    >>> yes_no_log_odds({"Yes": -0.01, "Maybe": -6.0})
+    5.99
+    """
+    floor = min(top.values())
+    found: dict[str, list[float]] = {"yes": [], "no": []}
+    for token, logprob in top.items():
+        key = token.strip().casefold()
+        if key in found:
+            found[key].append(logprob)
+    yes, no = (_logsumexp(found[k]) if found[k] else floor for k in ("yes", "no"))
+    return yes - no
+
+
+def _logsumexp(values: list[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, ValueError):
+        return "not JSON" if "JSON" in type(exc).__name__ or "Expecting" in str(exc) else str(exc)
+    if isinstance(exc, IndexError):
+        return "no choices"
+    if isinstance(exc, KeyError):
+        return f"no {exc.args[0]!r}"
+    return str(exc)
 
 
 class _StatusError(LLMError):

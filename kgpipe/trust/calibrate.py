@@ -6,10 +6,13 @@ signal the AUROC of true versus swapped is measured and a one-feature logistic c
 turns the signal's raw value into a probability; the signal's weight in the judge is
 ``max(0, AUROC - 0.5)``, so a signal at chance (a base model's yes/no answer) counts for nothing and
 costs no LLM calls (a lead within two standard errors of chance counts as none). The result is
-cached per model id under the state folder. The packaged Gemma's measurement ships as
+cached per model id under the state folder (for an HTTP model the served model name, not the host or
+port), and only when its requests succeeded. ``CALIBRATION_EXAMPLES`` of the built-in examples are used:
+the smallest set whose AUROC estimate was stable for the packaged Gemma (scripts/calibration_convergence.py).
+The packaged Gemma's measurement ships as
 ``default_calibration`` so a first build does not spend minutes on it (``refresh=True`` re-measures)::
 
-    cal = calibration_for(llm, settings)      # computed on first use (a few hundred scoring calls)
+    cal = calibration_for(llm, settings)      # computed on first use (at most 225 scoring requests)
     cal.auroc    # Gemma 3 270M: {"likelihood": 0.68, "yes_no": 0.54, "lexical": 0.72, ...}
     cal.weights  # {"likelihood": 0.18, "yes_no": 0.0, "lexical": 0.22, "ontology": 0.2}
 """
@@ -23,16 +26,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from ..llms import GEMMA_MODEL_ID
+from ..llms import GEMMA_MODEL_ID, scorer, yes_no_scorer
 from ..records import Triple
+
 
 if TYPE_CHECKING:
     from ..config import Settings
     from ..llms import LLM
 
-CALIBRATION_VERSION = "judge-calibration.v1"
+CALIBRATION_VERSION = "judge-calibration.v2"  # v2: fewer examples; never saved from failed requests
 SIGNALS = ("likelihood", "yes_no", "lexical")
 ONTOLOGY_WEIGHT = 0.2
+# Examples a model is calibrated on (of the 40 below): the smallest set whose AUROC estimate stays stable
+# (scripts/calibration_convergence.py; README "The judge").
+CALIBRATION_EXAMPLES = 25
 
 # (text, head, relation, tail, distractor): the tail is stated in the text (sometimes in another form, as
 # gold graphs have it); the distractor is also in the text but the relation does not hold for it.
@@ -93,6 +100,7 @@ class Calibration:
     curves: dict[str, tuple[float, float]] = field(default_factory=dict)
     pairs: int = 0
     version: str = CALIBRATION_VERSION
+    missing: dict[str, str] = field(default_factory=dict)  # LLM signal -> why the model does not offer it
 
     def probability(self, signal: str, raw: float) -> float:
         """The raw value of an LLM signal as a probability that the triple is true."""
@@ -155,7 +163,7 @@ def corrupted(examples: Sequence[Example]) -> list[tuple[str, Triple, str]]:
     return out
 
 
-def calibrate(llm: "LLM", examples: Sequence[Example] = CALIBRATION_SET, *, batch_size: int = 64) -> Calibration:
+def calibrate(llm: "LLM", examples: Sequence[Example] | None = None, *, batch_size: int = 64) -> Calibration:
     """Score true and corrupted triples with every signal; AUROC, weight and probability curve per signal.
 
     ``auroc`` holds the AUROC over all false claims (what the weights come from) and, for diagnosis,
@@ -163,8 +171,12 @@ def calibrate(llm: "LLM", examples: Sequence[Example] = CALIBRATION_SET, *, batc
     """
     from .judge import raw_signals  # the judge's own signal code, so calibration measures exactly what it uses
 
+    examples = CALIBRATION_SET[:CALIBRATION_EXAMPLES] if examples is None else examples
     rows = [(text, Triple(h, r, t), "true") for text, h, r, t, _ in examples] + corrupted(examples)
-    signals = raw_signals([t for _, t, _ in rows], [text for text, _, _ in rows], llm, wanted=SIGNALS, batch_size=batch_size)
+    missing: dict[str, str] = {}
+    signals = raw_signals(
+        [t for _, t, _ in rows], [text for text, _, _ in rows], llm, wanted=SIGNALS, batch_size=batch_size, missing=missing
+    )
     aurocs: dict[str, float] = {}
     curves: dict[str, tuple[float, float]] = {}
     for name in SIGNALS:
@@ -184,7 +196,7 @@ def calibrate(llm: "LLM", examples: Sequence[Example] = CALIBRATION_SET, *, batc
     n_true, n_false = len(examples), len(rows) - len(examples)
     weights = {name: round(weight(aurocs[name], n_true, n_false), 4) for name in SIGNALS if name in aurocs}
     weights["ontology"] = ONTOLOGY_WEIGHT  # untyped calibration triples cannot measure it: a fixed share
-    return Calibration(llm.model_id, aurocs, weights, curves, pairs=len(rows) - len(examples))
+    return Calibration(llm.model_id, aurocs, weights, curves, pairs=len(rows) - len(examples), missing=missing)
 
 
 def _cache_file(state_dir: Path, model_id: str) -> Path:
@@ -193,11 +205,16 @@ def _cache_file(state_dir: Path, model_id: str) -> Path:
 
 
 def calibration_for(llm: "LLM", settings: "Settings | None" = None, *, refresh: bool = False) -> Calibration:
-    """The calibration of ``llm``: read from ``<state>/judge/``, or measured now and saved there."""
+    """The calibration of ``llm``: read from ``<state>/judge/``, or measured now and saved there.
+
+    Keyed by ``llm.model_id`` (for an HTTP model the served model name, not the host or port). A
+    measurement whose requests failed raises ``LLMError`` and saves nothing, so the next build measures
+    again; only a model whose well-formed replies lack logprobs is saved as unable to score.
+    """
     from ..config import Settings
 
     settings = settings or Settings()
-    if not hasattr(llm, "logprob"):
+    if scorer(llm) is None and yes_no_scorer(llm) is None:
         return default_calibration(llm.model_id, scores=False)  # nothing to measure: grounding only
     path = _cache_file(settings.state_path, llm.model_id)
     if path.is_file() and not refresh:

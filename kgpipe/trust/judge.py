@@ -7,8 +7,9 @@ LLM call (GraphJudger's graph judgement, adapted to base models). Signals, each 
   ``(log P(v | text) - log P(v | no text)) / words(v)``, mapped through a logistic curve fitted per
   model (``kgpipe.trust.calibrate``). A base model cannot answer yes/no, but it knows which claims its text makes likely.
 * ``yes_no``: ``log P(" Yes") - log P(" No")`` after the versioned judge prompt (``prompts/judge.v1.md``),
-  through its own fitted curve; this is what instruction-tuned models are good at. Works over HTTP too,
-  since both backends score continuations with ``logprob``.
+  through its own fitted curve; this is what instruction-tuned models are good at. Read in one request
+  from a ``YesNoScorer`` (the answer token's top logprobs: OpenAI-style chat endpoints give these
+  without prompt echo), else in two from a ``Scorer`` (``logprob`` of each answer).
 * ``lexical``: are the head and tail (or close variants: diacritics, case, partial or fuzzy token
   matches) in the source text; the less grounded of the two counts.
 * ``ontology``: 1 when the relation's domain and range fit the triple's types, 0 when they do not,
@@ -16,7 +17,8 @@ LLM call (GraphJudger's graph judgement, adapted to base models). Signals, each 
 
 ``confidence = sum(w_s * p_s) / sum(w_s)`` over the signals present, with weights from the model's
 calibration (``max(0, AUROC - 0.5)`` per signal, 0 within noise of chance); a signal with weight 0
-is not computed at all.
+is not computed at all. A signal the calibration weights but the model turns out not to offer (a
+server without prompt logprobs) is left out and said so (``JudgeResult.missing``, the build summary).
 Triples at or above the threshold are kept with the confidence stored on them; the others are
 returned as ``Rejection`` records with their scores, for the build report.
 """
@@ -30,6 +32,7 @@ from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .calibrate import Calibration, default_calibration
+from ..llms import scorer, yes_no_scorer
 from ..prompts import prompt
 from ..records import Chunk, Triple
 from ..text import fold_diacritics
@@ -82,6 +85,7 @@ class JudgeResult:
     rejected: list[Rejection] = field(default_factory=list)
     weights: dict[str, float] = field(default_factory=dict)
     threshold: float = DEFAULT_THRESHOLD
+    missing: dict[str, str] = field(default_factory=dict)  # signal -> why the judge ran without it
 
 
 def verbalise(triple: Triple) -> str:
@@ -140,10 +144,10 @@ def lexical(triple: Triple, text: str) -> float:
     return min(grounding(triple.head, text), grounding(triple.tail, text))
 
 
-def _logprobs(llm: "LLM", contexts: list[str], continuations: list[str], batch_size: int) -> list[float]:
+def _batched(fn: Any, batch_size: int, *columns: Sequence[Any]) -> list[float]:
     out: list[float] = []
-    for start in range(0, len(contexts), batch_size):
-        out.extend(llm.logprob(contexts[start : start + batch_size], continuations[start : start + batch_size]))  # type: ignore[attr-defined]
+    for start in range(0, len(columns[0]), batch_size):
+        out.extend(fn(*(c[start : start + batch_size] for c in columns)))
     return out
 
 
@@ -154,45 +158,64 @@ def raw_signals(
     *,
     wanted: Sequence[str] = ("likelihood", "yes_no", "lexical"),
     batch_size: int = 64,
+    missing: dict[str, str] | None = None,
 ) -> list[dict[str, float]]:
-    """The raw value of each wanted signal for each (triple, source text); LLM signals only when the model scores.
+    """The raw value of each wanted signal for each (triple, source text); an LLM signal only when the model offers it.
 
     ``likelihood``: length-normalised log-likelihood gain from the text; ``yes_no``: log-odds of " Yes"
-    over " No"; ``lexical``: grounding in [0, 1].
+    over " No"; ``lexical``: grounding in [0, 1]. A wanted signal the model does not offer (no capability,
+    or ``NotImplementedError`` from a well-formed reply) is left out of every row and its reason put in
+    ``missing``. A failed request (``LLMError``) is raised: a failure is never taken for a missing capability.
     """
+    missing = {} if missing is None else missing
     rows: list[dict[str, float]] = [{} for _ in triples]
     if "lexical" in wanted:
         for row, t, text in zip(rows, triples, texts):
             row["lexical"] = lexical(t, text)
-    if llm is None or not hasattr(llm, "logprob"):
+    llm_wanted = [name for name in LLM_SIGNALS if name in wanted]
+    if llm is None or not llm_wanted or not triples:
         return rows
-    try:
-        _llm_signals(rows, triples, texts, llm, wanted, batch_size)
-    except NotImplementedError as exc:  # e.g. an HTTP server that returns no prompt logprobs
-        log.warning("judge: %s cannot score text (%s); using grounding only", llm.model_id, exc)
-        for row in rows:
-            for name in LLM_SIGNALS:
-                row.pop(name, None)
-    return rows
-
-
-def _llm_signals(
-    rows: list[dict[str, float]], triples: Sequence[Triple], texts: Sequence[str], llm: "LLM", wanted: Sequence[str], batch_size: int
-) -> None:
     claims = [verbalise(t) for t in triples]
     flat = [" ".join(text.split()) for text in texts]
+    score, answer = scorer(llm), yes_no_scorer(llm)
     if "likelihood" in wanted:
-        n = len(claims)
-        contexts = [WITH_TEXT.format(text=text) for text in flat] + [WITHOUT_TEXT] * n
-        scores = _logprobs(llm, contexts, [f" {c}" for c in claims] * 2, batch_size)
-        for row, claim, with_text, without in zip(rows, claims, scores[:n], scores[n:]):
-            row["likelihood"] = (with_text - without) / max(1, len(claim.split()))
+        if score is None:
+            missing["likelihood"] = f"{llm.model_id} cannot score text (no logprob)"
+        else:
+            try:
+                n = len(claims)
+                contexts = [WITH_TEXT.format(text=text) for text in flat] + [WITHOUT_TEXT] * n
+                scores = _batched(score.logprob, batch_size, contexts, [f" {c}" for c in claims] * 2)
+            except NotImplementedError as exc:  # e.g. an HTTP server that returns no prompt logprobs
+                missing["likelihood"] = f"{llm.model_id} returns no prompt logprobs ({exc})"
+            else:
+                for row, claim, with_text, without in zip(rows, claims, scores[:n], scores[n:]):
+                    row["likelihood"] = (with_text - without) / max(1, len(claim.split()))
     if "yes_no" in wanted:
         template = prompt(PROMPT_VERSION)
         asks = [template.replace("{text}", text).replace("{fact}", claim) for text, claim in zip(flat, claims)]
-        scores = _logprobs(llm, asks * 2, [" Yes"] * len(asks) + [" No"] * len(asks), batch_size)
-        for row, yes, no in zip(rows, scores[: len(asks)], scores[len(asks) :]):
-            row["yes_no"] = yes - no
+        odds: list[float] | None = None
+        reasons: list[str] = []
+        if answer is not None:
+            try:
+                odds = _batched(answer.yes_no, batch_size, asks)
+            except NotImplementedError as exc:
+                reasons.append(f"no top logprobs ({exc})")
+        if odds is None and score is not None and "likelihood" not in missing:
+            try:
+                both = _batched(score.logprob, batch_size, asks * 2, [" Yes"] * len(asks) + [" No"] * len(asks))
+                odds = [yes - no for yes, no in zip(both[: len(asks)], both[len(asks) :])]
+            except NotImplementedError as exc:
+                reasons.append(f"no prompt logprobs ({exc})")
+        if odds is None:
+            missing["yes_no"] = f"{llm.model_id} cannot score a yes/no answer" + (f": {'; '.join(reasons)}" if reasons else "")
+        else:
+            for row, value in zip(rows, odds):
+                row["yes_no"] = value
+    for name in LLM_SIGNALS:
+        if name in missing:
+            log.warning("judge: running without %s: %s", name, missing[name])
+    return rows
 
 
 def combine(probabilities: Mapping[str, float], weights: Mapping[str, float]) -> float:
@@ -221,19 +244,25 @@ def judge(
     override single signals, e.g. ``{"yes_no": 1.0}`` for an instruction-tuned model.
     A triple whose chunk is unknown is judged against an empty text, so it is rejected, never dropped.
     """
-    scores_text = llm is not None and hasattr(llm, "logprob")
-    cal = calibration or default_calibration(llm.model_id if llm is not None else "", scores=scores_text)
+    scores_text = scorer(llm) is not None or yes_no_scorer(llm) is not None
+    cal = calibration or default_calibration(llm.model_id if llm is not None else "", scores=scorer(llm) is not None)
     used = {name: w for name, w in {**cal.weights, **(weights or {})}.items() if w > 0}
+    missing = {name: why for name, why in cal.missing.items() if name not in used}
     if not scores_text:
+        missing.update({name: "the model cannot score text" for name in LLM_SIGNALS if name in used})
         used = {name: w for name, w in used.items() if name not in LLM_SIGNALS}
     if ontology is None:
         used.pop("ontology", None)
     texts = [_source(t, chunks_by_id) for t in triples]
     wanted = [name for name in ("likelihood", "yes_no", "lexical") if name in used] or ["lexical"]
-    raws = raw_signals(triples, texts, llm, wanted=wanted, batch_size=batch_size)
-    if raws and not any(name in raws[0] for name in LLM_SIGNALS):  # the backend turned out unable to score
-        used = {name: w for name, w in used.items() if name not in LLM_SIGNALS}
-    result = JudgeResult(weights=used, threshold=threshold)
+    found: dict[str, str] = {}
+    raws = raw_signals(triples, texts, llm, wanted=wanted, batch_size=batch_size, missing=found)
+    missing.update(found)
+    used = {name: w for name, w in used.items() if name not in found}  # the backend turned out not to offer it
+    for name in LLM_SIGNALS:
+        if name not in used and name not in missing and name in cal.auroc and name not in (weights or {}):
+            missing[name] = f"weight 0: its calibration AUROC {cal.auroc[name]} is within noise of chance"
+    result = JudgeResult(weights=used, threshold=threshold, missing=missing)
     for triple, raw in zip(triples, raws):
         probs = {name: (cal.probability(name, v) if name in LLM_SIGNALS else v) for name, v in raw.items()}
         if ontology is not None and "ontology" in used:
