@@ -17,8 +17,9 @@ from typing import Any, Sequence
 from ..config import Settings
 from ..llms import resolve_llm
 from ..records import Triple
-from ..trust.calibrate import CALIBRATION_SET, SIGNALS, auroc, corrupted, weight
-from ..trust.judge import raw_signals
+from ..trust.calibrate import CALIBRATION_SET, auroc, corrupted, weight
+from ..trust.signals import SIGNALS
+from ..trust.signals import raw_signals
 
 
 def evaluate_calibration(

@@ -19,6 +19,8 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from .contract import scorer, yes_no_scorer
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY,
@@ -42,8 +44,6 @@ class CachedLLM:
 
     def __new__(cls, llm: Any, path: "str | os.PathLike[str]") -> "CachedLLM":
         if cls is CachedLLM:
-            from . import scorer, yes_no_scorer
-
             cls = _VARIANTS[(scorer(llm) is not None, yes_no_scorer(llm) is not None)]
         return super().__new__(cls)
 

@@ -30,7 +30,7 @@ import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, StoppingCriteria  # noqa: E402
 
 from ..errors import ConfigError, MissingDependency, ModelUnavailable  # noqa: E402
-from . import GEMMA_MODEL_ID  # noqa: E402
+from .contract import GEMMA_MODEL_ID  # noqa: E402
 from .decode import eos_ids, greedy, pad_id  # noqa: E402
 from ..progress import quiet_third_party  # noqa: E402
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from ..llms import GEMMA_MODEL_ID, scorer, yes_no_scorer
 from ..records import Triple
+from .signals import SIGNALS, raw_signals  # the judge's own signal code, so calibration measures exactly what it uses
 
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from ..llms import LLM
 
 CALIBRATION_VERSION = "judge-calibration.v2"  # v2: fewer examples; never saved from failed requests
-SIGNALS = ("likelihood", "yes_no", "lexical")
 ONTOLOGY_WEIGHT = 0.2
 # Examples a model is calibrated on (of the 40 below): the smallest set whose AUROC estimate stays stable
 # (scripts/calibration_convergence.py; README "The judge").
@@ -141,7 +141,7 @@ def fit_logistic(xs: Sequence[float], ys: Sequence[int], *, l2: float = 0.1) -> 
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=1.0 / l2).fit(np.asarray(xs, dtype=float).reshape(-1, 1), np.asarray(ys))
+    model = LogisticRegression(C=1.0 / l2, tol=1e-10, max_iter=1000).fit(np.asarray(xs, dtype=float).reshape(-1, 1), np.asarray(ys))
     return float(model.coef_[0][0]), float(model.intercept_[0])
 
 
@@ -169,7 +169,6 @@ def calibrate(llm: "LLM", examples: Sequence[Example] | None = None, *, batch_si
     ``auroc`` holds the AUROC over all false claims (what the weights come from) and, for diagnosis,
     ``<signal>/swapped`` and ``<signal>/distractor`` over each kind alone.
     """
-    from .judge import raw_signals  # the judge's own signal code, so calibration measures exactly what it uses
 
     examples = CALIBRATION_SET[:CALIBRATION_EXAMPLES] if examples is None else examples
     rows = [(text, Triple(h, r, t), "true") for text, h, r, t, _ in examples] + corrupted(examples)
