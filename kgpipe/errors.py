@@ -4,6 +4,7 @@
 
     KgpipeError
     ├── ConfigError            bad setting, unknown backend name, bad kgpipe.toml
+    │   └── MissingCapability  the LLM backend lacks what a command needs (a local model's logits...)
     ├── MissingDependency      an optional package is not installed (message has the pip command)
     ├── LoadError              a file could not be read (the loader reports and skips these)
     ├── LLMError               a backend failed after its retries
@@ -26,6 +27,10 @@ class KgpipeError(Exception):
 
 class ConfigError(KgpipeError):
     """A setting, configuration file or backend name is invalid."""
+
+
+class MissingCapability(ConfigError):
+    """The LLM backend lacks a capability the command needs; the message names it and backends that have it."""
 
 
 class MissingDependency(KgpipeError):

@@ -10,7 +10,8 @@ import pytest
 from kgpipe.cli import main
 from kgpipe.errors import ConfigError, NoEntityLinked
 from kgpipe.qa.paths import GraphPath, Hop
-from kgpipe.qa.answer import Answer, Candidate, ScoredPath, decoder_llm, path_prompt, rank_answers
+from kgpipe.llms import local_model
+from kgpipe.qa.answer import Answer, Candidate, ScoredPath, path_prompt, rank_answers
 
 REPO = Path(__file__).resolve().parent.parent
 KB = """\
@@ -48,7 +49,7 @@ def test_http_models_cannot_decode_paths():
         model_id = "openai:gpt"
 
     with pytest.raises(ConfigError, match="local transformers model"):
-        decoder_llm(Remote())
+        local_model(Remote())
 
 
 def test_answer_prints_paths_and_sources():

@@ -65,10 +65,6 @@ def load_graphs(path: str | Path, *, skipped: list[Any] | None = None) -> list[l
     return [parse_graph(line, f"{path}:{i + 1}", skipped=skipped) for i, line in enumerate(load_texts(path))]
 
 
-def _counts(llm: Any) -> tuple[int, int]:
-    return getattr(llm, "calls", 0), getattr(llm, "hits", 0)
-
-
 def evaluate_extraction(
     texts_path: str | Path,
     graphs_path: str | Path,
@@ -89,16 +85,13 @@ def evaluate_extraction(
     cache) and seconds per document for each stage. ``calibration`` defaults to the model's own,
     measured once and cached (``kgpipe.trust.calibrate.calibration_for``).
     """
-    from ..trust.calibrate import calibration_for
-    from ..ingest.chunk import chunk
     from ..config import load_settings
-    from ..ingest.denoise import denoise
+    from ..ingest.candidates import extract_and_judge
+    from ..ingest.chunk import chunk
+    from ..llms import resolve_llm, usage
     from ..llms.embed import Embedder
-    from ..ingest.extract import extract
-    from ..trust.judge import DEFAULT_THRESHOLD
-    from ..trust.judge import judge as run_judge
-    from ..llms import resolve_llm
     from ..ontology import load_ontology
+    from ..trust.calibrate import calibration_for
 
     settings = settings or load_settings()
     texts, gold_lines = load_texts(texts_path), load_texts(graphs_path)
@@ -115,31 +108,19 @@ def evaluate_extraction(
     documents = [Document(stable_id(str(texts_path), str(start + i)), str(texts_path), f"line {start + i + 1}", text,
                           stable_id(text)) for i, text in enumerate(texts)]  # fmt: skip
     chunks = list(chunk(documents, max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap))
-    stages: dict[str, dict[str, float]] = {}
-
-    def timed(name: str, work: Callable[[], Any]) -> Any:
-        calls, hits = _counts(the_llm)
+    calibrated: dict[str, float] = {}
+    if judge and calibration is None:
+        calls, hits = usage(the_llm)
         began = time.perf_counter()
-        value = work()
-        c2, h2 = _counts(the_llm)
-        stages[name] = {"seconds": round(time.perf_counter() - began, 2), "llm_calls": c2 - calls, "cache_hits": h2 - hits}
-        return value
-
-    source = chunks
-    if getattr(settings, "denoise", False):
-        source = timed("denoise", lambda: denoise(chunks, the_llm, batch_size=settings.batch_size))
-    extracted = timed(
-        "extract",
-        lambda: extract(source, the_llm, ontology=ontology, max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size),
-    )
-    triples, judged = extracted.triples, None
-    if judge:
-        threshold = float(getattr(settings, "judge_threshold", DEFAULT_THRESHOLD))
-        if calibration is None:
-            calibration = timed("calibrate", lambda: calibration_for(the_llm, settings))
-        by_id = {c.id: c for c in chunks}  # the original text, even when extraction read a rewrite
-        judged = timed("judge", lambda: run_judge(triples, by_id, the_llm, ontology=ontology, threshold=threshold, calibration=calibration))
-        triples = judged.kept
+        calibration = calibration_for(the_llm, settings)
+        calls2, hits2 = usage(the_llm)
+        calibrated = {"seconds": round(time.perf_counter() - began, 2), "llm_calls": calls2 - calls, "cache_hits": hits2 - hits}
+    # The build's own stage function: what is evaluated is what is built.
+    found = extract_and_judge(chunks, the_llm, settings, ontology=ontology, calibration=calibration if judge else None)
+    stages = dict(found.stages)
+    if calibrated:
+        stages["calibrate"] = calibrated
+    triples = found.kept
     predicted: dict[str, list[tuple[str, str, str]]] = {d.id: [] for d in documents}
     for t in triples:
         if t.provenance is not None:
@@ -154,21 +135,23 @@ def evaluate_extraction(
         "first_line": start + 1,
         "model": the_llm.model_id,
         "judge": judge,
-        "denoise": bool(getattr(settings, "denoise", False)),
-        "triples_proposed": len(extracted.triples),
+        "denoise": settings.denoise,
+        "triples_proposed": found.proposed,
         "triples_kept": len(triples),
-        "extraction_failures": len(extracted.failures),
+        "extraction_failures": len(found.failures),
+        "failed_chunks": len(found.failed_chunks),
         "gold_triples_skipped": len(skipped),  # malformed items in the gold file (not three parts)
         "triples": _rounded(triple_match(graphs, pred)),
         "pairs": _rounded(triple_match(graphs, pred, relation=False)),
     }
     report.update({name: _rounded(v) for name, v in graph_matching(graphs, pred, embedder).items()})
     report["embedding_model"] = EMBEDDING_MODEL
-    if judged is not None:
-        report["judge_threshold"] = judged.threshold
-        report["judge_weights"] = judged.weights
+    if judge and calibration is not None:
+        report["judge_threshold"] = settings.judge_threshold
+        report["judge_weights"] = found.judge_weights
+        report["judge_missing"] = found.judge_missing
         report["judge_auroc"] = calibration.auroc
-        report["rejected"] = len(judged.rejected)
+        report["rejected"] = len(found.rejected)
     calls = sum(s["llm_calls"] for n, s in stages.items() if n != "calibrate")
     hits = sum(s["cache_hits"] for n, s in stages.items() if n != "calibrate")
     seconds = sum(s["seconds"] for n, s in stages.items() if n != "calibrate")

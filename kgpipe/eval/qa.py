@@ -110,7 +110,8 @@ def evaluate_qa(
 ) -> dict[str, Any]:
     """Figures for ``kgpipe eval qa`` (see the module docstring); ``llm`` defaults to ``settings.llm``."""
     from ..llms import resolve_llm
-    from ..qa.answer import EXPLAIN_PROMPT, PROMPT_VERSION, ask, decoder_llm
+    from ..llms import local_model
+    from ..qa.answer import EXPLAIN_PROMPT, PROMPT_VERSION, ask
 
     settings = settings or load_settings()
     items = read_questions(questions, limit, start, every)
@@ -119,7 +120,7 @@ def evaluate_qa(
     store, eval_settings = load_kb(kb, settings)
     linker = EntityLinker.from_store(store)
     index = name_index(linker.names)
-    decoder = decoder_llm(llm if llm is not None else resolve_llm(settings.llm, settings, cache=False))
+    decoder = local_model(llm if llm is not None else resolve_llm(settings.llm, settings, cache=False))
     hits = f1_sum = seconds = 0.0
     returned = existing = unlinked = candidates = 0
     examples: list[dict[str, Any]] = []

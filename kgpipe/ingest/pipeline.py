@@ -30,20 +30,19 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 from .chunk import chunk
 from ..config import Settings, load_settings
 from ..errors import LLMError, StoreError, StoreUnavailable
-from .extract import extract
+from .candidates import Candidates, extract_and_judge
 from ..fusion.fuse import EntityIndex, fuse
 from .load import load
 from ..progress import bar
-from ..records import Chunk, ChunkFailure, Document, ExtractionFailure, GraphBatch, SkippedFile, Triple, WriteFailure
+from ..records import Chunk, ChunkFailure, Document, ExtractionFailure, GraphBatch, SkippedFile, WriteFailure
 from ..stores import resolve_store
 from .write import document_index, stats, undo_write, write_version
 
 if TYPE_CHECKING:
     from ..llms import LLM
-    from ..ontology import Ontology
     from ..stores import Store
     from ..trust.calibrate import Calibration
-    from ..trust.judge import JudgeResult, Rejection
+    from ..trust.judge import Rejection
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +72,17 @@ class BuildResult:
     cache_hits: int = 0
     seconds: float = 0.0
     graph: dict[str, int] = field(default_factory=dict)
+
+    def add(self, chunks: list[Chunk], found: Candidates) -> None:
+        """Count what extraction and judging made of one group of chunks."""
+        self.chunks += len(chunks)
+        self.triples_proposed += found.proposed
+        self.failures.extend(found.failures)
+        self.failed_chunks.extend(found.failed_chunks)
+        self.rejected.extend(found.rejected)
+        self.triples_rejected += len(found.rejected)
+        self.judge_signals = sorted(set(self.judge_signals) | found.judge_signals)
+        self.judge_missing.update(found.judge_missing)
 
     def report(self) -> dict[str, object]:
         """Everything the build did not turn into facts, with reasons: for ``kgpipe build --report FILE``."""
@@ -150,7 +160,7 @@ def build(
     """
     from ..trust.calibrate import calibration_for
     from ..trust.conflicts import resolve_conflicts
-    from ..llms import resolve_llm
+    from ..llms import resolve_llm, usage
     from ..ontology import load_ontology
 
     settings = settings or load_settings()
@@ -185,7 +195,9 @@ def build(
         for docs, chunks in _groups(todo, settings):
             assert the_llm is not None
             failed_before = len(result.failed_chunks)
-            triples = _extract_and_judge(chunks, the_llm, ontology, calibration, settings, result)
+            found = extract_and_judge(chunks, the_llm, settings, ontology=ontology, calibration=calibration)
+            result.add(chunks, found)
+            triples = found.kept
             unfinished = {f.doc_id for f in result.failed_chunks[failed_before:]}
             for batch in fuse(triples, docs, chunks, index).values():
                 complete = batch.documents[0].id not in unfinished
@@ -207,94 +219,7 @@ def build(
     if todo:  # new facts may conflict with old ones; the marks are recomputed over the whole graph
         result.conflicts = resolve_conflicts(the_store, ontology)
     if the_llm is not None:
-        result.llm_calls = getattr(the_llm, "calls", 0)
-        result.cache_hits = getattr(the_llm, "hits", 0)
+        result.llm_calls, result.cache_hits = usage(the_llm)
     result.graph = stats(the_store)
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _extract_and_judge(
-    chunks: list[Chunk],
-    llm: "LLM",
-    ontology: "Ontology | None",
-    calibration: "Calibration | LLMError | None",
-    settings: Settings,
-    result: BuildResult,
-) -> list[Triple]:
-    """Triples of these chunks that pass the judge (all of them with ``judge = false``); counts and
-    chunk failures go to ``result``. ``calibration`` is the judge's, the error that prevented it, or None
-    (no judge)."""
-
-    show = settings.progress
-    source = chunks
-    if settings.denoise:  # extraction reads the rewrite; provenance and judging keep the original chunk
-        source = _denoise(chunks, llm, settings, result)
-    with bar(total=len(chunks), desc="extract", unit="chunk", enabled=show, leave=False) as b:
-        extracted = extract(
-            source, llm, ontology=ontology, max_new_tokens=settings.max_new_tokens,
-            batch_size=settings.batch_size, on_progress=b.update,
-        )
-    result.chunks += len(chunks)
-    result.triples_proposed += len(extracted.triples)
-    result.failures.extend(extracted.failures)
-    result.failed_chunks.extend(extracted.failed)
-    if calibration is None or not extracted.triples:
-        return list(extracted.triples)
-    by_chunk: dict[str, list[Triple]] = {}
-    for t in extracted.triples:
-        by_chunk.setdefault(t.provenance.chunk_id if t.provenance else "", []).append(t)
-    doc_of = {c.id: c.doc_id for c in chunks}
-    if isinstance(calibration, LLMError):
-        reason = f"judge calibration failed: {calibration}"
-        result.failed_chunks.extend(ChunkFailure(cid, doc_of.get(cid, ""), "judge", reason) for cid in by_chunk)
-        return []
-    chunks_by_id = {c.id: c for c in chunks}
-    try:
-        judged = [_judge(extracted.triples, chunks_by_id, llm, ontology, calibration, settings)]
-    except LLMError:  # one chunk at a time, so that only the chunks that keep failing fail
-        judged = []
-        for cid, ts in by_chunk.items():
-            try:
-                judged.append(_judge(ts, chunks_by_id, llm, ontology, calibration, settings))
-            except LLMError as exc:
-                result.failed_chunks.append(ChunkFailure(cid, doc_of.get(cid, ""), "judge", str(exc)))
-    kept: list[Triple] = []
-    for j in judged:
-        kept.extend(j.kept)
-        result.rejected.extend(j.rejected)
-        result.triples_rejected += len(j.rejected)
-        result.judge_signals = sorted(set(result.judge_signals) | set(j.weights))
-        result.judge_missing.update(j.missing)
-    return kept
-
-
-def _judge(
-    triples: list[Triple], chunks_by_id: dict[str, Chunk], llm: "LLM", ontology: "Ontology | None",
-    calibration: "Calibration", settings: Settings,
-) -> "JudgeResult":
-    from ..trust.judge import judge
-
-    return judge(
-        triples, chunks_by_id, llm, ontology=ontology, threshold=settings.judge_threshold,
-        calibration=calibration, batch_size=max(8, settings.batch_size),
-    )
-
-
-def _denoise(chunks: list[Chunk], llm: "LLM", settings: Settings, result: BuildResult) -> list[Chunk]:
-    """Rewritten chunks; on a failed request one chunk at a time, leaving out (and recording) those that fail."""
-    from .denoise import denoise
-
-    def run(part: list[Chunk]) -> list[Chunk]:
-        return denoise(part, llm, batch_size=settings.batch_size, max_new_tokens=settings.max_new_tokens)
-
-    try:
-        return run(chunks)
-    except LLMError:
-        out: list[Chunk] = []
-        for c in chunks:
-            try:
-                out.extend(run([c]))
-            except LLMError as exc:
-                result.failed_chunks.append(ChunkFailure(c.id, c.doc_id, "denoise", str(exc)))
-        return out

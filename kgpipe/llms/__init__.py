@@ -31,9 +31,12 @@ from ..errors import ConfigError
 from ..registry import load_class, registered
 
 from .cache import CachedLLM
-from .contract import GEMMA_MODEL_ID, LLM, Scorer, YesNoScorer, scorer, yes_no_scorer
+from .contract import GEMMA_MODEL_ID, LLM, LocalModel, Metered, Scorer, YesNoScorer, local_model, scorer, usage, yes_no_scorer
 
-__all__ = ["GEMMA_MODEL_ID", "LLM", "Scorer", "YesNoScorer", "scorer", "yes_no_scorer", "resolve_llm", "BACKENDS"]
+__all__ = [
+    "GEMMA_MODEL_ID", "LLM", "LocalModel", "Metered", "Scorer", "YesNoScorer",
+    "local_model", "scorer", "usage", "yes_no_scorer", "resolve_llm", "BACKENDS",
+]
 
 if TYPE_CHECKING:
     from ..config import Settings

@@ -6,7 +6,9 @@ so the package can import them.
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+from ..errors import MissingCapability
 
 GEMMA_MODEL_ID = "hf:gemma-3-270m-q4_k_m"  # the packaged Gemma 3 270M; names the weights exactly, quantisation included
 
@@ -47,3 +49,48 @@ def scorer(llm: object) -> Scorer | None:
 def yes_no_scorer(llm: object) -> YesNoScorer | None:
     """``llm`` as a ``YesNoScorer`` when it declares ``yes_no``, else None: the one place this is checked."""
     return llm if llm is not None and isinstance(llm, YesNoScorer) else None
+
+
+@runtime_checkable
+class LocalModel(Protocol):
+    """A model in this process whose logits kgpipe steps through: KG-Trie constrained decoding (``kgpipe ask``)."""
+
+    model_id: str
+    model: Any  # a transformers causal LM
+    tokenizer: Any
+    device: Any
+
+    def logprob(self, contexts: Sequence[str], continuations: Sequence[str]) -> list[float]: ...
+
+
+@runtime_checkable
+class Metered(Protocol):
+    """Counts its work: ``calls`` sent to the model, ``hits`` answered from the response cache."""
+
+    calls: int
+    hits: int
+
+
+@runtime_checkable
+class Wrapper(Protocol):
+    """Wraps another backend (the response cache): ``inner`` is the one it forwards to."""
+
+    inner: Any
+
+
+def local_model(llm: object, *, needed_for: str = "path-constrained answering") -> LocalModel:
+    """The local model under any wrapper; ``MissingCapability`` (naming the backends that have it) otherwise."""
+    while isinstance(llm, Wrapper):
+        llm = llm.inner
+    if isinstance(llm, LocalModel):
+        return llm
+    raise MissingCapability(
+        f"{needed_for} needs a model's logits (capability LocalModel), which {llm.model_id if isinstance(llm, LLM) else llm!r} "
+        "does not offer: use a local transformers model ('gemma' or 'hf:<id or path>'); an HTTP model can still "
+        "write the answer as --reasoner"
+    )
+
+
+def usage(llm: object) -> tuple[int, int]:
+    """``(calls, hits)`` of a metered backend (the response cache counts both); ``(0, 0)`` for one that is not."""
+    return (llm.calls, llm.hits) if isinstance(llm, Metered) else (0, 0)

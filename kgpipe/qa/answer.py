@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..config import Settings, load_settings
-from ..errors import ConfigError
 from .link import EntityLinker, Link, mask_keys, masked
 from .paths import GraphPath, paths_around, provenance, serialise, verify
 from ..parse import parse_answer
@@ -130,17 +129,6 @@ def path_prompt(question: str) -> str:
     return load_prompt(PROMPT_VERSION).rstrip("\n").replace("{question}", " ".join(question.split()))
 
 
-def decoder_llm(llm: Any) -> Any:
-    """The local model under any wrapper (the response cache): constrained decoding needs its logits."""
-    inner = getattr(llm, "inner", llm)
-    if not all(hasattr(inner, a) for a in ("model", "tokenizer", "device")):
-        raise ConfigError(
-            f"path-constrained answering needs a local transformers model ('gemma' or 'hf:<id or path>'), "
-            f"not {getattr(llm, 'model_id', llm)!r}; an HTTP model can still write the answer as --reasoner"
-        )
-    return inner
-
-
 def ask(
     question: str,
     settings: Settings | None = None,
@@ -163,7 +151,7 @@ def ask(
     """
     from ..stores import open_store
     from .beam import generate_paths
-    from ..llms import resolve_llm
+    from ..llms import local_model, resolve_llm
     from .trie import path_trie
 
     started = time.perf_counter()
@@ -175,7 +163,7 @@ def ask(
     links = tuple(linker.link(question))
     if llm is None or isinstance(llm, str):
         llm = resolve_llm(llm or settings.llm, settings)
-    decoder = decoder_llm(llm)
+    decoder = local_model(llm)
     found = paths_around(the_store, [lk.id for lk in links], hops=depth, limit=PATH_LIMIT)
     prompt = path_prompt(question)
     if not constrained:

@@ -1,0 +1,146 @@
+"""Candidate facts of a group of chunks: [denoise] → extract → judge, the one sequence that both
+``kgpipe build`` and ``kgpipe eval extraction`` run (so what is evaluated is what is built).
+
+A chunk's failure never stops the stage: a chunk whose LLM requests still fail after the backend's
+retries is recorded as a ``ChunkFailure`` (a failing batch is retried one chunk at a time, so only the
+chunks that keep failing fail), and the triples of a chunk that could not be judged are left out. A
+judge calibration that failed (passed in as the ``LLMError``) fails the judging of every chunk.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..config import Settings
+from ..errors import LLMError
+from ..llms import usage
+from ..progress import bar
+from ..records import Chunk, ChunkFailure, ExtractionFailure, Triple
+from ..trust.judge import JudgeResult, Rejection, judge
+from .denoise import denoise
+from .extract import extract
+
+if TYPE_CHECKING:
+    from ..llms import LLM
+    from ..ontology import Ontology
+    from ..trust.calibrate import Calibration
+
+
+@dataclass
+class Candidates:
+    """What extraction and judging made of some chunks: the kept triples and everything else, with reasons."""
+
+    kept: list[Triple] = field(default_factory=list)  # all proposed triples when there is no judge
+    proposed: int = 0
+    failures: list[ExtractionFailure] = field(default_factory=list)  # replies that parse to nothing
+    failed_chunks: list[ChunkFailure] = field(default_factory=list)  # LLM requests failed after retries
+    rejected: list[Rejection] = field(default_factory=list)
+    judge_signals: set[str] = field(default_factory=set)  # the signals the judge combined
+    judge_missing: dict[str, str] = field(default_factory=dict)  # signal -> why the judge ran without it
+    judge_weights: dict[str, float] = field(default_factory=dict)
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)  # seconds, llm_calls, cache_hits per stage
+
+
+def extract_and_judge(
+    chunks: list[Chunk],
+    llm: "LLM",
+    settings: Settings,
+    *,
+    ontology: "Ontology | None" = None,
+    calibration: "Calibration | LLMError | None" = None,
+) -> Candidates:
+    """Triples of these chunks that pass the judge (all of them when ``calibration`` is None: no judge).
+
+    ``calibration`` is the judge's (``kgpipe.trust.calibrate.calibration_for``) or the error that
+    prevented it. Denoising runs when ``settings.denoise``; extraction then reads the rewrite while
+    provenance and judging keep the original chunk.
+    """
+    out = Candidates()
+
+    def timed(name: str, work: Callable[[], Any]) -> Any:
+        calls, hits = usage(llm)
+        began = time.perf_counter()
+        value = work()
+        calls2, hits2 = usage(llm)
+        out.stages[name] = {"seconds": round(time.perf_counter() - began, 2), "llm_calls": calls2 - calls,
+                            "cache_hits": hits2 - hits}  # fmt: skip
+        return value
+
+    source = chunks
+    if settings.denoise:
+        source = timed("denoise", lambda: _denoise(chunks, llm, settings, out))
+    with bar(total=len(chunks), desc="extract", unit="chunk", enabled=settings.progress, leave=False) as b:
+        extracted = timed("extract", lambda: extract(
+            source, llm, ontology=ontology, max_new_tokens=settings.max_new_tokens,
+            batch_size=settings.batch_size, on_progress=b.update,
+        ))  # fmt: skip
+    out.proposed = len(extracted.triples)
+    out.failures.extend(extracted.failures)
+    out.failed_chunks.extend(extracted.failed)
+    if calibration is None or not extracted.triples:
+        out.kept = list(extracted.triples)
+        return out
+    by_chunk: dict[str, list[Triple]] = {}
+    for t in extracted.triples:
+        by_chunk.setdefault(t.provenance.chunk_id if t.provenance else "", []).append(t)
+    doc_of = {c.id: c.doc_id for c in chunks}
+    if isinstance(calibration, LLMError):
+        reason = f"judge calibration failed: {calibration}"
+        out.failed_chunks.extend(ChunkFailure(cid, doc_of.get(cid, ""), "judge", reason) for cid in by_chunk)
+        return out
+    judged = timed("judge", lambda: _judge_by_chunk(extracted.triples, by_chunk, chunks, llm, ontology, calibration, settings, out))
+    for j in judged:
+        out.kept.extend(j.kept)
+        out.rejected.extend(j.rejected)
+        out.judge_signals |= set(j.weights)
+        out.judge_weights.update(j.weights)
+        out.judge_missing.update(j.missing)
+    return out
+
+
+def _judge_by_chunk(
+    triples: list[Triple], by_chunk: dict[str, list[Triple]], chunks: list[Chunk], llm: "LLM",
+    ontology: "Ontology | None", calibration: "Calibration", settings: Settings, out: Candidates,
+) -> list[JudgeResult]:
+    """All triples judged in one go; on a failed request, one chunk at a time, recording the chunks that fail."""
+    chunks_by_id = {c.id: c for c in chunks}
+    try:
+        return [_judge(triples, chunks_by_id, llm, ontology, calibration, settings)]
+    except LLMError:
+        judged = []
+        doc_of = {c.id: c.doc_id for c in chunks}
+        for cid, ts in by_chunk.items():
+            try:
+                judged.append(_judge(ts, chunks_by_id, llm, ontology, calibration, settings))
+            except LLMError as exc:
+                out.failed_chunks.append(ChunkFailure(cid, doc_of.get(cid, ""), "judge", str(exc)))
+        return judged
+
+
+def _judge(
+    triples: list[Triple], chunks_by_id: dict[str, Chunk], llm: "LLM", ontology: "Ontology | None",
+    calibration: "Calibration", settings: Settings,
+) -> JudgeResult:
+    return judge(
+        triples, chunks_by_id, llm, ontology=ontology, threshold=settings.judge_threshold,
+        calibration=calibration, batch_size=max(8, settings.batch_size),
+    )
+
+
+def _denoise(chunks: list[Chunk], llm: "LLM", settings: Settings, out: Candidates) -> list[Chunk]:
+    """Rewritten chunks; on a failed request one chunk at a time, leaving out (and recording) those that fail."""
+    def run(part: list[Chunk]) -> list[Chunk]:
+        return denoise(part, llm, batch_size=settings.batch_size, max_new_tokens=settings.max_new_tokens)
+
+    try:
+        return run(chunks)
+    except LLMError:
+        rewritten: list[Chunk] = []
+        for c in chunks:
+            try:
+                rewritten.extend(run([c]))
+            except LLMError as exc:
+                out.failed_chunks.append(ChunkFailure(c.id, c.doc_id, "denoise", str(exc)))
+        return rewritten
