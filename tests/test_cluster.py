@@ -17,8 +17,9 @@ from kgpipe.fusion.names import analyse
 from kgpipe.records import GENERIC_TYPE, Entity, stable_id
 
 
-def make(names: list[str], **entities: str) -> list[Node]:
+def make(names: list[str], entities: dict[str, str] | None = None) -> list[Node]:
     """One node per name (``entities``: name -> graph entity id it is locked to)."""
+    entities = entities or {}
     nodes = []
     for idx, name in enumerate(names):
         n = Node(idx, analyse(name), analyse(name).implied_type, None, entity=entities.get(name))
@@ -83,10 +84,10 @@ def test_an_acronym_takes_one_expansion():
 
 
 def test_graph_entities_keep_apart_and_hold_their_names_together():
-    nodes = make(["IBM", "I.B.M.", "International Business Machines"], **{"IBM": "e1", "I.B.M.": "e1"})
+    nodes = make(["IBM", "I.B.M.", "International Business Machines"], {"IBM": "e1", "I.B.M.": "e1"})
     roots = run(nodes, {})
     assert same(roots, 0, 1) and not same(roots, 0, 2)  # one entity's names are one cluster without any edge
-    nodes = make(["Apple", "Apple Inc.", "apple"], **{"Apple": "e1", "apple": "e2"})
+    nodes = make(["Apple", "Apple Inc.", "apple"], {"Apple": "e1", "apple": "e2"})
     roots = run(nodes, {(0, 1): 0.9, (1, 2): 0.85})
     assert same(roots, 0, 1) and not same(roots, 1, 2)  # two graph entities are never merged
 
@@ -129,14 +130,14 @@ def test_assign_never_reuses_a_graph_entity_id():
     taken = Entity(entity_id("Paris"), "Paris", "City")
     nodes = make(["Paris"])
     nodes[0].types = Counter({"Person": 1})
-    ids, entities, new = assign(nodes, [0], {taken.id: taken})
+    ids, _, new = assign(nodes, [0], {taken.id: taken})
     assert ids[0] != taken.id and ids[0] == entity_id("Paris", "PERSON", "", "1")
     assert new == {ids[0]}
 
 
 def test_assign_grows_a_graph_entity():
     known = Entity("e1", "IBM", GENERIC_TYPE, ("I.B.M.",))
-    nodes = make(["IBM", "International Business Machines"], IBM="e1")
+    nodes = make(["IBM", "International Business Machines"], {"IBM": "e1"})
     nodes[1].types = Counter({"Company": 2})
     ids, entities, new = assign(nodes, [0, 0], {"e1": known})
     assert ids == {1: "e1"} and not new  # the locked node needs no id; nothing new is created

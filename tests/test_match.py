@@ -10,7 +10,14 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from kgpipe.fusion.match import EMBED_REVIEW, MERGE_AT, REVIEW_AT, Node, is_person, score_pair
+from kgpipe.fusion.match import (
+    EMBED_REVIEW,
+    MERGE_AT,
+    REVIEW_AT,
+    Node,
+    is_person,
+    score_pair,
+)
 from kgpipe.fusion.names import OTHER_SURNAME, analyse
 from kgpipe.records import GENERIC_TYPE
 
