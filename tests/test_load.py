@@ -156,6 +156,23 @@ def test_markdown_markup_removed(tmp_path: Path) -> None:
     assert "a; b\n1; 2" in doc.text
 
 
+def test_markdown_parsed_not_pattern_matched(tmp_path: Path) -> None:
+    """What a line-by-line reader gets wrong and a CommonMark parser gets right."""
+    source = (
+        "Intro with \\*escaped stars\\* and AT&amp;T, a <https://auto.link> and <span>inline</span> HTML.\n\n"
+        "> quoted\n> lines\n\n1. one\n2. two\n   continued\n\n- [x] done task\n  - nested item\n\n"
+        "<div>\nblock <b>html</b> text\n</div>\n\n    indented_code()\n\n~~~\ntilde_fence()\n~~~\n\n"
+        "Line  \nbreak and `a | b` inline code.\n"
+    )
+    (tmp_path / "p.md").write_text(source, encoding="utf-8")
+    text = _load(tmp_path / "p.md")[0][0].text
+    assert text.startswith("Intro with *escaped stars* and AT&T, a  and inline HTML.\n\n")
+    assert "quoted\nlines\n\none\n\ntwo\ncontinued\n\ndone task\n\nnested item\n\nblock html text\n\n" in text
+    assert text.endswith("Line\nbreak and a | b inline code.")
+    for gone in ("auto.link", "<", "[x]", "indented_code", "tilde_fence", "~~~", ">"):
+        assert gone not in text, gone
+
+
 def test_markdown_title_from_first_heading(tmp_path: Path) -> None:
     (tmp_path / "x.md").write_text("Intro line.\n\nMy Title\n========\n\nBody.\n", encoding="utf-8")
     doc = _load(tmp_path / "x.md")[0][0]

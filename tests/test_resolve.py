@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from kgpipe.fusion.names import analyse, blocking_keys, edit_ratio, levenshtein, normalise_name, person_evidence
+from kgpipe.fusion.names import analyse, blocking_keys, edit_ratio, normalise_name, person_evidence
 from kgpipe.records import Entity
 from kgpipe.fusion.resolve import EntityIndex, MentionIn, entity_id
 
@@ -28,7 +28,29 @@ def test_names_normalise_titles_legal_forms_diacritics_and_initials():
     assert {"n:mary ann rida", "t:rida", "i:m rida", "a:mar"} <= keys
 
 
-def test_levenshtein_matches_the_textbook_definition():
+#: ``(a, b, ratio)`` recorded from the hand-written bit-parallel Levenshtein that rapidfuzz replaced.
+OLD_EDIT_RATIOS = [
+    ("tchaikovsky", "tchaikowsky", 0.9090909090909091),
+    ("skłodowska", "sklodowska", 0.9),
+    ("microsoft", "microsft", 0.8888888888888888),
+    ("munchen", "munich", 0.5714285714285714),
+    ("katarzynapierrekola", "katarzysapierfrewola", 0.85),  # exactly at TYPO_RATIO
+    ("pierrekarikadortokov", "pierrkpiikadortokov", 0.85),
+    ("frederica of mecklenburg strelitz", "frederica of mecklenburg-strelitz", 0.9696969696969697),
+    ("iran", "iraq", 0.75),
+    ("saint rila", "saint rima", 0.9),
+    ("", "abc", 0.0),
+    ("curie", "curie", 1.0),
+]
+
+
+@pytest.mark.parametrize("a, b, old", OLD_EDIT_RATIOS)
+def test_edit_ratio_gives_the_old_implementations_values(a: str, b: str, old: float):
+    assert edit_ratio(a, b) == old and edit_ratio(b, a) == old
+    assert edit_ratio(a, b, 0.85) == (old if old >= 0.85 else 0.0)  # a ratio exactly at the floor passes
+
+
+def test_edit_ratio_matches_the_textbook_definition():
     def slow(a: str, b: str) -> int:
         prev = list(range(len(b) + 1))
         for i, ca in enumerate(a, 1):
@@ -39,11 +61,22 @@ def test_levenshtein_matches_the_textbook_definition():
         return prev[-1]
 
     rng = random.Random(7)
-    for _ in range(500):
-        a = "".join(rng.choices("abcd", k=rng.randrange(0, 70)))
-        b = "".join(rng.choices("abcd", k=rng.randrange(0, 70)))
-        assert levenshtein(a, b) == slow(a, b)
-    assert edit_ratio("microsoft", "microsft") == pytest.approx(8 / 9)
+    at_floor = 0
+    for k in range(1500):
+        a = "".join(rng.choices("abcd", k=rng.randrange(0, 30)))
+        if k % 2:  # a few edits of ``a``, so that many pairs land near the floor
+            b = list(a)
+            for _ in range(rng.randrange(1, 4)):
+                pos = rng.randrange(len(b) + 1)
+                b[pos:pos + rng.randrange(2)] = rng.choices("abcde", k=rng.randrange(2))
+            b = "".join(b)
+        else:
+            b = "".join(rng.choices("abcd", k=rng.randrange(0, 30)))
+        exact = 1.0 - slow(a, b) / max(len(a), len(b), 1)
+        assert edit_ratio(a, b) == pytest.approx(exact)
+        assert edit_ratio(a, b, 0.8) == (pytest.approx(exact) if exact >= 0.8 - 1e-12 else 0.0)
+        at_floor += abs(exact - 0.8) < 1e-12
+    assert at_floor > 10  # the boundary, where rapidfuzz's own cutoff is strict, was exercised
 
 
 def test_person_name_rules():

@@ -1,4 +1,4 @@
-"""Markup to plain text for the loader: HTML (boilerplate dropped) and Markdown (syntax dropped).
+"""Markup to plain text for the loader: HTML (boilerplate dropped) and Markdown (parsed by markdown-it-py, syntax dropped).
 
 Both return ``(title, text)``. Headings, paragraphs and list items end up separated by blank
 lines, which the chunker treats as hard boundaries, so a heading never runs into the next sentence.
@@ -6,9 +6,11 @@ lines, which the chunker treats as hard boundaries, so a heading never runs into
 
 from __future__ import annotations
 
-import html
 import re
 from html.parser import HTMLParser
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 __all__ = ["html_to_text", "markdown_to_text"]
 
@@ -126,41 +128,34 @@ def html_to_text(source: str) -> tuple[str, str]:
 
 # --- Markdown -------------------------------------------------------------------------------------
 
+# markdown-it-py parses (CommonMark with GFM tables and strikethrough); only front matter, which
+# CommonMark would read as a rule and a heading, is cut off before parsing.
+_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
-_ATX = re.compile(r"^[ \t]{0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_SETEXT = re.compile(r"^[ \t]{0,3}(=+|-+)[ \t]*$")
-_RULE = re.compile(r"^[ \t]{0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
-_REF_DEF = re.compile(r"^[ \t]{0,3}\[[^\]]+\]:[ \t]*\S+.*$")
-_TABLE_SEP = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)+\|?[ \t]*$")
-_QUOTE = re.compile(r"^[ \t]{0,3}(>[ \t]?)+")
-_LIST = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?")
-_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
-_INLINE = [
-    (re.compile(r"!\[[^\]]*\]\((?:[^()\s]|\([^)]*\))*(?:\s+\"[^\"]*\")?\)"), ""),  # images
-    (re.compile(r"!\[[^\]]*\]\[[^\]]*\]"), ""),  # reference images
-    (re.compile(r"\[([^\]]*)\]\((?:[^()\s]|\([^)]*\))*(?:\s+\"[^\"]*\")?\)"), r"\1"),  # links: keep the text
-    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # reference links
-    (re.compile(r"<(?:https?|ftp|mailto):[^>\s]+>"), ""),  # autolinks
-    (re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>"), ""),  # inline HTML tags
-    (re.compile(r"(`+)(.+?)\1"), r"\2"),  # inline code
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # strong
-    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])"), r"\1"),  # emphasis
-    (re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w_])"), r"\1"),  # emphasis, not snake_case
-    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1"),  # strikethrough
-]
+_TASK_BOX = re.compile(r"\A\[[ xX]\][ \t]+")  # "- [x] done": GFM task lists, which CommonMark leaves as text
 
 
-def _inline(line: str) -> str:
-    for pattern, repl in _INLINE:
-        line = pattern.sub(repl, line)
-    return line
+def _inline_text(children: list[Token]) -> str:
+    """The text a reader sees: link text without the URL, code without backticks; images, autolinks and tags dropped."""
+    parts: list[str] = []
+    skip = ""  # the closing token type that ends a dropped span
+    for tok in children:
+        if skip:
+            skip = "" if tok.type == skip else skip
+        elif tok.type in ("text", "code_inline"):
+            parts.append(tok.content)
+        elif tok.type in ("softbreak", "hardbreak"):
+            parts.append("\n")
+        elif tok.type == "link_open" and tok.markup == "autolink":
+            skip = "link_close"
+    return "".join(parts)
 
 
 def markdown_to_text(source: str) -> tuple[str, str]:
-    """Markdown to the prose a reader sees: link text without URLs, no images, code blocks, comments or tables rules.
+    """Markdown to the prose a reader sees: link text without URLs, no images, code blocks, comments or table rules.
 
+    Headings, paragraphs and list items become blank-line separated blocks; a table becomes one
+    block with a line per row, cells joined by ``"; "``; an HTML block keeps its visible text.
     Title: front matter ``title:``, else the first heading, else empty.
     """
     source = source.replace("\r\n", "\n").replace("\r", "\n")
@@ -170,46 +165,34 @@ def markdown_to_text(source: str) -> tuple[str, str]:
         source = source[m.end():]
         tm = re.search(r"^title:[ \t]*(.+)$", m.group(1), re.M)
         title = tm.group(1).strip().strip("\"'") if tm else ""
-    source = _COMMENT.sub("", source)
-    # Escaped characters hide in the private-use area so the inline rules cannot see them.
-    source = _ESCAPE.sub(lambda e: chr(0xE000 + ord(e.group(1))), source)
-
-    out: list[str] = []
-    fence = ""
-    underline = False  # the next line is the underline of a setext heading
-    lines = source.split("\n")
-    for i, line in enumerate(lines):
-        fm = _FENCE.match(line)
-        if fence:  # inside a fenced code block: drop until the matching fence
-            if fm and fm.group(1)[0] == fence[0] and len(fm.group(1)) >= len(fence):
-                fence = ""
+    blocks: list[str] = []
+    rows: list[str] = []
+    cells: list[str] | None = None
+    heading = item = False
+    for tok in _MARKDOWN.parse(source):
+        if tok.type == "inline":
+            text = _inline_text(tok.children or [])
+            if item:  # the first paragraph of a list item
+                text = _TASK_BOX.sub("", text)
+            if cells is not None:
+                cells.append(text.strip())
+                continue
+            text = "\n".join(line.strip() for line in text.split("\n")).strip()
+            if heading and not title:
+                title = text
+            blocks.append(text)
             continue
-        if fm:
-            fence = fm.group(1)
-            continue
-        if underline:
-            underline = False
-            continue
-        nxt = lines[i + 1] if i + 1 < len(lines) else ""
-        heading = _ATX.match(line)
-        underline = bool(not heading and line.strip() and _SETEXT.match(nxt) and not _LIST.match(line))
-        if heading or underline:
-            text = _inline((heading.group(1) or "") if heading else line.strip()).strip()
-            title = title or text
-            out += ["", text, ""]
-            continue
-        if _RULE.match(line) or _REF_DEF.match(line) or _TABLE_SEP.match(line):
-            continue
-        line = _QUOTE.sub("", line)
-        if _LIST.match(line):
-            out.append("")  # each list item its own paragraph
-            line = _LIST.sub("", line)
-        stripped = line.strip()
-        if stripped.startswith("|") or (stripped.count("|") >= 2 and " | " in stripped):
-            cells = [c.strip() for c in stripped.strip("|").split("|")]
-            line = "; ".join(c for c in cells if c)
-        out.append(_inline(line))
-    text = "\n".join(out)
-    text = re.sub("[\ue000-\ue07f]", lambda e: chr(ord(e.group(0)) - 0xE000), text)
-    title = re.sub("[\ue000-\ue07f]", lambda e: chr(ord(e.group(0)) - 0xE000), title)
-    return html.unescape(title), html.unescape(text)
+        item = tok.type == "list_item_open" or (item and tok.type == "paragraph_open")
+        if tok.type == "html_block":
+            blocks.append(html_to_text(tok.content)[1].strip())  # a comment leaves nothing
+        elif tok.type in ("heading_open", "heading_close"):
+            heading = tok.type == "heading_open"
+        elif tok.type == "tr_open":
+            cells = []
+        elif tok.type == "tr_close" and cells is not None:
+            rows.append("; ".join(c for c in cells if c))
+            cells = None
+        elif tok.type == "table_close":
+            blocks.append("\n".join(r for r in rows if r))
+            rows = []
+    return title, "\n\n".join(b for b in blocks if b)
