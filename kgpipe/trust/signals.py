@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import re
-from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any, Sequence
+
+from rapidfuzz.fuzz import ratio
 
 from ..llms import scorer, yes_no_scorer
 from ..prompts import prompt
@@ -62,7 +63,7 @@ def _token_match(token: str, source: set[str]) -> float:
             continue
         shorter = min(len(token), len(other))
         prefix = len(_common_prefix(token, other))
-        if prefix >= 4 and prefix >= 0.6 * shorter or SequenceMatcher(None, token, other).ratio() >= 0.85:
+        if prefix >= 4 and prefix >= 0.6 * shorter or ratio(token, other, score_cutoff=85) > 0:
             return 0.75
     return 0.0
 
