@@ -63,7 +63,7 @@ def _token_match(token: str, source: set[str]) -> float:
             continue
         shorter = min(len(token), len(other))
         prefix = len(_common_prefix(token, other))
-        if prefix >= 4 and prefix >= 0.6 * shorter or ratio(token, other, score_cutoff=85) > 0:
+        if prefix >= 4 and prefix >= 0.6 * shorter or ratio(token, other) >= 85:
             return 0.75
     return 0.0
 
