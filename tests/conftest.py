@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import Callable, Sequence
 
 import pytest
 
@@ -123,19 +124,34 @@ def import_kb(tmp_path: Path, settings: Settings, store):
     return load
 
 
-class FixedReplyLLM:
-    """Replies with the same text to every prompt and records the prompts; has no tokenizer or scoring, like a
-    minimal HTTP backend. For prompt and parsing checks only: never a stage's only test."""
+class ScriptedLLM:
+    """The tests' one scripted LLM: answers from a script and records every batch it is sent.
 
-    def __init__(self, reply: str) -> None:
-        self.reply, self.model_id, self.prompts = reply, "scripted", []
+    ``replies``: one string (the answer to every prompt), a list (answers in order), or a function
+    ``(prompt, max_new_tokens, stop) -> answer``. It has no tokenizer or scoring, like a minimal HTTP
+    backend (subclass it to add a capability). For prompt, parsing and wiring checks only: never a
+    stage's only test.
+    """
 
-    def generate(self, prompts, *, max_new_tokens=128, stop=()):
-        self.prompts.extend(prompts)
-        return [self.reply for _ in prompts]
+    def __init__(self, replies: "str | list[str] | Callable[[str, int, tuple[str, ...]], str]",
+                 model_id: str = "scripted") -> None:  # fmt: skip
+        self.replies, self.model_id = replies, model_id
+        self.batches: list[list[str]] = []
+
+    @property
+    def prompts(self) -> list[str]:
+        return [p for batch in self.batches for p in batch]
+
+    def generate(self, prompts: Sequence[str], *, max_new_tokens: int = 128, stop: Sequence[str] = ()) -> list[str]:
+        self.batches.append(list(prompts))
+        if isinstance(self.replies, str):
+            return [self.replies for _ in prompts]
+        if isinstance(self.replies, list):
+            return [self.replies.pop(0) for _ in prompts]
+        return [self.replies(p, max_new_tokens, tuple(stop)) for p in prompts]
 
 
 @pytest.fixture
 def fixed_reply():
-    """``fixed_reply(text)``: an LLM that always answers ``text`` (see ``FixedReplyLLM``)."""
-    return FixedReplyLLM
+    """``fixed_reply(text)``: an LLM that always answers ``text`` (a ``ScriptedLLM``)."""
+    return ScriptedLLM

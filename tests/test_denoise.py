@@ -7,20 +7,14 @@ from kgpipe.parse import parse_entities
 from kgpipe.ingest.extract import extract
 from kgpipe.records import Chunk
 
+from conftest import ScriptedLLM
+
 TEXT = "Nadap is a village in Fejér county in central Hungary , with population of 460 ."
 
 
-class ScriptedLLM:
-    """Answers the entity prompt and the rewrite prompt from a script; records prompts."""
-
-    model_id = "scripted"
-
-    def __init__(self, entities: str, rewrite: str):
-        self.entities, self.rewrite, self.prompts = entities, rewrite, []
-
-    def generate(self, prompts, *, max_new_tokens=128, stop=()):
-        self.prompts.extend(prompts)
-        return [self.rewrite if p.rstrip().endswith("Sentences:") else self.entities for p in prompts]
+def scripted(entities: str, rewrite: str) -> ScriptedLLM:
+    """Answers the entity prompt with ``entities`` and the rewrite prompt with ``rewrite``."""
+    return ScriptedLLM(lambda p, *_: rewrite if p.rstrip().endswith("Sentences:") else entities)
 
 
 def test_parse_entities():
@@ -36,12 +30,12 @@ def test_only_grounded_sentences_are_kept():
 
 def test_rewrite_keeps_chunk_identity_and_falls_back_when_unusable():
     chunk = Chunk("c1", "d1", 3, TEXT, 100, 100 + len(TEXT))
-    llm = ScriptedLLM(" Nadap; Fejér county; Hungary\nEND", "Nadap is a village in Fejér county.\nNadap is in Hungary.\nEND")
+    llm = scripted(" Nadap; Fejér county; Hungary\nEND", "Nadap is a village in Fejér county.\nNadap is in Hungary.\nEND")
     (rewritten,) = denoise([chunk], llm)
     assert rewritten.text == "Nadap is a village in Fejér county. Nadap is in Hungary."
     assert (rewritten.id, rewritten.doc_id, rewritten.index, rewritten.start, rewritten.end) == ("c1", "d1", 3, 100, 100 + len(TEXT))
     assert "Entities: Nadap; Fejér county; Hungary" in llm.prompts[-1] and TEXT in llm.prompts[-1]
-    (kept,) = denoise([chunk], ScriptedLLM("", "Albert Einstein was born in Ulm.\nEND"))
+    (kept,) = denoise([chunk], scripted("", "Albert Einstein was born in Ulm.\nEND"))
     assert kept == chunk  # a rewrite about something else leaves the chunk as it was
 
 

@@ -14,7 +14,7 @@ from kgpipe.errors import DataError
 from kgpipe.eval.extraction import evaluate_extraction, load_graphs, parse_graph
 from kgpipe.eval.graph_metrics import bleu, edge_text, graph_matching, matched_scores, normalise, rouge2_precision, tokens, triple_match
 
-from conftest import BENCHMARKS
+from conftest import BENCHMARKS, ScriptedLLM
 
 GENWIKI = BENCHMARKS / "genwiki_hard_test"
 
@@ -100,20 +100,10 @@ def test_graph_matching_averages_documents_and_counts_empty_predictions_as_zero(
     assert scores["g_bertscore"]["edge_precision"] == 1.0  # the one predicted edge is right
 
 
-class ScriptedLLM:
-    """Replies from a script; no logprob, so the judge uses lexical grounding only."""
-
-    model_id = "scripted-eval"
-
-    def __init__(self, replies):
-        self.replies = dict(replies)
-
-    def generate(self, prompts, *, max_new_tokens=128, stop=()):
-        out = []
-        for p in prompts:
-            text = p.rsplit("Text: ", 1)[1].split("\n")[0]
-            out.append(self.replies[text])
-        return out
+def by_text(replies: dict[str, str]) -> ScriptedLLM:
+    """Answers each extraction prompt with the reply for the document text it asks about; no logprob, so
+    the judge uses lexical grounding only."""
+    return ScriptedLLM(lambda p, *_: replies[p.rsplit("Text: ", 1)[1].split("\n")[0]], model_id="scripted-eval")
 
 
 def test_evaluate_with_scripted_extractor(tmp_path, settings):
@@ -122,7 +112,7 @@ def test_evaluate_with_scripted_extractor(tmp_path, settings):
     graphs = tmp_path / "d.graphs"
     texts.write_text("Nadap is a village in Hungary .\nLonga is in Spain .\n", encoding="utf-8")
     graphs.write_text("[['Nadap', 'country', 'Hungary']]\n[[\"Longa\", \"country\", \"Spain\"]]\n", encoding="utf-8")
-    llm = ScriptedLLM({
+    llm = by_text({
         "Nadap is a village in Hungary .": "Nadap | country | Hungary\nNadap | born in | Ulm\nEND",
         "Longa is in Spain .": "Longa | located in | Spain\nEND",
     })  # fmt: skip
@@ -143,7 +133,7 @@ def test_documents_are_chunked_as_a_build_chunks_them(tmp_path, settings):
     texts, graphs = tmp_path / "d.texts", tmp_path / "d.graphs"
     texts.write_text("Nadap is a village in Hungary . Longa is in Spain .\n", encoding="utf-8")
     graphs.write_text("[['Nadap', 'country', 'Hungary'], ['Longa', 'country', 'Spain']]\n", encoding="utf-8")
-    llm = ScriptedLLM({"Nadap is a village in Hungary .": "Nadap | country | Hungary\nEND",
+    llm = by_text({"Nadap is a village in Hungary .": "Nadap | country | Hungary\nEND",
                        "Longa is in Spain .": "Longa | country | Spain\nEND"})  # fmt: skip
     report = evaluate_extraction(texts, graphs, judge=False, settings=settings, llm=llm, embed=fake_embed)
     assert report["documents"] == 1 and report["chunks"] == 2 and report["chunk_tokens"] == 8

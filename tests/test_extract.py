@@ -3,19 +3,7 @@
 from kgpipe.ingest.extract import PROMPT_VERSION, build_prompt, extract
 from kgpipe.records import Chunk
 
-
-class ScriptedLLM:
-    """Replies from a script, to test what extract() does with them; never a stand-in for the real model."""
-
-    model_id = "scripted"
-
-    def __init__(self, replies):
-        self.replies = list(replies)
-        self.prompts = []
-
-    def generate(self, prompts, *, max_new_tokens=128, stop=()):
-        self.prompts.extend(prompts)
-        return [self.replies.pop(0) for _ in prompts]
+from conftest import ScriptedLLM
 
 
 def _chunk(i, text):

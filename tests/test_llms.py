@@ -18,6 +18,7 @@ from kgpipe.llms import LLM, resolve_llm, scorer, yes_no_scorer
 from kgpipe.llms.cache import CachedLLM
 from kgpipe.llms.openai import OpenAILLM
 
+from conftest import ScriptedLLM
 from fake_openai import DROP, Behaviour, FakeOpenAI, chat
 
 # -- the packaged Gemma (real model) ------------------------------------------------------------
@@ -417,27 +418,22 @@ def test_openai_base_url_and_key_resolution(monkeypatch: Any) -> None:
 # -- CachedLLM ----------------------------------------------------------------------------------
 
 
-class Scripted:
-    """A deterministic backend that records every batch it is sent (unit tests of the cache only)."""
+def echoing() -> ScriptedLLM:
+    """A deterministic backend whose answer shows the request (the prompt reversed, max_new_tokens, stops)."""
+    return ScriptedLLM(lambda p, n, stop: f"{p[::-1]}|{n}|{','.join(stop)}", model_id="scripted:v1")
 
-    model_id = "scripted:v1"
 
+class ScriptedScorer(ScriptedLLM):
     def __init__(self) -> None:
-        self.batches: list[list[str]] = []
+        super().__init__(lambda p, n, stop: f"{p[::-1]}|{n}|{','.join(stop)}", model_id="scripted:v1")
 
-    def generate(self, prompts: Sequence[str], *, max_new_tokens: int = 128, stop: Sequence[str] = ()) -> list[str]:
-        self.batches.append(list(prompts))
-        return [f"{p[::-1]}|{max_new_tokens}|{','.join(stop)}" for p in prompts]
-
-
-class ScriptedScorer(Scripted):
     def logprob(self, contexts: Sequence[str], continuations: Sequence[str]) -> list[float]:
         self.batches.append([c + x for c, x in zip(contexts, continuations)])
         return [-float(len(x)) for x in continuations]
 
 
 def test_cache_second_call_makes_no_backend_calls(tmp_path: Path) -> None:
-    inner = Scripted()
+    inner = echoing()
     llm = CachedLLM(inner, tmp_path / "c.sqlite")
     first = llm.generate(["a", "b", "c"], max_new_tokens=5)
     assert llm.generate(["a", "b", "c"], max_new_tokens=5) == first
@@ -445,14 +441,14 @@ def test_cache_second_call_makes_no_backend_calls(tmp_path: Path) -> None:
 
 
 def test_cache_persists_across_instances(tmp_path: Path) -> None:
-    CachedLLM(Scripted(), tmp_path / "c.sqlite").generate(["x", "y"], stop=["\n"])
-    again = CachedLLM(inner := Scripted(), tmp_path / "c.sqlite")
+    CachedLLM(echoing(), tmp_path / "c.sqlite").generate(["x", "y"], stop=["\n"])
+    again = CachedLLM(inner := echoing(), tmp_path / "c.sqlite")
     assert again.generate(["x", "y"], stop=["\n"]) == ["x|128|\n", "y|128|\n"]
     assert inner.batches == [] and again.calls == 0 and again.hits == 2
 
 
 def test_cache_mixed_hits_and_misses_keep_order(tmp_path: Path) -> None:
-    inner = Scripted()
+    inner = echoing()
     llm = CachedLLM(inner, tmp_path / "c.sqlite")
     llm.generate(["b", "d"])
     out = llm.generate(["a", "b", "c", "d", "a"])
@@ -469,8 +465,8 @@ def model_id_of(llm: LLM) -> str:
 
 
 def test_cache_logprob_only_when_the_backend_scores(tmp_path: Path) -> None:
-    plain = CachedLLM(Scripted(), tmp_path / "c.sqlite")
-    assert not hasattr(plain, "logprob") and isinstance(plain.inner, Scripted)
+    plain = CachedLLM(echoing(), tmp_path / "c.sqlite")
+    assert not hasattr(plain, "logprob") and isinstance(plain.inner, ScriptedLLM)
     inner = ScriptedScorer()
     scoring = CachedLLM(inner, tmp_path / "c.sqlite")
     assert scoring.logprob(["a", "b"], ["xy", "z"]) == [-2.0, -1.0]
@@ -478,8 +474,11 @@ def test_cache_logprob_only_when_the_backend_scores(tmp_path: Path) -> None:
     assert inner.batches == [["axy", "bz"], ["qqqq"]] and scoring.hits == 1
 
 
-class ScriptedYesNo(Scripted):
+class ScriptedYesNo(ScriptedLLM):
     """Answers yes/no with a log-odds; fails (as a backend does after its retries) on prompts saying 'fail'."""
+
+    def __init__(self) -> None:
+        super().__init__("", model_id="scripted:v1")
 
     def yes_no(self, prompts: Sequence[str]) -> list[float]:
         self.batches.append(list(prompts))
@@ -489,8 +488,8 @@ class ScriptedYesNo(Scripted):
 
 
 def test_cache_declares_exactly_the_backends_capabilities(tmp_path: Path) -> None:
-    assert scorer(CachedLLM(Scripted(), tmp_path / "c.sqlite")) is None
-    assert yes_no_scorer(CachedLLM(Scripted(), tmp_path / "c.sqlite")) is None
+    assert scorer(CachedLLM(echoing(), tmp_path / "c.sqlite")) is None
+    assert yes_no_scorer(CachedLLM(echoing(), tmp_path / "c.sqlite")) is None
     both = CachedLLM(OpenAILLM("openai:m@http://127.0.0.1:9/v1", Settings()), tmp_path / "c.sqlite")
     assert scorer(both) is both and yes_no_scorer(both) is both and isinstance(both, CachedLLM)
     only = CachedLLM(ScriptedYesNo(), tmp_path / "c.sqlite")
@@ -512,7 +511,7 @@ def test_cache_yes_no_is_cached_and_failures_are_not_stored(tmp_path: Path) -> N
 
 
 def _fill(path: str, worker: int) -> None:
-    llm = CachedLLM(Scripted(), path)
+    llm = CachedLLM(echoing(), path)
     for i in range(40):
         llm.generate([f"shared {i}", f"own {worker} {i}"])
 
@@ -526,7 +525,7 @@ def test_cache_is_safe_for_concurrent_processes(tmp_path: Path) -> None:
     for p in procs:
         p.join(120)
     assert [p.exitcode for p in procs] == [0, 0, 0]
-    check = CachedLLM(inner := Scripted(), path)
+    check = CachedLLM(inner := echoing(), path)
     check.generate([f"shared {i}" for i in range(40)] + [f"own 2 {i}" for i in range(40)])
     assert inner.batches == [] and check.hits == 80
 

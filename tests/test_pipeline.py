@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from kgpipe.ingest.pipeline import build
+
+from conftest import ScriptedLLM
 from kgpipe.stores import resolve_store
 from kgpipe.ingest.write import delete_document, stats
 
@@ -183,18 +185,15 @@ def test_kill_9_mid_build_resumes_without_duplicates(settings, tmp_path):
 # -- the write step: a document the store refuses is rolled back, the others are built ----------
 
 
-class ReplyByText:
+def reply_by_text(replies: dict[str, str]) -> ScriptedLLM:
     """Answers each extraction prompt with the reply whose key occurs in the prompt's text (after its last
     ``Text:``); a scripted LLM for the store-side tests below, which are about writing, not extracting."""
 
-    model_id = "scripted-by-text"
+    def answer(prompt: str, *_: object) -> str:
+        text = prompt.rsplit("Text:", 1)[-1]
+        return next((r for k, r in replies.items() if k in text), "END")
 
-    def __init__(self, replies: dict[str, str]) -> None:
-        self.replies = replies
-
-    def generate(self, prompts, *, max_new_tokens=128, stop=()):
-        texts = [p.rsplit("Text:", 1)[-1] for p in prompts]
-        return [next((r for k, r in self.replies.items() if k in t), "END") for t in texts]
+    return ScriptedLLM(answer, model_id="scripted-by-text")
 
 
 class FailingStore:
@@ -255,7 +254,7 @@ def test_a_document_whose_write_fails_is_rolled_back_and_the_others_are_built(
     folder.mkdir()
     for name, (text, _) in ROLLBACK_DOCS.items():
         (folder / name).write_text(text, encoding="utf-8")
-    llm = ReplyByText({text.split(".")[0]: reply for text, reply in ROLLBACK_DOCS.values()})
+    llm = reply_by_text({text.split(".")[0]: reply for text, reply in ROLLBACK_DOCS.values()})
     quiet = settings.replace(judge=False, llm_cache=False)
     failing_doc = next(d for d in load(folder / "b.txt"))
     failing = FailingStore(store, statement, failing_doc.id if marker == "doc" else marker)
@@ -293,7 +292,7 @@ def test_a_lost_store_still_stops_the_build(settings, store, tmp_path):
                 raise StoreUnavailable("lost FalkorDB")
             return self.inner.execute(query, params, write=write)
 
-    llm = ReplyByText({"Ann Alpha": ROLLBACK_DOCS["a.txt"][1]})
+    llm = reply_by_text({"Ann Alpha": ROLLBACK_DOCS["a.txt"][1]})
     with pytest.raises(StoreUnavailable):
         build(tmp_path, settings.replace(judge=False, llm_cache=False), llm=llm, store=Lost(store, "", ""))
 
