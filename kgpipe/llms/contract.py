@@ -23,6 +23,12 @@ class LLM(Protocol):
         ...
 
 
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to the earliest stop string, as ``generate`` returns it (empty stop strings ignored)."""
+    ends = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return text[: min(ends)] if ends else text
+
+
 @runtime_checkable
 class Scorer(Protocol):
     """Scores text: the judge's ``likelihood`` signal (and ``yes_no`` when there is no ``YesNoScorer``)."""

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..errors import BadReply, ConfigError, LLMError
+from .contract import cut_at_stop
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -83,8 +84,8 @@ class OpenAILLM:
 
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int = 128, stop: Sequence[str] = ()) -> list[str]:
         """One greedy (temperature 0) completion per prompt, requested concurrently, in input order."""
-        stops = [s for s in stop if s]
-        return self._map(lambda p: _cut(self._complete(p, max_new_tokens, stops), stops), prompts)
+        stops = [s for s in stop if s]  # cut here too: servers honour only some stops, and some echo them
+        return self._map(lambda p: cut_at_stop(self._complete(p, max_new_tokens, stops), stops), prompts)
 
     def logprob(self, contexts: Sequence[str], continuations: Sequence[str]) -> list[float]:
         """Summed log-probability of each continuation given its context, via ``/completions`` echo.
@@ -395,8 +396,3 @@ def _excerpt(response: httpx.Response, limit: int = 300) -> str:
     text = " ".join(response.text.split())
     return text[:limit] + ("..." if len(text) > limit else "")
 
-
-def _cut(text: str, stop: Sequence[str]) -> str:
-    """Text up to the earliest stop string (servers honour only some stops, some echo them)."""
-    ends = [i for i in (text.find(s) for s in stop) if i >= 0]
-    return text[: min(ends)] if ends else text

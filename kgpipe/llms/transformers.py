@@ -30,7 +30,7 @@ import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, StoppingCriteria  # noqa: E402
 
 from ..errors import ConfigError, MissingDependency, ModelUnavailable  # noqa: E402
-from .contract import GEMMA_MODEL_ID  # noqa: E402
+from .contract import GEMMA_MODEL_ID, cut_at_stop  # noqa: E402
 from .decode import eos_ids, greedy, pad_id  # noqa: E402
 from ..progress import quiet_third_party  # noqa: E402
 
@@ -93,7 +93,7 @@ class TransformersLLM:
         rows = greedy(self.model, input_ids, mask, max_new_tokens=max_new_tokens, eos_ids=self._eos_ids,
                       stopped=stopper.hit if stopper else None)  # fmt: skip
         texts = self.tokenizer.batch_decode(rows, skip_special_tokens=True)
-        return [_cut(text, stop) for text in texts]
+        return [cut_at_stop(text, stop) for text in texts]
 
     # -- scoring ----------------------------------------------------------------------------------
 
@@ -192,12 +192,6 @@ class _StopStrings(StoppingCriteria):
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.BoolTensor:
         done = [self.hit(row[self.start :].tolist()) for row in input_ids]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
-
-
-def _cut(text: str, stop: Sequence[str]) -> str:
-    """Text up to the earliest stop string."""
-    ends = [i for i in (text.find(s) for s in stop if s) if i >= 0]
-    return text[: min(ends)] if ends else text
 
 
 def _batches(encoded: Sequence[Sequence[int]], size: int) -> Iterator[list[int]]:
