@@ -12,7 +12,8 @@ import torch
 
 from kgpipe.config import Settings
 from kgpipe.llms.decode import greedy
-from kgpipe.llms.transformers import TransformersLLM, _cut, _StopStrings
+from kgpipe.llms.contract import cut_at_stop
+from kgpipe.llms.transformers import TransformersLLM, _StopStrings
 
 WORDS = ["<unk>", "<pad>", "<s>", "</s>"] + ["▁" + w for w in "a b c d e f g h i j k l m n o p q r s t".split()]
 PROMPTS = ["a", "b c d e f g h i j k", "c d", "t s r q p o n", "e f g h i j k l m n o p q r s", "g h i"]
@@ -30,7 +31,7 @@ def reference(llm: Any, prompt: str, max_new_tokens: int, stop: Sequence[str] = 
     with torch.inference_mode():
         out = llm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config,
                                  stopping_criteria=criteria)  # fmt: skip
-    return _cut(llm.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True), stop)
+    return cut_at_stop(llm.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True), stop)
 
 
 def tiny_llm(kind: str, folder: Path) -> TransformersLLM:
