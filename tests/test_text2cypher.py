@@ -188,3 +188,19 @@ def test_prose_before_the_query_is_dropped():
     assert extract_query("Here is the query:\nMATCH (n) RETURN n") == "MATCH (n) RETURN n"
     assert extract_query("I'm sorry, I can't") == ""
     assert extract_query("(n) RETURN n") == "(n) RETURN n"  # not prose: checked and refused, not dropped
+
+
+def test_graph_examples_are_prompt_data_with_names_quoted_as_literals():
+    from kgpipe.prompts import prompt_data
+    from kgpipe.qa.text2cypher import EXAMPLES, FactKind, Schema
+
+    schema = Schema(facts=[FactKind("BORN_IN", "born in", 2, ("Jean d'Arc", "Domrémy")),
+                           FactKind("SPOUSE", "spouse", 1, None),
+                           FactKind("CAPITAL_OF", "capital_of", 1, ("Paris", "C:\\France"))],
+                    path=("Jean d'Arc", "born in", "Domrémy", "capital_of", "X"))  # fmt: skip
+    text = build_prompt("Who?", schema)
+    assert len(prompt_data(EXAMPLES)["examples"]) == 3  # path, reverse, forward templates
+    assert "What is the capital of of the born in of Jean d'Arc?" in text  # _words: underscores as spaces
+    assert "toLower(e.name) = 'jean d\\'arc' AND r1.label = 'born in' AND r2.label = 'capital_of'" in text
+    assert "Which entities have capital of C:\\France?" in text and "= 'c:\\\\france' AND r.label = 'capital_of'" in text
+    assert text.count("Question:") == 2 + 3 + 1  # two fixed examples, three from the graph (no example for SPOUSE), the question

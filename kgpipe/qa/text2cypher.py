@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..stores import cypher
 from ..errors import KgpipeError, LLMError, StoreError, UnsafeQuery
-from ..prompts import prompt
+from ..prompts import prompt, prompt_data
 from ..stores.safety import READ_KEYWORDS, OTHER_KEYWORDS, check_read_clauses, enforce_limit
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ..stores import Store
 
 PROMPT_VERSION = "text2cypher.v1"
+EXAMPLES = "text2cypher.v1.examples"  # few-shot example templates, data of the prompt version
 MAX_QUERY_TOKENS = 160  # a two-hop query is about 60 tokens of Gemma's vocabulary
 STOP = ["\nQuestion:", "\n\n"]
 
@@ -94,44 +95,40 @@ def graph_schema(store: "Store", *, max_relations: int = 30) -> Schema:
     return Schema(labels, properties, facts, entity_types, counts.get("PREDICTED", 0), path)  # type: ignore[arg-type]
 
 
-def _lit(text: str) -> str:
-    """A Cypher string literal (for the prompt's examples only; generated queries never get our values)."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _words(label: str) -> str:
-    return label.replace("_", " ")
-
-
 def build_prompt(question: str, schema: Schema) -> str:
-    """The few-shot prompt: schema, fixed examples, examples over this graph's own facts, the question."""
-    shots: list[tuple[str, str]] = []  # multi-hop and reverse first: a small model copies the latest example most
+    """The few-shot prompt: schema, fixed examples, examples over this graph's own facts, the question.
+
+    The graph examples are data of the versioned prompt (``prompts/text2cypher.v1.examples.json``),
+    filled with this graph's names and labels.
+    """
+    values: dict[str, list[dict[str, str]]] = {"path": [], "third_relation": [], "first_relations": []}
     if schema.path:
         a, r1, _, r2, _ = schema.path
-        shots.append((
-            f"What is the {_words(r2)} of the {_words(r1)} of {a}?",
-            f"MATCH (e:Entity)-[r1]->(m:Entity)-[r2]->(x:Entity) WHERE toLower(e.name) = {_lit(a.lower())} "
-            f"AND r1.label = {_lit(r1)} AND r2.label = {_lit(r2)} RETURN x.name AS answer LIMIT 25",
-        ))  # fmt: skip
+        values["path"].append({"a": a, "r1": r1, "r2": r2})
     if len(schema.facts) > 2 and schema.facts[2].example:
-        kind = schema.facts[2]
-        _, tail = kind.example  # type: ignore[misc]
-        shots.append((
-            f"Which entities have {_words(kind.label)} {tail}?",
-            f"MATCH (x:Entity)-[r]->(e:Entity) WHERE toLower(e.name) = {_lit(tail.lower())} "
-            f"AND r.label = {_lit(kind.label)} RETURN x.name AS answer LIMIT 25",
-        ))  # fmt: skip
+        values["third_relation"].append({"label": schema.facts[2].label, "tail": schema.facts[2].example[1]})
     for kind in schema.facts[:2]:
         if kind.example:
-            head, _ = kind.example
-            shots.append((
-                f"What is the {_words(kind.label)} of {head}?",
-                f"MATCH (e:Entity)-[r]->(x:Entity) WHERE toLower(e.name) = {_lit(head.lower())} "
-                f"AND r.label = {_lit(kind.label)} RETURN x.name AS answer LIMIT 25",
-            ))  # fmt: skip
+            values["first_relations"].append({"label": kind.label, "head": kind.example[0]})
+    shots = [
+        (_fill(example["question"], filled), _fill(example["cypher"], filled))
+        for example in prompt_data(EXAMPLES)["examples"]
+        for filled in values[example["needs"]]
+    ]
     examples = "".join(f"Question: {q}\nCypher: {c}\n\n" for q, c in shots)
     text = prompt(PROMPT_VERSION).replace("{schema}", schema.render()).replace("{examples}", examples)
     return text.replace("{question}", " ".join(question.split())).rstrip()
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    """A template of the examples file with ``values``: each also as ``<name>_words`` (underscores as
+    spaces), ``<name>_lower``, and ``<name>_literal`` / ``<name>_lower_literal`` (Cypher string literals)."""
+    fields: dict[str, str] = {}
+    for name, value in values.items():
+        fields.update({name: value, f"{name}_words": value.replace("_", " "), f"{name}_lower": value.lower(),
+                       f"{name}_literal": cypher.string_literal(value),
+                       f"{name}_lower_literal": cypher.string_literal(value.lower())})  # fmt: skip
+    return template.format(**fields)
 
 
 _FENCE = re.compile(r"```[A-Za-z]*[ \t]*\n?(.*?)(?:```|$)", re.S)

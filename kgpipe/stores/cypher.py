@@ -83,6 +83,16 @@ def quote_name(name: str) -> str:
 _INDEXED = (("Document", "id"), ("Document", "path"), ("Chunk", "id"), ("Entity", "id"))
 
 
+def string_literal(text: str) -> str:
+    """``text`` as a Cypher string literal, for showing a query to a model (Text2Cypher's few-shot examples);
+    never used in a statement kgpipe runs, where every value is a parameter.
+
+    >>> print(string_literal("O'Brien \\\\ co"))
+    'O\\'Brien \\\\ co'
+    """
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def schema_statements(dialect: str) -> list[str]:
     """Index statements for a store (``"falkordb"`` or ``"neo4j"``); each is safe to re-run."""
     if dialect == "neo4j":
