@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .llms import LLM
     from .resolve import Adjudicator, MentionIn
 
-PROMPT_VERSION = "same_entity.v1"
+PROMPT_VERSION = "same_entity.v2"  # v1 ended in a newline: " yes" was scored on a line of its own
 
 
 def _describe(m: "MentionIn") -> str:

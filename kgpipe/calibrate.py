@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .config import Settings
     from .llms import LLM
 
-CALIBRATION_VERSION = "judge-calibration.v1"
+CALIBRATION_VERSION = "judge-calibration.v2"  # v2: yes/no measured with prompts/judge.v2.md
 SIGNALS = ("likelihood", "yes_no", "lexical")
 ONTOLOGY_WEIGHT = 0.2
 

@@ -6,7 +6,7 @@ LLM call (GraphJudger's graph judgement, adapted to base models). Signals, each 
 * ``likelihood``: how much the source text raises the likelihood of the triple's verbalisation,
   ``(log P(v | text) - log P(v | no text)) / words(v)``, mapped through a logistic curve fitted per
   model (``kgpipe.calibrate``). A base model cannot answer yes/no, but it knows which claims its text makes likely.
-* ``yes_no``: ``log P(" Yes") - log P(" No")`` after the versioned judge prompt (``prompts/judge.v1.md``),
+* ``yes_no``: ``log P(" Yes") - log P(" No")`` after the versioned judge prompt (``prompts/judge.v2.md``),
   through its own fitted curve; this is what instruction-tuned models are good at. Works over HTTP too,
   since both backends score continuations with ``logprob``.
 * ``lexical``: are the head and tail (or close variants: diacritics, case, partial or fuzzy token
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "judge.v1"
+PROMPT_VERSION = "judge.v2"  # v1 ended in a newline, so " Yes" was scored on a line of its own
 DEFAULT_THRESHOLD = 0.3  # tuned for the default model on GenWiki-Hard lines 901-964 (best (head, tail) F1)
 LLM_SIGNALS = ("likelihood", "yes_no")
 # The context a verbalisation is scored after, with and without the source text.

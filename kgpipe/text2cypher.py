@@ -131,7 +131,7 @@ def build_prompt(question: str, schema: Schema) -> str:
             ))  # fmt: skip
     examples = "".join(f"Question: {q}\nCypher: {c}\n\n" for q, c in shots)
     text = prompt(PROMPT_VERSION).replace("{schema}", schema.render()).replace("{examples}", examples)
-    return text.replace("{question}", " ".join(question.split())).rstrip()
+    return text.replace("{question}", " ".join(question.split()))
 
 
 _FENCE = re.compile(r"```[A-Za-z]*[ \t]*\n?(.*?)(?:```|$)", re.S)
