@@ -17,7 +17,7 @@ from ..records import GENERIC_TYPE, Adjudicator, MentionIn
 if TYPE_CHECKING:
     from ..llms import LLM
 
-PROMPT_VERSION = "same_entity.v1"
+PROMPT_VERSION = "same_entity.v2"  # v1 ended in a newline: " yes" was scored on a line of its own
 
 
 def _describe(m: "MentionIn") -> str:

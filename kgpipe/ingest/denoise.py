@@ -1,7 +1,7 @@
 """Entity-centric denoising (GraphJudger step 1): rewrite a chunk as short factual sentences about its entities.
 
 Two LLM calls per chunk, each from a versioned few-shot prompt: the model lists the chunk's entities
-(``prompts/denoise.entities.v1.md``), then rewrites the chunk as one-fact sentences about them
+(``prompts/denoise.entities.v2.md``), then rewrites the chunk as one-fact sentences about them
 (``prompts/denoise.v1.md``). The rewrite is returned as a ``Chunk`` with the *same* id, document and
 span as the original, so triples extracted from it keep pointing at the original text; the judge
 and the store must be given the original chunks.
@@ -25,7 +25,7 @@ from ..text import fold_diacritics
 if TYPE_CHECKING:
     from ..llms import LLM
 
-ENTITIES_PROMPT = "denoise.entities.v1"
+ENTITIES_PROMPT = "denoise.entities.v2"  # v1 ended in a newline: the list began a line early
 PROMPT_VERSION = "denoise.v1"
 STOP = ("\nEND", "\nText:")
 MAX_ENTITIES = 20

@@ -126,7 +126,7 @@ class Answer:
 
 def path_prompt(question: str) -> str:
     """The few-shot prompt that ends in ``<PATH>``, after which the decoder writes one path."""
-    return load_prompt(PROMPT_VERSION).rstrip("\n").replace("{question}", " ".join(question.split()))
+    return load_prompt(PROMPT_VERSION).replace("{question}", " ".join(question.split()))
 
 
 def ask(
@@ -204,7 +204,7 @@ def explain_scores(decoder: Any, question: str, paths: Sequence[GraphPath]) -> l
     """log P(question | path) for each path: how well the path accounts for what is asked."""
     if not paths:
         return []
-    template = load_prompt(EXPLAIN_PROMPT).rstrip("\n")
+    template = load_prompt(EXPLAIN_PROMPT)
     contexts = [template.replace("{path}", p.text()) for p in paths]
     return list(decoder.logprob(contexts, [" " + " ".join(question.split())] * len(paths)))
 
@@ -247,6 +247,6 @@ def reason(question: str, paths: Sequence[GraphPath], reasoner: Any, settings: S
 
     llm = resolve_llm(reasoner, settings)
     listed = "\n".join(p.text() for p in paths)
-    text = load_prompt(REASONER_PROMPT).rstrip("\n").replace("{paths}", listed).replace("{question}", question.strip())
+    text = load_prompt(REASONER_PROMPT).replace("{paths}", listed).replace("{question}", question.strip())
     reply = llm.generate([text], max_new_tokens=48, stop=["\n"])[0]
     return parse_answer(reply), llm.model_id

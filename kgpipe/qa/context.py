@@ -262,7 +262,7 @@ def count_tokens(text: str, llm: Any = None) -> tuple[int, str]:
 def build_prompt(question: str, facts: Sequence[ContextFact]) -> str:
     """The answering prompt: worked examples, then the kept fact lines (best last, next to the question) and the question."""
     text = prompt(PROMPT_VERSION).replace("{facts}", "\n".join(f.line for f in reversed(facts)))
-    return text.replace("{question}", " ".join(question.split())).rstrip()
+    return text.replace("{question}", " ".join(question.split()))
 
 
 def ask_context(

@@ -117,7 +117,7 @@ def build_prompt(question: str, schema: Schema) -> str:
     ]
     examples = "".join(f"Question: {q}\nCypher: {c}\n\n" for q, c in shots)
     text = prompt(PROMPT_VERSION).replace("{schema}", schema.render()).replace("{examples}", examples)
-    return text.replace("{question}", " ".join(question.split())).rstrip()
+    return text.replace("{question}", " ".join(question.split()))
 
 
 def _fill(template: str, values: dict[str, str]) -> str:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ..config import Settings
     from ..llms import LLM
 
-CALIBRATION_VERSION = "judge-calibration.v2"  # v2: fewer examples; never saved from failed requests
+CALIBRATION_VERSION = "judge-calibration.v3"  # v2: fewer examples, never saved from failed requests; v3: yes/no after prompts/judge.v2.md
 ONTOLOGY_WEIGHT = 0.2
 # Examples a model is calibrated on (of the 40 below): the smallest set whose AUROC estimate stays stable
 # (scripts/calibration_convergence.py; README "The judge").

@@ -7,7 +7,7 @@ LLM call (GraphJudger's graph judgement, adapted to base models). Signals (raw v
 * ``likelihood``: how much the source text raises the likelihood of the triple's verbalisation,
   ``(log P(v | text) - log P(v | no text)) / words(v)``, mapped through a logistic curve fitted per
   model (``kgpipe.trust.calibrate``). A base model cannot answer yes/no, but it knows which claims its text makes likely.
-* ``yes_no``: ``log P(" Yes") - log P(" No")`` after the versioned judge prompt (``prompts/judge.v1.md``),
+* ``yes_no``: ``log P(" Yes") - log P(" No")`` after the versioned judge prompt (``prompts/judge.v2.md``),
   through its own fitted curve; this is what instruction-tuned models are good at. Read in one request
   from a ``YesNoScorer`` (the answer token's top logprobs: OpenAI-style chat endpoints give these
   without prompt echo), else in two from a ``Scorer`` (``logprob`` of each answer).

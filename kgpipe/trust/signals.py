@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "judge.v1"
+PROMPT_VERSION = "judge.v2"  # v1 ended in a newline, so " Yes" was scored on a line of its own
 LLM_SIGNALS = ("likelihood", "yes_no")
 SIGNALS = ("likelihood", "yes_no", "lexical")
 # The context a verbalisation is scored after, with and without the source text.
