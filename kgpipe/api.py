@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from .config import Settings, load_settings
 from .errors import ConfigError, UnsafeQuery
-from .ingest.write import delete_document, stats as graph_stats
+from .ingest.write import delete_document
+from .ingest.write import stats as graph_stats
 from .stores import QueryResult, RowStreaming, open_store
 from .stores.safety import check_read_only, enforce_limit
 

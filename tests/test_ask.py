@@ -9,9 +9,9 @@ import pytest
 
 from kgpipe.cli import main
 from kgpipe.errors import ConfigError, NoEntityLinked
-from kgpipe.qa.paths import GraphPath, Hop
 from kgpipe.llms import local_model
 from kgpipe.qa.answer import Answer, Candidate, ScoredPath, path_prompt, rank_answers
+from kgpipe.qa.paths import GraphPath, Hop
 
 REPO = Path(__file__).resolve().parent.parent
 KB = """\

@@ -21,17 +21,16 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from kgpipe.trust.calibrate import CALIBRATION_EXAMPLES, calibration_for
+from fake_openai import DROP, FakeOpenAI, chat
 from kgpipe.cli import EXIT_FAILED_CHUNKS, main
 from kgpipe.config import Settings
 from kgpipe.errors import LLMError
-from kgpipe.trust.judge import judge
-from kgpipe.llms import resolve_llm
 from kgpipe.ingest.pipeline import build
+from kgpipe.llms import resolve_llm
 from kgpipe.records import Chunk, Provenance, Triple
 from kgpipe.stores import resolve_store
-
-from fake_openai import DROP, FakeOpenAI, chat
+from kgpipe.trust.calibrate import CALIBRATION_EXAMPLES, calibration_for
+from kgpipe.trust.judge import judge
 
 DOCS = {
     "alpha.txt": "Ardenby lies in Corvale. Ardenby borders Mistral. Corvale exports timber. Mistral hosts Brenfair.",

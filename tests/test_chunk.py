@@ -11,8 +11,8 @@ import pytest
 import spacy
 
 import kgpipe.ingest.chunk as chunk_module
-from kgpipe.ingest.chunk import chunk, count_tokens, sentence_spans, sentence_splitter
 from kgpipe.errors import ConfigError
+from kgpipe.ingest.chunk import chunk, count_tokens, sentence_spans, sentence_splitter
 from kgpipe.ingest.load import load
 from kgpipe.records import Chunk, Document
 

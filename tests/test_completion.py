@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from kgpipe.stores import cypher
 from kgpipe.completion.complete import check_trainable, complete, read_graph, state_path
-from kgpipe.eval.completion import evaluate_completion, load_dataset
-from kgpipe.errors import ConfigError, NotEnoughData
-from kgpipe.ingest.interchange import import_triples
 from kgpipe.completion.kge import evaluate, fast_training, model_defaults, random_mrr, resolve_device, train
+from kgpipe.errors import ConfigError, NotEnoughData
+from kgpipe.eval.completion import evaluate_completion, load_dataset
+from kgpipe.ingest.interchange import import_triples
+from kgpipe.stores import cypher
 
 # The measured defaults, with a smaller embedding and fewer epochs: seconds on 2 cores.
 QUICK = dict(embedding_dim=64, epochs=30, eval_every=5, patience=2)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from kgpipe.trust.conflicts import functional_types, resolve_conflicts
+from kgpipe.ingest.write import write
 from kgpipe.ontology import load_ontology
 from kgpipe.records import Document, Entity, Fact, GraphBatch
-from kgpipe.ingest.write import write
+from kgpipe.trust.conflicts import functional_types, resolve_conflicts
 
 
 def _doc(i: str) -> Document:

@@ -7,10 +7,10 @@ import doctest
 import numpy as np
 import pytest
 
-from kgpipe.stores import cypher
-from kgpipe.qa import context as kgrag
 from kgpipe.errors import KgpipeError
+from kgpipe.qa import context as kgrag
 from kgpipe.qa.context import ask_context, count_tokens, prune, retrieve
+from kgpipe.stores import cypher
 
 TRIPLES = [
     ("Ada Lovelace", "father", "Lord Byron"),

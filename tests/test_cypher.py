@@ -7,10 +7,10 @@ import re
 
 import pytest
 
+from kgpipe.ingest.write import write
+from kgpipe.records import Entity, Fact, GraphBatch
 from kgpipe.stores import cypher
 from kgpipe.stores.cypher import RESERVED_REL_TYPES, quote_name, sanitize_label, sanitize_rel_type
-from kgpipe.records import Entity, Fact, GraphBatch
-from kgpipe.ingest.write import write
 
 HOSTILE = [
     "works for",

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from kgpipe.config import Settings
-from kgpipe.llms.decode import greedy
 from kgpipe.llms.contract import cut_at_stop
+from kgpipe.llms.decode import greedy
 from kgpipe.llms.transformers import TransformersLLM, _StopStrings
 
 WORDS = ["<unk>", "<pad>", "<s>", "</s>"] + ["▁" + w for w in "a b c d e f g h i j k l m n o p q r s t".split()]

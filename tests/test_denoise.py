@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from kgpipe.ingest.denoise import denoise, grounded_sentences
-from kgpipe.parse import parse_entities
-from kgpipe.ingest.extract import extract
-from kgpipe.records import Chunk
-
 from conftest import ScriptedLLM
+from kgpipe.ingest.denoise import denoise, grounded_sentences
+from kgpipe.ingest.extract import extract
+from kgpipe.parse import parse_entities
+from kgpipe.records import Chunk
 
 TEXT = "Nadap is a village in Fejér county in central Hungary , with population of 460 ."
 

@@ -8,13 +8,21 @@ import math
 import numpy as np
 import pytest
 
-from kgpipe.trust.calibrate import default_calibration
+from conftest import BENCHMARKS, ScriptedLLM
 from kgpipe.cli import main
 from kgpipe.errors import DataError
 from kgpipe.eval.extraction import evaluate_extraction, load_graphs, parse_graph
-from kgpipe.eval.graph_metrics import bleu, edge_text, graph_matching, matched_scores, normalise, rouge2_precision, tokens, triple_match
-
-from conftest import BENCHMARKS, ScriptedLLM
+from kgpipe.eval.graph_metrics import (
+    bleu,
+    edge_text,
+    graph_matching,
+    matched_scores,
+    normalise,
+    rouge2_precision,
+    tokens,
+    triple_match,
+)
+from kgpipe.trust.calibrate import default_calibration
 
 GENWIKI = BENCHMARKS / "genwiki_hard_test"
 

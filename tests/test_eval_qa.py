@@ -6,11 +6,11 @@ import shutil
 
 import pytest
 
-from conftest import PATHQUESTION as PQ, needs_pathquestion as needs_pq
+from conftest import PATHQUESTION as PQ
+from conftest import needs_pathquestion as needs_pq
 from kgpipe.cli import main
 from kgpipe.errors import DataError
 from kgpipe.eval.qa import evaluate_qa, f1, load_kb, parse_answers, read_questions
-
 
 
 def test_answers_and_question_lines(tmp_path):

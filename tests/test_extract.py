@@ -1,9 +1,8 @@
 """Extraction: prompt building, failure recording (scripted LLM), and the real default model."""
 
+from conftest import ScriptedLLM
 from kgpipe.ingest.extract import PROMPT_VERSION, build_prompt, extract
 from kgpipe.records import Chunk
-
-from conftest import ScriptedLLM
 
 
 def _chunk(i, text):

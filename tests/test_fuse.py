@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kgpipe.fusion.fuse import EntityIndex, entity_id, fuse, normalise_name
-from kgpipe.records import Chunk, Document, Provenance, Triple
 from kgpipe.ingest.write import write
+from kgpipe.records import Chunk, Document, Provenance, Triple
 
 IBM = "International Business Machines Corporation is an American technology company. It is better known as IBM."
 IBM2 = "IBM acquired Red Hat in 2019. Red Hat makes Red Hat Enterprise Linux."

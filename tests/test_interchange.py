@@ -130,8 +130,8 @@ def test_graphml_export_of_names_with_control_characters(settings, store):
     """The store keeps C0 controls (kgpipe.stores.clean); XML 1.0 cannot hold them, so GraphML gets U+FFFD there."""
     import networkx as nx
 
-    from kgpipe.records import Chunk, Document, Entity, Fact, GraphBatch, Mention
     from kgpipe.ingest.write import write
+    from kgpipe.records import Chunk, Document, Entity, Fact, GraphBatch, Mention
 
     doc = Document("d1", "/x.txt", "t", "x", "s")
     entities = [Entity("a", "Ctl\x01\x07Name\u202e", "Person"), Entity("b", "Tab\tNul\x00", "Per\x1bson")]

@@ -6,11 +6,20 @@ import math
 
 import pytest
 
-from kgpipe.trust.calibrate import CALIBRATION_EXAMPLES, CALIBRATION_SET, Calibration, auroc, calibrate, calibration_for, corrupted, fit_logistic
-from kgpipe.trust.judge import Rejection, combine, judge
-from kgpipe.trust.signals import grounding, lexical, verbalise
 from kgpipe.ontology import load_ontology
 from kgpipe.records import Chunk, Provenance, Triple
+from kgpipe.trust.calibrate import (
+    CALIBRATION_EXAMPLES,
+    CALIBRATION_SET,
+    Calibration,
+    auroc,
+    calibrate,
+    calibration_for,
+    corrupted,
+    fit_logistic,
+)
+from kgpipe.trust.judge import Rejection, combine, judge
+from kgpipe.trust.signals import grounding, lexical, verbalise
 
 # Source sentences and true triples that are not in the calibration set; false = tail of the next one.
 CASES = [

@@ -12,14 +12,13 @@ from typing import Any, Callable, Iterator, Sequence
 
 import pytest
 
+from conftest import ScriptedLLM
+from fake_openai import DROP, Behaviour, FakeOpenAI, chat
 from kgpipe.config import Settings
 from kgpipe.errors import BadReply, ConfigError, LLMError, ModelUnavailable
 from kgpipe.llms import LLM, resolve_llm, scorer, yes_no_scorer
 from kgpipe.llms.cache import CachedLLM
 from kgpipe.llms.openai import OpenAILLM
-
-from conftest import ScriptedLLM
-from fake_openai import DROP, Behaviour, FakeOpenAI, chat
 
 # -- the packaged Gemma (real model) ------------------------------------------------------------
 

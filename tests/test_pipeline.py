@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from kgpipe.ingest.pipeline import build
-
 from conftest import ScriptedLLM
-from kgpipe.stores import resolve_store
+from kgpipe.ingest.pipeline import build
 from kgpipe.ingest.write import delete_document, stats
+from kgpipe.stores import resolve_store
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample"
@@ -327,7 +326,6 @@ def test_build_with_hostile_names_from_an_http_model(settings, store, tmp_path, 
     import re
 
     from fake_openai import FakeOpenAI, chat
-
     from kgpipe.parse import parse_triples
     from kgpipe.stores.clean import clean_text
 

@@ -12,8 +12,8 @@ import re
 from importlib.resources import files
 
 import pytest
-from conftest import ScriptedLLM
 
+from conftest import ScriptedLLM
 from kgpipe.fusion import adjudicate
 from kgpipe.ingest import denoise, extract
 from kgpipe.prompts import prompt

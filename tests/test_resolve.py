@@ -7,8 +7,8 @@ import random
 import pytest
 
 from kgpipe.fusion.names import analyse, blocking_keys, edit_ratio, normalise_name, person_evidence
-from kgpipe.records import Entity
 from kgpipe.fusion.resolve import EntityIndex, MentionIn, entity_id
+from kgpipe.records import Entity
 
 
 def _same(ids: list[str], *positions: int) -> bool:

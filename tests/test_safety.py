@@ -6,8 +6,8 @@ import doctest
 
 import pytest
 
-from kgpipe.stores import safety
 from kgpipe.errors import UnsafeQuery
+from kgpipe.stores import safety
 from kgpipe.stores.safety import check_read_only, mask_literals
 
 ALLOWED = [

@@ -17,11 +17,11 @@ import pytest
 
 from kgpipe.config import Settings
 from kgpipe.errors import ConfigError, StoreError, StoreUnavailable, UnsafeQuery
+from kgpipe.ingest.write import delete_document, stats, write
 from kgpipe.records import Chunk, Document, Entity, Fact, GraphBatch, Mention
 from kgpipe.stores import QueryResult, resolve_store
 from kgpipe.stores import falkordb_server as server
 from kgpipe.stores.falkordb import FalkorDBStore
-from kgpipe.ingest.write import delete_document, stats, write
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import doctest
 
 import pytest
-from conftest import PATHQUESTION, needs_pathquestion
 
-from kgpipe.stores import safety
-from kgpipe.qa import text2cypher
+from conftest import PATHQUESTION, needs_pathquestion
 from kgpipe.errors import KgpipeError, LLMError, StoreError, UnsafeQuery
+from kgpipe.qa import text2cypher
 from kgpipe.qa.text2cypher import ask_cypher, build_prompt, enforce_limit, extract_query, graph_schema, validate_query
+from kgpipe.stores import safety
 
 TRIPLES = [
     ("Marie Curie", "spouse", "Pierre Curie"),

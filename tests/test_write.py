@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from kgpipe.stores import cypher
 from kgpipe.bench.pipeline import bench_write, synthetic_batch
 from kgpipe.config import Settings
-from kgpipe.records import Chunk, Document, Entity, Fact, GraphBatch, Mention
 from kgpipe.ingest.write import clear, delete_document, document_index, list_documents, stats, write
+from kgpipe.records import Chunk, Document, Entity, Fact, GraphBatch, Mention
+from kgpipe.stores import cypher
 
 
 def _doc(name: str, path: str | None = None) -> Document:

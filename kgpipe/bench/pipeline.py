@@ -15,15 +15,14 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from pathlib import Path
 from contextlib import suppress
+from pathlib import Path
 from typing import Any, Callable, Iterable, Union
 
-from ..stores import cypher
 from ..config import Settings
-from ..records import Entity, Fact, GraphBatch
-from ..stores import Store, resolve_store
 from ..ingest.write import clear, write
+from ..records import Entity, Fact, GraphBatch
+from ..stores import Store, cypher, resolve_store
 
 StoreSource = Union[str, Store, Callable[[str], Store]]
 
@@ -216,12 +215,12 @@ def bench_extract(settings: Settings | None = None, *, chunks: int = 16) -> dict
     """
     import tempfile
 
-    from ..ingest.chunk import chunk
     from ..demo import SAMPLE
+    from ..ingest.chunk import chunk
     from ..ingest.extract import extract
+    from ..ingest.load import load
     from ..llms import resolve_llm
     from ..llms.cache import CachedLLM
-    from ..ingest.load import load
 
     settings = settings or Settings()
     pieces = [c for doc in load(SAMPLE) for c in chunk(doc, max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap)]

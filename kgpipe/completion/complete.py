@@ -40,10 +40,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..stores import cypher
-from ..stores import open_store
 from ..config import Settings, load_settings
 from ..errors import NotEnoughData
+from ..stores import cypher, open_store
 from .kge import KGEConfig, Trained, evaluate, model_defaults, quiet, random_mrr, train
 
 if TYPE_CHECKING:

@@ -18,8 +18,7 @@ from ..config import Settings
 from ..llms import resolve_llm
 from ..records import Triple
 from ..trust.calibrate import CALIBRATION_SET, auroc, corrupted, weight
-from ..trust.signals import SIGNALS
-from ..trust.signals import raw_signals
+from ..trust.signals import SIGNALS, raw_signals
 
 
 def evaluate_calibration(

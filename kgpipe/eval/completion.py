@@ -17,9 +17,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..completion.kge import KGEConfig, evaluate, model_defaults, quiet, random_mrr, train
 from ..config import Settings, load_settings
 from ..errors import ConfigError
-from ..completion.kge import KGEConfig, evaluate, model_defaults, quiet, random_mrr, train
 
 DATASETS = ("nations", "kinships", "umls")
 
@@ -59,8 +59,8 @@ def evaluate_completion(
     started, cpu = time.perf_counter(), time.process_time()
     with quiet():
         if dataset == "store":
-            from ..stores import open_store
             from ..completion.complete import check_trainable, read_graph, to_factories
+            from ..stores import open_store
 
             settings = settings or load_settings()
             graph = read_graph(open_store(settings))

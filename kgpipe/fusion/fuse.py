@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable
 
+from ..records import GENERIC_TYPE, Chunk, Document, Entity, Fact, GraphBatch, Mention, MentionIn, Triple
 from .names import normalise_name
-from ..records import Chunk, Document, Entity, Fact, GraphBatch, Mention, Triple
-from ..records import GENERIC_TYPE, MentionIn
 from .resolve import EntityIndex, Resolution, entity_id
 
 __all__ = ["fuse", "fuse_mentions", "entity_id", "normalise_name", "GENERIC_TYPE", "EntityIndex"]

@@ -34,8 +34,8 @@ from collections import Counter
 
 import numpy as np
 
-from .kinds import compatible, names_a_kind_of_thing
 from ..records import GENERIC_TYPE, MentionIn
+from .kinds import compatible, names_a_kind_of_thing
 from .names import OTHER_SURNAME, NameFeatures, acronym_of, contains, edit_ratio, person_evidence, singular
 
 MERGE_AT = 0.8

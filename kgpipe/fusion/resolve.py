@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
+from ..records import GENERIC_TYPE, Adjudicator, Entity, MentionIn
 from ..stores import cypher
 from .cluster import assign, cluster, entity_id
-from .match import MERGE_AT, REVIEW_AT, Node, is_person, score_pair
 from .kinds import PROPER_CLASSES, coarse_type, kind_in_context, ner_types, surface_kind
+from .match import MERGE_AT, REVIEW_AT, Node, is_person, score_pair
 from .names import analyse, blocking_keys, normalise_name
-from ..records import GENERIC_TYPE, Adjudicator, Entity, MentionIn
 
 if TYPE_CHECKING:
     from ..llms.embed import Embedder

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
-from ..stores import cypher, open_store
 from ..config import Settings
 from ..errors import DataError
 from ..fusion.fuse import entity_id, normalise_name
 from ..records import GENERIC_TYPE, Document, Entity, Fact, GraphBatch
+from ..stores import cypher, open_store
 from .write import document_index, write_version
 
 if TYPE_CHECKING:

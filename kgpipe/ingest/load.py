@@ -21,9 +21,9 @@ import unicodedata
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .markup import html_to_text, markdown_to_text
 from ..errors import LoadError
 from ..records import Document, SkippedFile
+from .markup import html_to_text, markdown_to_text
 
 __all__ = ["load", "decode_bytes", "normalise_text", "MIME_TYPES"]
 

@@ -27,15 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from .chunk import chunk
 from ..config import Settings, load_settings
 from ..errors import LLMError, StoreError, StoreUnavailable
-from .candidates import Candidates, extract_and_judge
 from ..fusion.fuse import EntityIndex, fuse
-from .load import load
 from ..progress import bar
 from ..records import Chunk, ChunkFailure, Document, ExtractionFailure, GraphBatch, SkippedFile, WriteFailure
 from ..stores import resolve_store
+from .candidates import Candidates, extract_and_judge
+from .chunk import chunk
+from .load import load
 from .write import document_index, stats, undo_write, write_version
 
 if TYPE_CHECKING:
@@ -158,10 +158,10 @@ def build(
     >>> result = build("data/sample")                     # doctest: +SKIP
     >>> result.summary()["graph"]["facts"]                # doctest: +SKIP
     """
-    from ..trust.calibrate import calibration_for
-    from ..trust.conflicts import resolve_conflicts
     from ..llms import resolve_llm, usage
     from ..ontology import load_ontology
+    from ..trust.calibrate import calibration_for
+    from ..trust.conflicts import resolve_conflicts
 
     settings = settings or load_settings()
     started = time.perf_counter()

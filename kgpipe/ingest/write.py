@@ -26,9 +26,8 @@ import math
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from ..stores import cypher
 from ..records import GraphBatch
-from ..stores import Store
+from ..stores import Store, cypher
 
 
 def write(batch: GraphBatch, store: Store, *, batch_size: int = 5000, complete: bool = True) -> dict[str, int]:

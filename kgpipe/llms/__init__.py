@@ -29,9 +29,19 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..registry import load_class, registered
-
 from .cache import CachedLLM
-from .contract import GEMMA_MODEL_ID, LLM, LocalModel, Metered, Scorer, YesNoScorer, local_model, scorer, usage, yes_no_scorer
+from .contract import (
+    GEMMA_MODEL_ID,
+    LLM,
+    LocalModel,
+    Metered,
+    Scorer,
+    YesNoScorer,
+    local_model,
+    scorer,
+    usage,
+    yes_no_scorer,
+)
 
 __all__ = [
     "GEMMA_MODEL_ID", "LLM", "LocalModel", "Metered", "Scorer", "YesNoScorer",

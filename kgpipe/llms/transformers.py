@@ -30,9 +30,9 @@ import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, StoppingCriteria  # noqa: E402
 
 from ..errors import ConfigError, MissingDependency, ModelUnavailable  # noqa: E402
+from ..progress import quiet_third_party  # noqa: E402
 from .contract import GEMMA_MODEL_ID, cut_at_stop  # noqa: E402
 from .decode import eos_ids, greedy, pad_id  # noqa: E402
-from ..progress import quiet_third_party  # noqa: E402
 
 if TYPE_CHECKING:
     from ..config import Settings

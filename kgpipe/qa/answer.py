@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..config import Settings, load_settings
-from .link import EntityLinker, Link, mask_keys, masked
-from .paths import GraphPath, paths_around, provenance, serialise, verify
 from ..parse import parse_answer
 from ..prompts import prompt as load_prompt
+from .link import EntityLinker, Link, mask_keys, masked
+from .paths import GraphPath, paths_around, provenance, serialise, verify
 
 if TYPE_CHECKING:
     from ..llms.embed import Embedder
@@ -149,9 +149,9 @@ def ask(
     questions, and ``embedder`` MiniLM with its cache. ``constrained=False`` decodes without the trie (the hallucination baseline of
     ``kgpipe eval qa``): its texts are returned in ``Answer.texts`` and no path is claimed.
     """
+    from ..llms import local_model, resolve_llm
     from ..stores import open_store
     from .beam import generate_paths
-    from ..llms import local_model, resolve_llm
     from .trie import path_trie
 
     started = time.perf_counter()

@@ -25,17 +25,17 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from ..stores import cypher
 from ..errors import DataError
-from .link import EntityLinker, mask_keys, masked
 from ..fusion.names import normalise_name
 from ..parse import parse_answer
 from ..prompts import prompt
+from ..stores import cypher
+from .link import EntityLinker, mask_keys, masked
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..llms.embed import Embedder
     from ..llms import LLM
+    from ..llms.embed import Embedder
     from ..stores import Store
 
 PROMPT_VERSION = "kgrag.v1"
@@ -274,8 +274,8 @@ def ask_context(
     embedder: "Embedder | None" = None,
 ) -> ContextAnswer:
     """Answer ``question`` from its pruned graph neighbourhood with the configured LLM."""
-    from ..stores import open_store
     from ..llms import resolve_llm
+    from ..stores import open_store
 
     the_store = open_store(settings, store)
     context = retrieve(question, settings, the_store, embedder)

@@ -23,9 +23,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from ..stores import cypher
 from ..errors import NoEntityLinked
 from ..fusion.names import STOPWORDS, edit_ratio, normalise_name
+from ..stores import cypher
 
 if TYPE_CHECKING:
     from ..llms.embed import Embedder

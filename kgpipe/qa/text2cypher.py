@@ -24,10 +24,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..stores import cypher
 from ..errors import KgpipeError, LLMError, StoreError, UnsafeQuery
 from ..prompts import prompt, prompt_data
-from ..stores.safety import READ_KEYWORDS, OTHER_KEYWORDS, check_read_clauses, enforce_limit
+from ..stores import cypher
+from ..stores.safety import OTHER_KEYWORDS, READ_KEYWORDS, check_read_clauses, enforce_limit
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -217,8 +217,8 @@ def ask_cypher(
     question: str, settings: "Settings", store: "Store | str | None" = None, llm: "LLM | str | None" = None
 ) -> CypherAnswer:
     """Generate a Cypher query for ``question`` with the configured LLM, validate it, run it read-only."""
-    from ..stores import open_store
     from ..llms import resolve_llm
+    from ..stores import open_store
 
     the_store = open_store(settings, store)
     model = resolve_llm(llm if llm is not None else settings.llm, settings)

@@ -23,9 +23,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from . import cypher
 from ..errors import ConfigError, MissingDependency, StoreError, StoreUnavailable, UnsafeQuery
-from . import QueryResult
+from . import QueryResult, cypher
 from . import falkordb_server as server
 from .clean import clean_text
 

@@ -22,9 +22,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from . import cypher
 from ..errors import MissingDependency, StoreError, StoreUnavailable, UnsafeQuery
-from . import QueryResult
+from . import QueryResult, cypher
 from .clean import clean_params, clean_text
 
 if TYPE_CHECKING:

@@ -30,7 +30,6 @@ from ..llms import GEMMA_MODEL_ID, scorer, yes_no_scorer
 from ..records import Triple
 from .signals import SIGNALS, raw_signals  # the judge's own signal code, so calibration measures exactly what it uses
 
-
 if TYPE_CHECKING:
     from ..config import Settings
     from ..llms import LLM
