@@ -155,3 +155,20 @@ class ScriptedLLM:
 def fixed_reply():
     """``fixed_reply(text)``: an LLM that always answers ``text`` (a ``ScriptedLLM``)."""
     return ScriptedLLM
+
+
+@pytest.fixture
+def serve():
+    """``serve(behave)``: a scripted OpenAI-compatible server on 127.0.0.1 (``fake_openai.FakeOpenAI``),
+    shut down after the test."""
+    from fake_openai import FakeOpenAI
+
+    servers: list[FakeOpenAI] = []
+
+    def start(behave) -> FakeOpenAI:
+        servers.append(FakeOpenAI(behave))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()

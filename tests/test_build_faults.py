@@ -17,11 +17,11 @@ import re
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
-from fake_openai import DROP, FakeOpenAI, chat
+from fake_openai import DROP, chat
 from kgpipe.cli import EXIT_FAILED_CHUNKS, main
 from kgpipe.config import Settings
 from kgpipe.errors import LLMError
@@ -111,19 +111,6 @@ class Faulty:
 
 def _prompt(body: dict[str, Any]) -> str:
     return body["messages"][0]["content"] if "messages" in body else body.get("prompt", "")
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., FakeOpenAI]]:
-    servers: list[FakeOpenAI] = []
-
-    def start(behave: Any) -> FakeOpenAI:
-        servers.append(FakeOpenAI(behave))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.close()
 
 
 def _fast(settings: Settings, **more: Any) -> Settings:

@@ -8,12 +8,12 @@ import multiprocessing
 import socket
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Sequence
 
 import pytest
 
 from conftest import ScriptedLLM
-from fake_openai import DROP, Behaviour, FakeOpenAI, chat
+from fake_openai import DROP, FakeOpenAI, chat
 from kgpipe.config import Settings
 from kgpipe.errors import BadReply, ConfigError, LLMError, ModelUnavailable
 from kgpipe.llms import LLM, resolve_llm, scorer, yes_no_scorer
@@ -143,19 +143,6 @@ def test_missing_hub_model_fails_without_touching_the_network(settings: Settings
 
 def echo_chat(path: str, body: dict[str, Any], n: int) -> tuple[int, dict[str, str], Any, float]:
     return 200, {}, chat(f"re: {body['messages'][0]['content']}"), 0.0
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Behaviour], FakeOpenAI]]:
-    servers: list[FakeOpenAI] = []
-
-    def start(behave: Behaviour) -> FakeOpenAI:
-        servers.append(FakeOpenAI(behave))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.close()
 
 
 def client(server: FakeOpenAI, **settings: Any) -> OpenAILLM:
