@@ -75,13 +75,15 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> None:
     if args.json or args.write:
         result = query(args.cypher, params, write=args.write, limit=limit, settings=settings)
         if args.json:
-            _print({"records": result.records(), "truncated": result.truncated, "limit": 0 if args.write else limit}, True)
+            _print(result.records(), True)  # the same JSON list as ever; the cap is reported on stderr
         else:
             _print_table(result.columns, result.rows)
-        return
-    with query_stream(args.cypher, params, limit=limit, settings=settings) as rows:
-        shown = _print_table(rows.columns, rows)
-    if rows.truncated:
+        shown, truncated = len(result.rows), result.truncated
+    else:
+        with query_stream(args.cypher, params, limit=limit, settings=settings) as rows:
+            shown = _print_table(rows.columns, rows)
+        truncated = rows.truncated
+    if truncated:
         print(f"kgpipe: only the first {shown} rows are shown (the row cap); more matched. "
               "Use --limit N for a larger cap, --limit 0 for every row (setting query_limit).", file=sys.stderr)  # fmt: skip
 
