@@ -25,7 +25,7 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -46,6 +46,9 @@ _PROMPT_HEAD = (
     "Question: what is the profession of the father of anna berg ?\n"
     "<PATH> anna berg -> parents -> karl berg -> profession -> painter </PATH>\n"
 )
+
+if TYPE_CHECKING:
+    from ..llms import LocalModel
 
 
 def synthetic_paths(n: int, *, seed: int = 0) -> list[str]:
@@ -221,7 +224,7 @@ def _marisa_baseline(flat: np.ndarray, offsets: np.ndarray, walks: list[list[int
 # -- part 2: decoding -------------------------------------------------------------------------------
 
 
-def bench_decoding(llm: Any, *, prompts: int = 6, beams: int = 3, max_new_tokens: int = 48,
+def bench_decoding(llm: "LocalModel", *, prompts: int = 6, beams: int = 3, max_new_tokens: int = 48,
                    others: int = 10_000) -> dict[str, Any]:  # fmt: skip
     """tokens/s of free, constrained and constrained + jump-forward beam search on the same prompts: each
     question's own paths (a few, as in PathQuestion), and the same plus ``others`` synthetic paths of other

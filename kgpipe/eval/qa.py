@@ -29,6 +29,7 @@ from ..qa.paths import match_text, name_index, parse_path
 from ..stores import cypher
 
 if TYPE_CHECKING:
+    from ..llms import LLM
     from ..stores import Store
 
 _ANSWER = re.compile(r"^(.*?)\((.*)\)\s*$")
@@ -106,7 +107,7 @@ def evaluate_qa(
     every: int = 1,
     unconstrained: bool = False,
     settings: Settings | None = None,
-    llm: Any = None,
+    llm: "LLM | None" = None,
 ) -> dict[str, Any]:
     """Figures for ``kgpipe eval qa`` (see the module docstring); ``llm`` defaults to ``settings.llm``."""
     from ..llms import local_model, resolve_llm

@@ -37,6 +37,7 @@ from .link import EntityLinker, Link, mask_keys, masked
 from .paths import GraphPath, paths_around, provenance, serialise, verify
 
 if TYPE_CHECKING:
+    from ..llms import LLM, LocalModel
     from ..llms.embed import Embedder
     from ..stores import Store
 
@@ -134,10 +135,10 @@ def ask(
     settings: Settings | None = None,
     *,
     store: "Store | str | None" = None,
-    llm: Any = None,
+    llm: "LLM | str | None" = None,
     paths: int | None = None,
     hops: int | None = None,
-    reasoner: Any = None,
+    reasoner: "LLM | str | None" = None,
     linker: EntityLinker | None = None,
     constrained: bool = True,
     embedder: "Embedder | None" = None,
@@ -200,7 +201,7 @@ def ask(
                   time.perf_counter() - started, tuple(d.text for d in decoded))  # fmt: skip
 
 
-def explain_scores(decoder: Any, question: str, paths: Sequence[GraphPath]) -> list[float]:
+def explain_scores(decoder: "LocalModel", question: str, paths: Sequence[GraphPath]) -> list[float]:
     """log P(question | path) for each path: how well the path accounts for what is asked."""
     if not paths:
         return []
@@ -241,7 +242,7 @@ def rank_answers(paths: Sequence[ScoredPath]) -> tuple[Candidate, ...]:
     return tuple(Candidate(e, names[e], mass[e] / total) for e in ranked)
 
 
-def reason(question: str, paths: Sequence[GraphPath], reasoner: Any, settings: Settings) -> tuple[str, str]:
+def reason(question: str, paths: Sequence[GraphPath], reasoner: "LLM | str", settings: Settings) -> tuple[str, str]:
     """The reasoner LLM's answer from the question and the paths (GCR's second stage), and its model id."""
     from ..llms import resolve_llm
 

@@ -30,13 +30,16 @@ from __future__ import annotations
 import heapq
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..llms.decode import eos_ids, pad_id
 from ..progress import quiet_third_party
 from .trie import PathTrie
+
+if TYPE_CHECKING:
+    from ..llms import LocalModel
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +68,7 @@ class _Beam:
     feed: list[int] = field(default_factory=list)  # tokens to feed in the next pass
 
 
-def generate_paths(llm: Any, prompt: str, trie: PathTrie | None, *, beams: int = 3, max_new_tokens: int = 64,
+def generate_paths(llm: "LocalModel", prompt: str, trie: PathTrie | None, *, beams: int = 3, max_new_tokens: int = 64,
                    jump_forward: bool = True, stop: str = STOP) -> list[Decoded]:  # fmt: skip
     """Up to ``beams`` distinct completions of ``prompt``, best (highest summed log-probability) first.
 
@@ -78,7 +81,7 @@ def generate_paths(llm: Any, prompt: str, trie: PathTrie | None, *, beams: int =
 
 
 class _Search:
-    def __init__(self, llm: Any, trie: PathTrie | None, beams: int, budget: int, jump: bool, stop: str) -> None:
+    def __init__(self, llm: "LocalModel", trie: PathTrie | None, beams: int, budget: int, jump: bool, stop: str) -> None:
         if beams < 1:
             raise ValueError("beams must be at least 1")
         self.model, self.tok, self.device = llm.model, llm.tokenizer, torch.device(llm.device)

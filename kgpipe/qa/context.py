@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..fusion.names import normalise_name
+from ..llms import LocalModel
 from ..parse import parse_answer
 from ..prompts import prompt
 from ..stores import cypher
@@ -251,11 +252,11 @@ def _document_titles(store: "Store", ids: set[str]) -> dict[str, str]:
     return {r["doc_id"]: str(r["title"] or r["path"] or r["doc_id"]) for r in rows}
 
 
-def count_tokens(text: str, llm: Any = None) -> tuple[int, str]:
-    """Tokens of ``text`` under the LLM's tokenizer, or whitespace words when it has none: ``(count, counter)``."""
-    tokenizer = getattr(llm, "tokenizer", None) if llm is not None else None
-    if tokenizer is not None:
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"]), f"tokenizer:{llm.model_id}"
+def count_tokens(text: str, llm: "LLM | None" = None) -> tuple[int, str]:
+    """Tokens of ``text`` under a local model's tokenizer, or whitespace words for a model without one
+    (an HTTP backend): ``(count, counter)``."""
+    if isinstance(llm, LocalModel):
+        return len(llm.tokenizer(text, add_special_tokens=False)["input_ids"]), f"tokenizer:{llm.model_id}"
     return len(text.split()), "whitespace"
 
 
