@@ -25,6 +25,7 @@ import ast
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Collection
 
 MAX_PART = 120
 
@@ -222,3 +223,44 @@ def parse_yes_no(reply: str) -> bool:
     (True, False, False)
     """
     return (reply.strip().split() or [""])[0].strip(".,!").casefold() == "yes"
+
+
+# -- Cypher (Text2Cypher) ----------------------------------------------------------------------------
+
+_FENCE = re.compile(r"```[A-Za-z]*[ \t]*\n?(.*?)(?:```|$)", re.S)
+_PREFIX = re.compile(r"^\s*(?:cypher|query|answer)\s*:\s*", re.I)
+_END = re.compile(r"\n\s*\n|\n\s*(?:question|answer|explanation|note|output|result)\s*:", re.I)
+_PROSE = re.compile(r"^\s*([A-Z][a-z]+)\b(?!\s*[.(:\[])")
+
+
+def parse_cypher(reply: str, keywords: Collection[str]) -> str:
+    """The query in a model's reply: inside a code fence if any, after a ``Cypher:`` prefix, before
+    the next example, a blank line or a line of prose. Lines that start with a Cypher keyword (one of
+    ``keywords``, upper case) are always kept, so a write on a later line is checked rather than silently
+    dropped. Leading lines that start with a word that is no keyword are prose and dropped; a reply of
+    prose only ("I'm sorry, I can't ...") has no query: ``""``.
+
+    >>> parse_cypher("Here it is:\\n```cypher\\nMATCH (n) RETURN n\\n```", {"MATCH", "RETURN"})
+    'MATCH (n) RETURN n'
+    """
+    text = reply.strip()
+    fenced = _FENCE.search(text)
+    if fenced:
+        text = fenced.group(1)
+    text = _PREFIX.sub("", _END.split(text.strip(), maxsplit=1)[0])
+    lines = text.strip().splitlines()
+    while lines and _is_prose(lines[0], keywords):
+        lines.pop(0)
+    kept = lines[:1]
+    for line in lines[1:]:
+        prose = _PROSE.match(line)
+        if prose and prose.group(1).upper() not in keywords:
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def _is_prose(line: str, keywords: Collection[str]) -> bool:
+    """A line that starts with a word that is no Cypher keyword ("I'm sorry", "Here is the query:")."""
+    word = re.match(r"\s*([A-Za-z]+)\b", line)
+    return word is not None and word.group(1).upper() not in keywords

@@ -20,11 +20,11 @@ the query (also on the exception as ``.query``); an answer always carries the qu
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import KgpipeError, LLMError, StoreError, UnsafeQuery
+from ..parse import parse_cypher
 from ..prompts import prompt, prompt_data
 from ..stores import cypher
 from ..stores.safety import OTHER_KEYWORDS, READ_KEYWORDS, check_read_clauses, enforce_limit
@@ -131,39 +131,10 @@ def _fill(template: str, values: dict[str, str]) -> str:
     return template.format(**fields)
 
 
-_FENCE = re.compile(r"```[A-Za-z]*[ \t]*\n?(.*?)(?:```|$)", re.S)
-_PREFIX = re.compile(r"^\s*(?:cypher|query|answer)\s*:\s*", re.I)
-_END = re.compile(r"\n\s*\n|\n\s*(?:question|answer|explanation|note|output|result)\s*:", re.I)
-_PROSE = re.compile(r"^\s*([A-Z][a-z]+)\b(?!\s*[.(:\[])")
-
-
 def extract_query(reply: str) -> str:
-    """The query in a model's reply: inside a code fence if any, after a ``Cypher:`` prefix, before
-    the next example, a blank line or a line of prose. Lines that start with a Cypher keyword are
-    always kept, so a write on a later line is checked rather than silently dropped. Leading lines
-    that start with a word that is no Cypher keyword are prose and dropped; a reply of prose only
-    ("I'm sorry, I can't ...") has no query: ``""``."""
-    text = reply.strip()
-    fenced = _FENCE.search(text)
-    if fenced:
-        text = fenced.group(1)
-    text = _PREFIX.sub("", _END.split(text.strip(), maxsplit=1)[0])
-    lines = text.strip().splitlines()
-    while lines and _is_prose(lines[0]):
-        lines.pop(0)
-    kept = lines[:1]
-    for line in lines[1:]:
-        prose = _PROSE.match(line)
-        if prose and prose.group(1).upper() not in READ_KEYWORDS | OTHER_KEYWORDS:
-            break
-        kept.append(line)
-    return "\n".join(kept).strip()
-
-
-def _is_prose(line: str) -> bool:
-    """A line that starts with a word that is no Cypher keyword ("I'm sorry", "Here is the query:")."""
-    word = re.match(r"\s*([A-Za-z]+)\b", line)
-    return word is not None and word.group(1).upper() not in READ_KEYWORDS | OTHER_KEYWORDS
+    """The query in a model's reply (``kgpipe.parse.parse_cypher`` with Cypher's keywords); ``""`` when the
+    reply is prose only ("I'm sorry, I can't ...")."""
+    return parse_cypher(reply, READ_KEYWORDS | OTHER_KEYWORDS)
 
 
 def validate_query(query: str, max_rows: int) -> str:
