@@ -279,8 +279,10 @@ def bench_decoding(llm: "LocalModel", *, prompts: int = 6, beams: int = 3, max_n
 
 
 def _cases(limit: int) -> list[tuple[str, list[str]]]:
-    """(prompt, path texts) per question: PathQuestion PQ-2H when the shared data is there, else a small KB."""
-    folder = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "qa" / "pathquestion"
+    """(prompt, path texts) per question: PathQuestion PQ-2H when it is there (the folder ``KGPIPE_PATHQUESTION``
+    names, else ``../shared/data/qa/pathquestion`` beside the clone; it is not shipped), else a small KB."""
+    beside = Path(__file__).resolve().parents[3] / "shared" / "data" / "qa" / "pathquestion"
+    folder = Path(os.environ.get("KGPIPE_PATHQUESTION", beside))
     if (folder / "PQ-2H.txt").is_file():
         kb = [tuple(x.replace("_", " ") for x in line.split("\t")) for line in _lines(folder / "2H-kb.txt")]
         questions = [(q, path.split("#")[0].replace("_", " ")) for q, _, path in
