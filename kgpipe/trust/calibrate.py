@@ -13,8 +13,12 @@ The packaged Gemma's measurement ships as
 ``default_calibration`` so a first build does not spend minutes on it (``refresh=True`` re-measures)::
 
     cal = calibration_for(llm, settings)      # computed on first use (at most 225 scoring requests)
-    cal.auroc    # Gemma 3 270M: {"likelihood": 0.68, "yes_no": 0.54, "lexical": 0.72, ...}
+    cal.auroc    # Gemma 3 270M: {"likelihood": 0.68, "yes_no": 0.59, "lexical": 0.72, ...}
     cal.weights  # {"likelihood": 0.18, "yes_no": 0.0, "lexical": 0.22, "ontology": 0.2}
+
+Gemma's yes/no answer (``prompts/judge.v2.md``) leads chance by 0.09, under the 0.11 (two standard
+errors) that 40 true and 80 false claims can tell from chance, so it gets no weight; with
+``judge.v1``, which asked for the answer on a line of its own, it was 0.54.
 """
 
 from __future__ import annotations
@@ -113,7 +117,7 @@ def default_calibration(model_id: str = "", *, scores: bool = True) -> Calibrati
     weights = {"lexical": 0.22, "ontology": ONTOLOGY_WEIGHT}
     if scores:
         weights["likelihood"] = 0.18
-    measured = {"likelihood": 0.68, "yes_no": 0.54, "lexical": 0.72} if model_id == GEMMA_MODEL_ID else {}
+    measured = {"likelihood": 0.68, "yes_no": 0.59, "lexical": 0.72} if model_id == GEMMA_MODEL_ID else {}
     return Calibration(model_id, auroc=measured, weights=weights, curves={"likelihood": (0.34, -2.0)})
 
 
