@@ -1,0 +1,53 @@
+"""Candidate names of a chunk for grounded extraction: entities, noun chunks, proper-noun runs, numbers."""
+
+from __future__ import annotations
+
+import pytest
+import spacy
+
+from kgpipe.ingest.spans import candidate_spans, span_pipeline
+
+pytestmark = pytest.mark.skipif(span_pipeline() is None, reason="no trained spaCy pipeline installed")
+
+
+def names(text: str) -> list[str]:
+    return [s.text for s in candidate_spans(text)]
+
+
+def test_entities_dates_and_numbers_are_candidates_with_their_offsets() -> None:
+    text = "Marie Curie was born in Warsaw in 1867 and won 2 Nobel Prizes."
+    spans = candidate_spans(text)
+    assert {"Marie Curie", "Warsaw", "1867"} <= {s.text for s in spans}
+    assert all(text[s.start : s.end] == s.text for s in spans)  # every candidate is a span of the text
+    assert [s.start for s in spans] == sorted(s.start for s in spans)
+    assert len({(s.start, s.end) for s in spans}) == len(spans)
+
+
+def test_noun_chunks_also_without_their_determiner() -> None:
+    found = names("The company is headquartered in Armonk and employs the physicist.")
+    assert "The company" in found and "company" in found and "physicist" in found
+
+
+def test_pronouns_and_bare_determiners_are_never_names() -> None:
+    found = {n.casefold() for n in names("He married her in 1895. They lived in Paris. It was cold.")}
+    assert not found & {"he", "her", "they", "it"} and "paris" in found
+
+
+def test_abbreviation_keeps_its_stop_and_possessive_goes() -> None:
+    found = names("Apple Inc. sold Jobs's company to the U.S. government.")
+    assert "Apple Inc." in found and "Jobs" in found and "Jobs's" not in found
+
+
+def test_spans_longer_than_the_word_bound_are_dropped() -> None:
+    text = "The Bank of England was founded by William Paterson."
+    assert "The Bank of England" in {s.text for s in candidate_spans(text, spacy.blank("en"))}
+    short = {s.text for s in candidate_spans(text, spacy.blank("en"), max_words=3)}
+    assert "The Bank of England" not in short and "William Paterson" in short
+
+
+def test_without_a_parser_capitalised_runs_and_numbers_stand_in() -> None:
+    blank = spacy.blank("en")
+    spans = candidate_spans("The Bank of England was founded in 1694 by William Paterson.", blank)
+    found = {s.text for s in spans}
+    assert {"The Bank of England", "1694", "William Paterson"} <= found
+    assert {s.kind for s in spans} <= {"capitalised", "number"}
