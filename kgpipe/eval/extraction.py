@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import json
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -86,9 +85,9 @@ def evaluate_extraction(
     measured once and cached (``kgpipe.trust.calibrate.calibration_for``).
     """
     from ..config import load_settings
-    from ..ingest.candidates import extract_and_judge
+    from ..ingest.candidates import extract_and_judge, measured
     from ..ingest.chunk import chunk
-    from ..llms import resolve_llm, usage
+    from ..llms import resolve_llm
     from ..llms.embed import Embedder
     from ..ontology import load_ontology
     from ..trust.calibrate import calibration_for
@@ -110,11 +109,7 @@ def evaluate_extraction(
     chunks = list(chunk(documents, max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap))
     calibrated: dict[str, float] = {}
     if judge and calibration is None:
-        calls, hits = usage(the_llm)
-        began = time.perf_counter()
-        calibration = calibration_for(the_llm, settings)
-        calls2, hits2 = usage(the_llm)
-        calibrated = {"seconds": round(time.perf_counter() - began, 2), "llm_calls": calls2 - calls, "cache_hits": hits2 - hits}
+        calibration, calibrated = measured(the_llm, lambda: calibration_for(the_llm, settings))
     # The build's own stage function: what is evaluated is what is built.
     found = extract_and_judge(chunks, the_llm, settings, ontology=ontology, calibration=calibration if judge else None)
     stages = dict(found.stages)

@@ -60,12 +60,7 @@ def extract_and_judge(
     out = Candidates()
 
     def timed(name: str, work: Callable[[], Any]) -> Any:
-        calls, hits = usage(llm)
-        began = time.perf_counter()
-        value = work()
-        calls2, hits2 = usage(llm)
-        out.stages[name] = {"seconds": round(time.perf_counter() - began, 2), "llm_calls": calls2 - calls,
-                            "cache_hits": hits2 - hits}  # fmt: skip
+        value, out.stages[name] = measured(llm, work)
         return value
 
     source = chunks
@@ -90,7 +85,8 @@ def extract_and_judge(
         reason = f"judge calibration failed: {calibration}"
         out.failed_chunks.extend(ChunkFailure(cid, doc_of.get(cid, ""), "judge", reason) for cid in by_chunk)
         return out
-    judged = timed("judge", lambda: _judge_by_chunk(extracted.triples, by_chunk, chunks, llm, ontology, calibration, settings, out))
+    judged = timed("judge", lambda: _judge_by_chunk(extracted.triples, by_chunk, chunks, doc_of, llm, ontology,
+                                                    calibration, settings, out))  # fmt: skip
     for j in judged:
         out.kept.extend(j.kept)
         out.rejected.extend(j.rejected)
@@ -100,9 +96,19 @@ def extract_and_judge(
     return out
 
 
+def measured(llm: "LLM", work: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
+    """``work()`` and what it cost: seconds, requests sent to the model and answered by the cache."""
+    calls, hits = usage(llm)
+    began = time.perf_counter()
+    value = work()
+    calls2, hits2 = usage(llm)
+    cost = {"seconds": round(time.perf_counter() - began, 2), "llm_calls": calls2 - calls, "cache_hits": hits2 - hits}
+    return value, cost
+
+
 def _judge_by_chunk(
-    triples: list[Triple], by_chunk: dict[str, list[Triple]], chunks: list[Chunk], llm: "LLM",
-    ontology: "Ontology | None", calibration: "Calibration", settings: Settings, out: Candidates,
+    triples: list[Triple], by_chunk: dict[str, list[Triple]], chunks: list[Chunk], doc_of: dict[str, str],
+    llm: "LLM", ontology: "Ontology | None", calibration: "Calibration", settings: Settings, out: Candidates,
 ) -> list[JudgeResult]:
     """All triples judged in one go; on a failed request, one chunk at a time, recording the chunks that fail."""
     chunks_by_id = {c.id: c for c in chunks}
@@ -110,7 +116,6 @@ def _judge_by_chunk(
         return [_judge(triples, chunks_by_id, llm, ontology, calibration, settings)]
     except LLMError:
         judged = []
-        doc_of = {c.id: c.doc_id for c in chunks}
         for cid, ts in by_chunk.items():
             try:
                 judged.append(_judge(ts, chunks_by_id, llm, ontology, calibration, settings))
