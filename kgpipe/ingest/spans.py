@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from ..text import TRAINED_PIPELINES
+from ..text import trained_pipeline
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -57,18 +57,9 @@ class Span:
 @lru_cache(maxsize=1)
 def span_pipeline() -> "Language | None":
     """The first installed trained English spaCy pipeline with its tagger, parser and NER; None without one."""
-    import spacy
-
-    for name in TRAINED_PIPELINES:
-        if not spacy.util.is_package(name):
-            continue
-        try:
-            nlp = spacy.load(name, exclude=["lemmatizer", "textcat"])
-        except (OSError, ImportError, ValueError) as exc:
-            log.warning("spaCy pipeline %s did not load (%s)", name, exc)
-            continue
-        if {"parser", "ner"} <= set(nlp.pipe_names):
-            return nlp
+    nlp = trained_pipeline(exclude=["lemmatizer", "textcat"], needs=["parser", "ner"])
+    if nlp is not None:
+        return nlp
     log.info("no trained spaCy pipeline installed: candidate names are capitalised runs and numbers")
     return None
 
