@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from kgpipe.qa.beam import Decoded, generate_paths
-from kgpipe.qa.trie import continuation_ids, path_trie
+from kgpipe.llms.trie import continuation_ids, path_trie
 
 WORDS = ["<unk>", "<pad>", "<s>", "</s>", "▁<PATH>", "▁</PATH>", "▁->", "▁Question:", "▁?"] + [
     "▁" + w for w in "Marie Curie Pierre Paris Warsaw Ulm Albert Einstein spouse born in field physics".split()

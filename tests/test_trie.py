@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from kgpipe.qa.trie import PathTrie, continuation_ids, path_trie, tokenise_paths
+from kgpipe.llms.trie import PathTrie, continuation_ids, path_trie, tokenise_paths
 
 
 def walk(trie: PathTrie, seq: list[int]) -> int:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from ..qa.trie import PathTrie, tokenise_paths
+from ..llms.trie import PathTrie, tokenise_paths
 
 SIZES = (10_000, 100_000, 1_000_000)
 _SYLLABLES = ("al", "an", "ar", "ber", "bo", "ca", "del", "di", "el", "en", "fa", "gar", "hen", "il", "is", "ja",
@@ -230,7 +230,7 @@ def bench_decoding(llm: "LocalModel", *, prompts: int = 6, beams: int = 3, max_n
     question's own paths (a few, as in PathQuestion), and the same plus ``others`` synthetic paths of other
     entities (a large trie that keeps every beam busy), against the same free decoding."""
     from ..qa.beam import generate_paths
-    from ..qa.trie import path_trie
+    from ..llms.trie import path_trie
 
     cases = _cases(prompts)
     extra = synthetic_paths(others, seed=1) if others else []

@@ -153,7 +153,7 @@ def ask(
     from ..llms import local_model, resolve_llm
     from ..stores import open_store
     from .beam import generate_paths
-    from .trie import path_trie
+    from ..llms.trie import path_trie
 
     started = time.perf_counter()
     settings = settings or load_settings()

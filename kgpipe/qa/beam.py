@@ -36,7 +36,7 @@ import torch
 
 from ..llms.decode import eos_ids, pad_id
 from ..progress import quiet_third_party
-from .trie import PathTrie
+from ..llms.trie import PathTrie
 
 if TYPE_CHECKING:
     from ..llms import LocalModel
