@@ -151,9 +151,12 @@ def _eval_extraction(args: argparse.Namespace, settings: Settings) -> Any:
 
     if args.benchmark:
         args.texts, args.graphs = benchmark_files(args.benchmark)
-    if not args.texts or not args.graphs:
+    if not args.texts or not (args.graphs or args.benchmark == "sample"):
         raise ConfigError("eval extraction needs --benchmark NAME, or --texts FILE.texts and --graphs FILE.graphs")
-    return evaluate_extraction(args.texts, args.graphs, limit=args.limit, start=args.start, judge=args.judge, settings=settings)
+    modes = ["free", "grounded"] if settings.extraction == "both" else [settings.extraction]
+    reports = {mode: evaluate_extraction(args.texts, args.graphs, limit=args.limit, start=args.start, judge=args.judge,
+                                         settings=settings.replace(extraction=mode)) for mode in modes}  # fmt: skip
+    return reports if len(reports) > 1 else reports[modes[0]]
 
 
 def _eval_fusion(args: argparse.Namespace, settings: Settings) -> Any:
@@ -303,6 +306,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--judge-threshold", type=float, help="minimum confidence a triple needs to be kept (default 0.3)")
     sp.add_argument("--denoise", action="store_const", const=True,
                     help="rewrite chunks as short factual sentences before extraction (one more LLM call per chunk)")
+    sp.add_argument("--extraction", choices=["grounded", "free"],
+                    help="grounded (default): every name a span of its chunk, every relation the ontology's; "
+                         "free: the model's own wording")
 
     sp = add("query", cmd_query, "run Cypher (read-only unless --write)")
     sp.add_argument("cypher")
@@ -355,8 +361,12 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--epochs", type=int, help="completion: most epochs to train")
     sp.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--benchmark", choices=["genwiki_hard", "rebel_sub", "scierc"],
-                    help="extraction: a GraphJudger test set shipped in data/benchmarks/ (instead of --texts/--graphs)")
+    sp.add_argument("--benchmark", choices=["genwiki_hard", "rebel_sub", "scierc", "sample"],
+                    help="extraction: a GraphJudger test set shipped in data/benchmarks/, or sample: data/sample scored "
+                         "against data/sample_gold.tsv (instead of --texts/--graphs)")
+    sp.add_argument("--extraction", choices=["grounded", "free", "both"],
+                    help="extraction: grounded (names from the text, relations from the ontology; default), free, "
+                         "or both in one run (free first)")
     sp.add_argument("--texts", help="extraction: documents, one per line (GraphJudger .texts)")
     sp.add_argument("--graphs", help="extraction: gold graphs, one list of [head, relation, tail] per line")
     sp.add_argument("--limit", type=int, help="extraction: documents to use; qa: questions to use (default all; context 50)")
@@ -385,7 +395,7 @@ def _parser() -> argparse.ArgumentParser:
 
 _FLAG_SETTINGS = (
     "state_dir", "store", "graph", "llm", "progress", "ontology", "batch_size", "chunk_tokens",
-    "judge", "judge_threshold", "denoise",
+    "judge", "judge_threshold", "denoise", "extraction",
 )
 
 

@@ -41,7 +41,9 @@ class Settings:
     llm_cache: bool = True
     batch_size: int = 8  # prompts per local generation batch
     max_new_tokens: int = 96
-    ontology: str = ""  # a name in ontologies/ ("general", "scierc") or a path; empty = unguided
+    ontology: str = "general"  # a name in ontologies/ ("general", "scierc") or a path; empty = none (free relations)
+    extraction: str = "grounded"  # "grounded": names are spans of the chunk, relations the ontology's; "free": as written
+    max_triples: int = 6  # most triples grounded extraction writes per chunk
     judge: bool = True  # verify every triple against its source chunk (GraphJudger); rejected ones go to the report
     judge_threshold: float = 0.3  # keep triples whose combined confidence is at least this
     denoise: bool = False  # rewrite each chunk as short factual sentences before extraction (one more LLM call per chunk)

@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import DataError
 from ..records import Document, stable_id
-from .graph_metrics import graph_matching, triple_match
+from .graph_metrics import graph_matching, normalise, triple_match
 
 if TYPE_CHECKING:
     from ..config import Settings
+    from ..records import Chunk, Triple
     from ..llms import LLM
     from ..trust.calibrate import Calibration
 
@@ -66,7 +67,7 @@ def load_graphs(path: str | Path, *, skipped: list[Any] | None = None) -> list[l
 
 def evaluate_extraction(
     texts_path: str | Path,
-    graphs_path: str | Path,
+    graphs_path: str | Path | None,
     *,
     limit: int | None = None,
     start: int = 0,
@@ -78,6 +79,9 @@ def evaluate_extraction(
 ) -> dict[str, Any]:
     """Extraction metrics on documents ``start .. start+limit`` of a benchmark, with or without the judge.
 
+    ``graphs_path`` None: ``texts_path`` is a folder of documents whose gold facts are in a TSV beside it
+    (``data/sample`` and ``data/sample_gold.tsv``, see ``load_folder_benchmark``).
+
     Returns triple precision/recall/F1 (normalised exact match; ``pairs``: the same with the relation
     ignored), G-BLEU, G-ROUGE, G-BERTScore-style F1,
     the judge's threshold, weights and rejections, LLM requests (sent to the model vs. answered by the
@@ -85,7 +89,7 @@ def evaluate_extraction(
     measured once and cached (``kgpipe.trust.calibrate.calibration_for``).
     """
     from ..config import load_settings
-    from ..ingest.candidates import extract_and_judge, measured
+    from ..ingest.candidates import constrained_extraction, extract_and_judge, measured
     from ..ingest.chunk import chunk
     from ..llms import resolve_llm
     from ..llms.embed import Embedder
@@ -93,19 +97,24 @@ def evaluate_extraction(
     from ..trust.calibrate import calibration_for
 
     settings = settings or load_settings()
-    texts, gold_lines = load_texts(texts_path), load_texts(graphs_path)
-    if len(texts) != len(gold_lines):
-        raise DataError(f"{texts_path} has {len(texts)} lines but {graphs_path} has {len(gold_lines)}")
-    end = len(texts) if limit is None else min(len(texts), start + limit)
     skipped: list[Any] = []
-    texts = texts[start:end]
-    graphs = [parse_graph(gold_lines[i], f"{graphs_path}:{i + 1}", skipped=skipped) for i in range(start, end)]
+    if graphs_path is None:  # a folder of documents with a gold TSV (data/sample)
+        documents, graphs = load_folder_benchmark(Path(texts_path), skipped=skipped)
+        documents, graphs = documents[start : None if limit is None else start + limit], graphs[start : None if limit is None else start + limit]
+        texts = [d.text for d in documents]
+    else:
+        texts, gold_lines = load_texts(texts_path), load_texts(graphs_path)
+        if len(texts) != len(gold_lines):
+            raise DataError(f"{texts_path} has {len(texts)} lines but {graphs_path} has {len(gold_lines)}")
+        end = len(texts) if limit is None else min(len(texts), start + limit)
+        texts = texts[start:end]
+        graphs = [parse_graph(gold_lines[i], f"{graphs_path}:{i + 1}", skipped=skipped) for i in range(start, end)]
+        documents = [Document(stable_id(str(texts_path), str(start + i)), str(texts_path), f"line {start + i + 1}", text,
+                              stable_id(text)) for i, text in enumerate(texts)]  # fmt: skip
     if not texts:
         raise DataError(f"no documents in {texts_path} from line {start + 1}")
     ontology = load_ontology(settings.ontology) if settings.ontology else None
     the_llm = resolve_llm(llm if llm is not None else settings.llm, settings)
-    documents = [Document(stable_id(str(texts_path), str(start + i)), str(texts_path), f"line {start + i + 1}", text,
-                          stable_id(text)) for i, text in enumerate(texts)]  # fmt: skip
     chunks = list(chunk(documents, max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap))
     calibrated: dict[str, float] = {}
     if judge and calibration is None:
@@ -124,6 +133,8 @@ def evaluate_extraction(
     embedder = embed or Embedder().encode
     report: dict[str, Any] = {
         "texts": str(texts_path),
+        "extraction": "grounded" if constrained_extraction(the_llm, settings) else "free",
+        "ontology": settings.ontology or None,
         "documents": len(texts),
         "chunks": len(chunks),
         "chunk_tokens": settings.chunk_tokens,
@@ -138,6 +149,7 @@ def evaluate_extraction(
         "gold_triples_skipped": len(skipped),  # malformed items in the gold file (not three parts)
         "triples": _rounded(triple_match(graphs, pred)),
         "pairs": _rounded(triple_match(graphs, pred, relation=False)),
+        **shape(triples, chunks),
     }
     report.update({name: _rounded(v) for name, v in graph_matching(graphs, pred, embedder).items()})
     report["embedding_model"] = EMBEDDING_MODEL
@@ -153,8 +165,52 @@ def evaluate_extraction(
     report["llm_calls_per_doc"] = round(calls / len(texts), 2)
     report["cache_hits_per_doc"] = round(hits / len(texts), 2)
     report["seconds_per_doc"] = round(seconds / len(texts), 2)
+    extract_seconds = stages.get("extract", {}).get("seconds", 0.0)
+    report["chunks_per_second"] = round(len(chunks) / extract_seconds, 3) if extract_seconds else None
+    if found.grounded.chunks:
+        report["forward_passes_per_triple"] = round(found.grounded.passes / max(1, found.proposed), 2)
+        report["forced_token_share"] = round(found.grounded.forced / max(1, found.grounded.tokens), 3)
     report["stages"] = stages
     return report
+
+
+def shape(triples: list["Triple"], chunks: list["Chunk"]) -> dict[str, Any]:
+    """What the extracted facts look like: relation types per 100 facts, the longest relation wording (words),
+    and the ungrounded-name rate: the share of heads and tails that are not written in their chunk's text
+    (case, spacing and punctuation aside)."""
+    text_of = {c.id: normalise(c.text) for c in chunks}
+    names = [(t.head, t.provenance.chunk_id if t.provenance else "") for t in triples]
+    names += [(t.tail, t.provenance.chunk_id if t.provenance else "") for t in triples]
+    ungrounded = sum(1 for name, cid in names if not normalise(name) or f" {normalise(name)} " not in f" {text_of.get(cid, '')} ")
+    relations = {normalise(t.relation) for t in triples}
+    return {
+        "relation_types": len(relations),
+        "relation_types_per_100_facts": round(100 * len(relations) / len(triples), 1) if triples else 0.0,
+        "longest_relation_words": max((len(t.relation.split()) for t in triples), default=0),
+        "ungrounded_name_rate": round(ungrounded / len(names), 4) if names else 0.0,
+    }
+
+
+def load_folder_benchmark(folder: Path, *, skipped: list[Any] | None = None) -> tuple[list[Document], list[list[tuple[str, str, str]]]]:
+    """Documents of a folder (as ``kgpipe build`` reads them) and each one's gold facts from ``<folder>_gold.tsv``
+    beside it: ``head<TAB>relation<TAB>tail<TAB>file name`` lines, ``#`` comments."""
+    from ..ingest.load import load
+
+    gold_path = folder.parent / f"{folder.name}_gold.tsv"
+    if not gold_path.is_file():
+        raise DataError(f"no gold facts for {folder}: expected {gold_path}")
+    by_file: dict[str, list[tuple[str, str, str]]] = {}
+    for i, line in enumerate(gold_path.read_text(encoding="utf-8").splitlines()):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != 4:
+            if skipped is not None:
+                skipped.append(line)
+            continue
+        by_file.setdefault(parts[3].strip(), []).append((parts[0], parts[1], parts[2]))
+    documents = sorted(load(folder), key=lambda d: d.path)
+    return documents, [by_file.get(Path(d.path).name, []) for d in documents]
 
 
 def _rounded(values: dict[str, float]) -> dict[str, float]:
@@ -162,15 +218,21 @@ def _rounded(values: dict[str, float]) -> dict[str, float]:
 
 
 #: GraphJudger's test sets shipped in the repository's ``data/benchmarks/`` (MIT licence; see data/README.md).
-BENCHMARKS = ("genwiki_hard", "rebel_sub", "scierc")
+BENCHMARKS = ("genwiki_hard", "rebel_sub", "scierc", "sample")  # sample: data/sample with data/sample_gold.tsv
 
 
-def benchmark_files(name: str, folder: Path | None = None) -> tuple[Path, Path]:
-    """``(texts, graphs)`` of a shipped benchmark (``genwiki_hard``, ``rebel_sub``, ``scierc``) in a clone of kgpipe."""
+def benchmark_files(name: str, folder: Path | None = None) -> tuple[Path, Path | None]:
+    """``(texts, graphs)`` of a shipped benchmark (``genwiki_hard``, ``rebel_sub``, ``scierc``) in a clone of kgpipe;
+    for ``sample``, ``(data/sample, None)``: a folder whose gold facts are in ``data/sample_gold.tsv``."""
     from ..errors import ConfigError
 
     if name not in BENCHMARKS:
         raise ConfigError(f"unknown benchmark {name!r}; use one of: {', '.join(BENCHMARKS)}")
+    if name == "sample":
+        sample = (folder.parent if folder else Path(__file__).resolve().parents[2] / "data") / "sample"
+        if not sample.is_dir():
+            raise ConfigError(f"{sample} is not there (the sample ships in a clone of kgpipe's repository)")
+        return sample, None  # type: ignore[return-value]
     folder = folder or Path(__file__).resolve().parents[2] / "data" / "benchmarks"
     texts, graphs = folder / f"{name}_test.texts", folder / f"{name}_test.graphs"
     if not texts.is_file() or not graphs.is_file():

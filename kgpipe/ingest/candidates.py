@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..config import Settings
-from ..errors import LLMError
+from ..errors import ConfigError, LLMError, MissingCapability
 from ..llms import usage
+from ..llms.contract import local_model
 from ..progress import bar
 from ..records import Chunk, ChunkFailure, ExtractionFailure, Triple
 from ..trust.judge import JudgeResult, Rejection, judge
 from .denoise import denoise
 from .extract import extract
+from .grounded import GroundedStats, extract_grounded
 
 if TYPE_CHECKING:
     from ..llms import LLM
@@ -41,6 +43,7 @@ class Candidates:
     judge_missing: dict[str, str] = field(default_factory=dict)  # signal -> why the judge ran without it
     judge_weights: dict[str, float] = field(default_factory=dict)
     stages: dict[str, dict[str, float]] = field(default_factory=dict)  # seconds, llm_calls, cache_hits per stage
+    grounded: GroundedStats = field(default_factory=GroundedStats)  # forward passes etc. of grounded extraction
 
 
 def extract_and_judge(
@@ -67,10 +70,16 @@ def extract_and_judge(
     if settings.denoise:
         source = timed("denoise", lambda: _denoise(chunks, llm, settings, out))
     with bar(total=len(chunks), desc="extract", unit="chunk", enabled=settings.progress, leave=False) as b:
-        extracted = timed("extract", lambda: extract(
-            source, llm, ontology=ontology, max_new_tokens=settings.max_new_tokens,
-            batch_size=settings.batch_size, on_progress=b.update,
-        ))  # fmt: skip
+        if constrained_extraction(llm, settings):
+            extracted = timed("extract", lambda: extract_grounded(
+                source, llm, ontology=ontology, max_new_tokens=settings.max_new_tokens,
+                max_triples=settings.max_triples, on_progress=b.update, stats=out.grounded,
+            ))  # fmt: skip
+        else:
+            extracted = timed("extract", lambda: extract(
+                source, llm, ontology=ontology, max_new_tokens=settings.max_new_tokens,
+                batch_size=settings.batch_size, on_progress=b.update,
+            ))  # fmt: skip
     out.proposed = len(extracted.triples)
     out.failures.extend(extracted.failures)
     out.failed_chunks.extend(extracted.failed)
@@ -94,6 +103,20 @@ def extract_and_judge(
         out.judge_weights.update(j.weights)
         out.judge_missing.update(j.missing)
     return out
+
+
+def constrained_extraction(llm: "LLM", settings: Settings) -> bool:
+    """Whether extraction decodes under the grounding grammar: asked for, and a local model's logits to constrain
+    (an HTTP model's replies are validated and repaired instead)."""
+    if settings.extraction not in ("grounded", "free"):
+        raise ConfigError(f"extraction must be 'grounded' or 'free', got {settings.extraction!r}")
+    if settings.extraction != "grounded":
+        return False
+    try:
+        local_model(llm)
+    except MissingCapability:
+        return False
+    return True
 
 
 def measured(llm: "LLM", work: Callable[[], Any]) -> tuple[Any, dict[str, float]]:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_WORDS = 8  # a longer "name" is a clause, not a name
-_DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those", "its", "his", "her", "their", "our"})
+DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those", "its", "his", "her", "their", "our"})
 _PRONOUNS = frozenset({"he", "she", "it", "they", "we", "i", "you", "him", "her", "them", "us", "me", "which", "who",
                        "that", "this", "these", "those", "what"})  # fmt: skip
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
@@ -52,6 +52,7 @@ class Span:
     start: int
     end: int
     kind: str  # "entity", "noun_chunk", "proper", "number" or "capitalised" (no trained pipeline)
+    label: str = ""  # spaCy's entity label (PERSON, ORG, GPE, DATE...) for an entity; "" otherwise
 
 
 @lru_cache(maxsize=1)
@@ -70,15 +71,15 @@ def candidate_spans(text: str, nlp: "Language | None" = None, *, max_words: int 
     nlp = nlp if nlp is not None else span_pipeline()
     found: dict[tuple[int, int], Span] = {}
 
-    def add(start: int, end: int, kind: str) -> None:
+    def add(start: int, end: int, kind: str, label: str = "") -> None:
         start, end = _trim(text, start, end)
         name = text[start:end]
         words = name.split()
         if not words or len(words) > max_words or (start, end) in found:
             return
-        if name.casefold() in _PRONOUNS or all(w.casefold() in _DETERMINERS | _PRONOUNS for w in words):
+        if name.casefold() in _PRONOUNS or all(w.casefold() in DETERMINERS | _PRONOUNS for w in words):
             return
-        found[(start, end)] = Span(name, start, end, kind)
+        found[(start, end)] = Span(name, start, end, kind, label)
 
     if nlp is None or "parser" not in nlp.pipe_names:  # no parse: capitalised runs stand in for names
         for m in _CAPITALISED_RUN.finditer(text):
@@ -86,7 +87,7 @@ def candidate_spans(text: str, nlp: "Language | None" = None, *, max_words: int 
     else:
         doc = nlp(text)
         for ent in doc.ents:
-            add(ent.start_char, ent.end_char, "entity")
+            add(ent.start_char, ent.end_char, "entity", ent.label_)
         for chunk in doc.noun_chunks:
             add(chunk.start_char, chunk.end_char, "noun_chunk")
             bare = _without_determiner(chunk)
@@ -108,7 +109,7 @@ def candidate_spans(text: str, nlp: "Language | None" = None, *, max_words: int 
 def _without_determiner(chunk: "SpacySpan") -> tuple[int, int] | None:
     """Offsets of a noun chunk without its leading determiners/possessives ("the Nile" -> "Nile"), if it has any."""
     k = 0
-    while k < len(chunk) - 1 and (chunk[k].lower_ in _DETERMINERS or chunk[k].tag_ == "POS"):
+    while k < len(chunk) - 1 and (chunk[k].lower_ in DETERMINERS or chunk[k].tag_ == "POS"):
         k += 1
     return (chunk[k].idx, chunk.end_char) if k else None
 

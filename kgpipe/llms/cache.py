@@ -71,6 +71,11 @@ class CachedLLM:
 
         return [str(v) for v in self._through("generate", keys, compute)]
 
+    def memo(self, method: str, payloads: Sequence[Any], compute: Callable[[list[int]], list[Any]]) -> list[Any]:
+        """JSON values of any other deterministic work with this model (grounded extraction), cached like replies:
+        ``payloads`` are JSON-able inputs that determine each value, ``compute`` gets the indices of the misses."""
+        return self._through(method, [self._key(method, [p]) for p in payloads], compute)
+
     def __getattr__(self, name: str) -> Any:
         # Only called for attributes this class lacks: public read-through attributes such as `model`
         # and `tokenizer`. Capabilities are never read through: they are declared by the subclass.

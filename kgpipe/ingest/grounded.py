@@ -1,0 +1,354 @@
+"""Grounded extraction: a local model writes a chunk's triples under a grammar, so that every head and tail
+is a name from the chunk's own text and every relation one of the ontology's (GenIE's constrained
+decoding, applied to open documents).
+
+The output keeps the free prompt's format, one ``head | relation | tail`` line per triple and ``END``,
+but each line is decoded under a grammar (``TripleGrammar``):
+
+* head: one of the chunk's candidate names (``spans.candidate_spans``: entities, noun chunks, proper
+  nouns, numbers), or ``END``;
+* relation: one of the ontology's relation labels; without an ontology, free words (no ``|`` or
+  newline, at most ``FREE_RELATION_TOKENS`` tokens), canonicalised after extraction;
+* tail: a candidate name other than the head;
+* separators and the newline are forced, as is everything the grammar leaves one way to write (the
+  rest of a name once its first token is chosen): jump-forward feeds them without forward passes;
+* at most ``max_triples`` lines, and no line twice (this ends the loops a free small model falls into).
+
+So the ungrounded-name rate is 0 by construction. Decoding is greedy (``kgpipe.llms.grammar``), one chunk
+per call, with the prompt's shared prefix (instructions, ontology, examples) computed once.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+
+from ..llms.contract import local_model
+from ..llms.trie import PathTrie, continuation_ids
+from ..prompts import prompt
+from ..records import GENERIC_TYPE, Chunk, Provenance, Triple
+from .extract import ExtractionResult, build_prompt
+from .spans import DETERMINERS, candidate_spans
+
+if TYPE_CHECKING:
+    from ..llms import LLM
+    from ..llms.grammar import GrammarDecoder
+    from ..ontology import Ontology
+
+PROMPT_VERSION = "extract.grounded.v1"  # with an ontology that has its examples' relations; else extract.v1's prompt
+_EXAMPLE_RELATIONS = ("born in", "won", "located in", "founded in", "author of")  # extract.grounded.v1's
+_GRAMMAR_VERSION = 1  # part of the cache key: a change to the grammar's rules is a new version
+FREE_RELATION_TOKENS = 6
+TAILS_PER_RELATION = 2  # a head takes a relation at most this often per chunk ("Apple | is a | city / state / ...")
+END = "END"
+_HEAD, _RELATION, _TAIL, _DONE = range(4)
+_NUMBER = "_number"
+
+
+class _Names:
+    """A trie of some texts, each text's tokens, and per node how many texts end at or below it."""
+
+    def __init__(self, tokenizer: Any, texts: Sequence[str], context: str) -> None:
+        self.tokens = list(continuation_ids(tokenizer, texts, context=context))
+        self.trie = PathTrie.build(self.tokens)
+        self.below: dict[int, int] = {}
+        for seq in self.tokens:
+            for node in self._path(seq):
+                self.below[node] = self.below.get(node, 0) + 1
+
+    def _path(self, seq: Sequence[int]) -> list[int]:
+        node, nodes = 0, []
+        for token in seq:
+            node = self.trie.step(node, token)
+            nodes.append(node)
+        return nodes
+
+    def allowed(self, node: int, banned: Sequence[int] = ()) -> np.ndarray:
+        """Tokens after ``node`` that still lead to a text not in ``banned`` (ids)."""
+        children = self.trie.children(node)
+        if not banned:
+            return children
+        gone: dict[int, int] = {}
+        for i in set(banned):
+            for n in self._path(self.tokens[i]):
+                gone[n] = gone.get(n, 0) + 1
+        keep = [t for t in children.tolist() if self.below.get(c := self.trie.step(node, t), 0) > gone.get(c, 0)]
+        return np.asarray(keep, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _State:
+    phase: int = _HEAD
+    node: int = 0
+    head: int = -1
+    relation: int | tuple[int, ...] = -1  # a label's index, or the free relation's tokens so far
+    triples: tuple[tuple[int, int | tuple[int, ...], int], ...] = ()
+
+
+class TripleGrammar:
+    """Lines ``head | relation | tail`` over one chunk's names and the allowed relations, then ``END``.
+
+    ``no_relations[h]``: relation ids head ``h`` may not take; ``no_tails[r]``: name ids relation ``r`` may
+    not point to (both from entity types against the ontology's domains and ranges; ``typed_grammar``).
+    """
+
+    def __init__(self, tokenizer: Any, names: Sequence[str], relations: Sequence[str] | None, *, max_triples: int,
+                 no_relations: Sequence[Sequence[int]] | None = None,
+                 no_tails: Sequence[Sequence[int]] | None = None) -> None:  # fmt: skip
+        self.names = list(names)
+        self.relations = list(relations) if relations is not None else None
+        self.max_triples = max_triples
+        self.tokenizer = tokenizer
+        self.end_id = len(self.names)
+        self.no_relations = no_relations
+        self.no_tails = no_tails
+        # A head none of whose relations has a tail left is no head: the line could not be finished.
+        self.no_heads = [h for h in range(len(self.names)) if no_relations is not None and self.relations is not None
+                         and len(set(no_relations[h])) >= len(self.relations)]  # fmt: skip
+        self._heads = _Names(tokenizer, [f"{n} |" for n in self.names] + [END], "\n")
+        self._tails = _Names(tokenizer, [f" {n}\n" for n in self.names], "x |")
+        if self.relations is not None:
+            self._relations = _Names(tokenizer, [f" {r} |" for r in self.relations], "x |")
+        else:
+            self._separator, self._free = _free_vocabulary(tokenizer)
+
+    def start(self) -> _State:
+        return _State() if self.names and self.max_triples > 0 else _State(_DONE)
+
+    def done(self, state: _State) -> bool:
+        return state.phase == _DONE
+
+    def allowed(self, state: _State) -> np.ndarray:
+        if state.phase == _HEAD:
+            return self._heads.allowed(state.node, self.no_heads)
+        if state.phase == _TAIL:
+            used = [t for h, r, t in state.triples if h == state.head and r == state.relation]
+            typed = self.no_tails[state.relation] if self.no_tails is not None and isinstance(state.relation, int) else ()
+            return self._tails.allowed(state.node, [state.head, *used, *typed])
+        if state.phase == _RELATION:
+            if self.relations is not None:
+                full = [r for r, n in Counter(r for h, r, _ in state.triples if h == state.head).items()
+                        if n >= TAILS_PER_RELATION]  # fmt: skip
+                typed = self.no_relations[state.head] if self.no_relations else []
+                return self._relations.allowed(state.node, [*typed, *full])
+            words = state.relation if isinstance(state.relation, tuple) else ()
+            if not words:
+                return self._free
+            return np.asarray([self._separator]) if len(words) >= FREE_RELATION_TOKENS else self._free_or_close
+        return np.empty(0, dtype=np.int64)
+
+    @property
+    def _free_or_close(self) -> np.ndarray:
+        return np.union1d(self._free, [self._separator])
+
+    def advance(self, state: _State, token: int) -> _State:
+        if state.phase == _HEAD:
+            node = self._heads.trie.step(state.node, token)
+            ends = self._heads.trie.ends(node)
+            if not ends:
+                return _State(_HEAD, node, triples=state.triples)
+            if ends[0] == self.end_id:
+                return _State(_DONE, triples=state.triples)
+            return _State(_RELATION, 0, ends[0], () if self.relations is None else -1, state.triples)
+        if state.phase == _RELATION:
+            if self.relations is None:
+                words = state.relation if isinstance(state.relation, tuple) else ()
+                if token == self._separator:
+                    return _State(_TAIL, 0, state.head, words, state.triples)
+                return _State(_RELATION, 0, state.head, (*words, token), state.triples)
+            node = self._relations.trie.step(state.node, token)
+            ends = self._relations.trie.ends(node)
+            return _State(_TAIL if ends else _RELATION, 0 if ends else node, state.head,
+                          ends[0] if ends else -1, state.triples)  # fmt: skip
+        node = self._tails.trie.step(state.node, token)
+        ends = self._tails.trie.ends(node)
+        if not ends:
+            return _State(_TAIL, node, state.head, state.relation, state.triples)
+        triples = (*state.triples, (state.head, state.relation, ends[0]))
+        return _State(_DONE if len(triples) >= self.max_triples else _HEAD, triples=triples)
+
+    def triples(self, state: _State) -> list[tuple[str, str, str]]:
+        """The complete lines decoded so far, as texts."""
+        return [(self.names[h], self._relation_text(r), self.names[t]) for h, r, t in state.triples]
+
+    def _relation_text(self, relation: int | tuple[int, ...]) -> str:
+        if isinstance(relation, tuple):
+            return " ".join(str(self.tokenizer.decode(list(relation), skip_special_tokens=True)).split())
+        assert self.relations is not None
+        return self.relations[relation]
+
+
+@lru_cache(maxsize=4)
+def _free_vocabulary(tokenizer: Any) -> tuple[int, np.ndarray]:
+    """The separator token (" |") and the tokens a free relation may use: any with text but no "|" or newline."""
+    separator = next(iter(continuation_ids(tokenizer, [" |"], context="x")))
+    if len(separator) != 1:
+        raise ValueError("free relations need a tokenizer with a single ' |' token; set an ontology")
+    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    size = len(tokenizer)
+    texts = tokenizer.batch_decode([[i] for i in range(size)], skip_special_tokens=False)
+    keep = [i for i, t in enumerate(texts) if t.strip() and "|" not in t and "\n" not in t and i not in special
+            and not (t.startswith("<") and t.endswith(">"))]  # fmt: skip
+    return separator[0], np.asarray(keep, dtype=np.int64)
+
+
+@dataclass
+class GroundedStats:
+    """What grounded extraction cost: chunks, triples, forward passes and forced tokens, seconds."""
+
+    chunks: int = 0
+    triples: int = 0
+    passes: int = 0
+    forced: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+# spaCy's entity labels as the general ontology's classes (an ontology without the class: no constraint).
+# Numbers other than years and nationality words get a type no class range accepts.
+_CLASS_OF_LABEL = {"PERSON": "Person", "ORG": "Organization", "GPE": "Place", "LOC": "Place", "FAC": "Place",
+                   "DATE": "Date", "WORK_OF_ART": "CreativeWork", "LAW": "CreativeWork", "PRODUCT": "Product",
+                   "EVENT": "Event", "CARDINAL": _NUMBER, "QUANTITY": _NUMBER, "MONEY": _NUMBER, "PERCENT": _NUMBER,
+                   "ORDINAL": _NUMBER, "NORP": _NUMBER}  # fmt: skip
+_TAGGED = ("Person", "Organization", "Place", "Date")  # classes the entity tagger names reliably
+_YEAR = re.compile(r"1\d{3}|20\d{2}")
+
+
+def names_of(chunk: Chunk) -> dict[str, str]:
+    """The distinct candidate names of a chunk (no "|", which the line format reserves), in text order, each with
+    the kind of thing it names as far as the span tells: a class name of the general ontology, ``_NUMBER``, or ""."""
+    seen: dict[str, str] = {}
+    spans = candidate_spans(chunk.text)
+    entities = [s for s in spans if s.label]
+    texts = {" ".join(s.text.split()) for s in spans}
+    for span in spans:
+        name = " ".join(span.text.split())
+        words = name.split()
+        if "|" in name or (words[0].lower() in DETERMINERS and " ".join(words[1:]) in texts) or _repeated(words):
+            continue  # "the Alps" is "Alps", "a city" or "her daughter" no name; "Apple Inc. Apple Inc." (a title) once
+        # A span inside an entity takes its label: "United States" in "the United States", "5 October" in a date.
+        label = span.label or next((e.label for e in entities if e.start <= span.start and span.end <= e.end), "")
+        if label:
+            kind = _CLASS_OF_LABEL.get(label, "")
+        elif span.kind == "number":
+            kind = "Date" if _YEAR.fullmatch(span.text) else _NUMBER
+        elif span.kind == "noun_chunk" and name == name.lower():
+            kind = "Concept"  # a common noun phrase ("physicist", "apple tree"): a kind of thing
+        else:
+            kind = ""
+        if not seen.get(name):
+            seen[name] = kind
+    return seen
+
+
+def _repeated(words: list[str]) -> bool:
+    half = len(words) // 2
+    return len(words) % 2 == 0 and half > 0 and words[:half] == words[half:]
+
+
+def typed_grammar(tokenizer: Any, names: dict[str, str], ontology: "Ontology | None", *, max_triples: int) -> TripleGrammar:
+    """The chunk's grammar; with an ontology, a relation only between names whose kinds fit its domain and range
+    (a name of unknown kind fits everything)."""
+    texts = list(names)
+    if ontology is None:
+        return TripleGrammar(tokenizer, texts, None, max_triples=max_triples)
+    relations = ontology.relations
+    lineage = {kind: set(ontology.ancestors(kind)) for kind in set(names.values()) if kind and kind != _NUMBER}
+
+    tagged = [c for c in _TAGGED if ontology.cls(c) is not None]
+
+    def fits(kind: str, allowed: tuple[str, ...]) -> bool:
+        if not allowed:
+            return True
+        if not kind:  # unknown: fits a side the tagger could not have typed (Award, Concept), not one it could
+            return not all(any(ontology.is_a(a, t) for t in tagged) for a in allowed)
+        if kind == _NUMBER:
+            return False
+        return not lineage[kind] or bool(lineage[kind] & set(allowed))  # a class this ontology lacks: can't tell
+
+    no_tails = [[i for i, n in enumerate(texts) if not fits(names[n], r.range)] for r in relations]
+    no_relations = []
+    for h, name in enumerate(texts):
+        banned = [r for r, rel in enumerate(relations)
+                  if not fits(names[name], rel.domain) or len(set(no_tails[r]) | {h}) >= len(texts)]  # fmt: skip
+        no_relations.append(banned)
+    return TripleGrammar(tokenizer, texts, [r.label for r in relations], max_triples=max_triples,
+                         no_relations=no_relations, no_tails=no_tails)  # fmt: skip
+
+
+def extract_grounded(
+    chunks: Sequence[Chunk],
+    llm: "LLM",
+    *,
+    ontology: "Ontology | None" = None,
+    max_new_tokens: int = 96,
+    max_triples: int = 6,
+    on_progress: Callable[[int], None] | None = None,
+    stats: GroundedStats | None = None,
+) -> ExtractionResult:
+    """Each chunk's triples decoded under its ``TripleGrammar`` by the local model behind ``llm`` (through the
+    response cache when ``llm`` has one). Raises ``MissingCapability`` for a model without logits."""
+    from ..llms.grammar import GrammarDecoder  # torch: imported when a model decodes, not with kgpipe
+
+    local = local_model(llm, needed_for="grounded extraction")
+    relations = [r.label for r in ontology.relations] if ontology is not None else None
+    decoder: "GrammarDecoder | None" = None
+    stats = stats if stats is not None else GroundedStats()
+    result = ExtractionResult()
+
+    def run(todo: list[int], prompts: list[str], names: list[dict[str, str]]) -> list[Any]:
+        nonlocal decoder
+        if decoder is None:
+            decoder = GrammarDecoder(local, prefix=_shared_prefix(prompts))
+        out = []
+        for i in todo:
+            grammar = typed_grammar(local.tokenizer, names[i], ontology, max_triples=max_triples)
+            decoded = decoder.decode(prompts[i], grammar, max_new_tokens=max_new_tokens)
+            out.append({"triples": grammar.triples(decoded.state), "passes": decoded.passes,
+                        "forced": decoded.forced, "tokens": len(decoded.tokens)})  # fmt: skip
+        return out
+
+    began = time.perf_counter()
+    for chunk in chunks:
+        chunk_prompt, version = grounded_prompt(chunk.text, ontology)
+        names = names_of(chunk)
+        payload = [chunk_prompt, names, relations, max_triples, max_new_tokens, _GRAMMAR_VERSION]
+        memo = getattr(llm, "memo", None)
+        if memo is not None:
+            value = memo("grounded", [payload], lambda todo: run(todo, [chunk_prompt], [names]))[0]
+        else:
+            value = run([0], [chunk_prompt], [names])[0]
+        prov = Provenance(chunk.doc_id, chunk.id, llm.model_id, version, (chunk.start, chunk.end))
+        for head, relation, tail in value["triples"]:
+            result.triples.append(Triple(head, relation, tail, GENERIC_TYPE, GENERIC_TYPE, 1.0, prov))
+        stats.chunks += 1
+        stats.triples += len(value["triples"])
+        stats.passes += value["passes"]
+        stats.forced += value["forced"]
+        stats.tokens += value["tokens"]
+        if on_progress is not None:
+            on_progress(1)
+    stats.seconds += time.perf_counter() - began
+    return result
+
+
+def grounded_prompt(text: str, ontology: "Ontology | None") -> tuple[str, str]:
+    """The prompt for one chunk and its version: examples written in the ontology's relations when it has those
+    the examples use (the general ontology), else the free prompt's."""
+    if ontology is not None and all(ontology.relation(r) is not None for r in _EXAMPLE_RELATIONS):
+        guide = f"\n{ontology.prompt_block()}\n"
+        return prompt(PROMPT_VERSION).replace("{ontology}", guide).replace("{text}", " ".join(text.split())), PROMPT_VERSION
+    return build_prompt(text, ontology), "extract.v1+grounded"
+
+
+def _shared_prefix(prompts: list[str]) -> str:
+    """The part of the extraction prompt that does not depend on the chunk: everything before its last "Text:"."""
+    cut = prompts[0].rfind("\nText: ")
+    return prompts[0][: cut + 1] if cut > 0 else ""
