@@ -319,7 +319,8 @@ def extract_grounded(
     for chunk in chunks:
         chunk_prompt, version = grounded_prompt(chunk.text, ontology)
         names = names_of(chunk)
-        payload = [chunk_prompt, names, relations, max_triples, max_new_tokens, _GRAMMAR_VERSION]
+        payload = [chunk_prompt, names, relations, max_triples, max_new_tokens, _GRAMMAR_VERSION, TAILS_PER_RELATION,
+                   FREE_RELATION_TOKENS]
         memo = getattr(llm, "memo", None)
         if memo is not None:
             value = memo("grounded", [payload], lambda todo: run(todo, [chunk_prompt], [names]))[0]
