@@ -44,6 +44,8 @@ class Settings:
     ontology: str = ""  # a name in ontologies/ ("general", "scierc") or a path; empty = unguided
     judge: bool = True  # verify every triple against its source chunk (GraphJudger); rejected ones go to the report
     judge_threshold: float = 0.3  # keep triples whose combined confidence is at least this
+    extraction: str = "grounded"  # "grounded": every name a span of its chunk (an HTTP model's output is validated and snapped); "free": as the model wrote it
+    canonical_relations: bool = True  # map relation wordings to the ontology's labels, or cluster them by meaning (MiniLM); the wording is kept on the fact
     denoise: bool = False  # rewrite each chunk as short factual sentences before extraction (one more LLM call per chunk)
     chunk_tokens: int = 60  # token budget per chunk (word and punctuation tokens); small models extract better from short chunks
     chunk_overlap: int = 1  # sentences repeated at the start of the next chunk

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..config import Settings
-from ..errors import LLMError
-from ..llms import usage
+from ..errors import LLMError, MissingCapability
+from ..llms import local_model, usage
 from ..progress import bar
 from ..records import Chunk, ChunkFailure, ExtractionFailure, Triple
 from ..trust.judge import JudgeResult, Rejection, judge
 from .denoise import denoise
 from .extract import extract
+from .snap import SnapCounts
 
 if TYPE_CHECKING:
     from ..llms import LLM
@@ -41,6 +42,7 @@ class Candidates:
     judge_missing: dict[str, str] = field(default_factory=dict)  # signal -> why the judge ran without it
     judge_weights: dict[str, float] = field(default_factory=dict)
     stages: dict[str, dict[str, float]] = field(default_factory=dict)  # seconds, llm_calls, cache_hits per stage
+    snapped: SnapCounts | None = None  # what validation did to an HTTP backend's names and relations (grounded mode)
 
 
 def extract_and_judge(
@@ -71,6 +73,7 @@ def extract_and_judge(
             source, llm, ontology=ontology, max_new_tokens=settings.max_new_tokens,
             batch_size=settings.batch_size, on_progress=b.update,
         ))  # fmt: skip
+    extracted.triples = timed("refine", lambda: _refine(extracted.triples, chunks, llm, ontology, settings, out))
     out.proposed = len(extracted.triples)
     out.failures.extend(extracted.failures)
     out.failed_chunks.extend(extracted.failed)
@@ -104,6 +107,32 @@ def measured(llm: "LLM", work: Callable[[], Any]) -> tuple[Any, dict[str, float]
     calls2, hits2 = usage(llm)
     cost = {"seconds": round(time.perf_counter() - began, 2), "llm_calls": calls2 - calls, "cache_hits": hits2 - hits}
     return value, cost
+
+
+def _refine(
+    triples: list[Triple], chunks: list[Chunk], llm: "LLM", ontology: "Ontology | None", settings: Settings,
+    out: Candidates,
+) -> list[Triple]:
+    """An HTTP backend's triples held to the grounded grammar (``settings.extraction == "grounded"``; a local
+    model is constrained while decoding instead), then relations canonicalised (``settings.canonical_relations``)."""
+    from .relations import Canonicaliser
+
+    canon = Canonicaliser(ontology)
+    if settings.extraction == "grounded" and not _is_local(llm):
+        from .snap import snap_chunks
+
+        triples, out.snapped = snap_chunks(triples, chunks, canon)
+    if settings.canonical_relations:
+        triples = canon.canonicalise(triples)
+    return triples
+
+
+def _is_local(llm: "LLM") -> bool:
+    try:
+        local_model(llm)
+    except MissingCapability:
+        return False
+    return True
 
 
 def _judge_by_chunk(

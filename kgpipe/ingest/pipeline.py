@@ -66,6 +66,7 @@ class BuildResult:
     documents_incomplete: int = 0  # written without their failed chunks, not marked complete
     judge_signals: list[str] = field(default_factory=list)  # the signals the judge combined
     judge_missing: dict[str, str] = field(default_factory=dict)  # signal -> why the judge ran without it
+    snapped: dict[str, int] = field(default_factory=dict)  # an HTTP backend's names/relations snapped or dropped
     rejected: list["Rejection"] = field(default_factory=list)
     conflicts: dict[str, object] = field(default_factory=dict)
     llm_calls: int = 0
@@ -83,6 +84,9 @@ class BuildResult:
         self.triples_rejected += len(found.rejected)
         self.judge_signals = sorted(set(self.judge_signals) | found.judge_signals)
         self.judge_missing.update(found.judge_missing)
+        if found.snapped is not None:
+            for key, n in found.snapped.as_dict().items():
+                self.snapped[key] = self.snapped.get(key, 0) + n
 
     def report(self) -> dict[str, object]:
         """Everything the build did not turn into facts, with reasons: for ``kgpipe build --report FILE``."""
@@ -116,6 +120,7 @@ class BuildResult:
             "documents_incomplete": self.documents_incomplete,
             **({"judge_signals": self.judge_signals} if self.judge_signals else {}),
             **({"judge_missing": self.judge_missing} if self.judge_missing else {}),
+            **({"snapped": self.snapped} if self.snapped else {}),
             "llm_calls": self.llm_calls,
             "cache_hits": self.cache_hits,
             "conflicts": {k: v for k, v in self.conflicts.items() if k != "relations"},
