@@ -79,7 +79,9 @@ def evaluate_extraction(
     """Extraction metrics on documents ``start .. start+limit`` of a benchmark, with or without the judge.
 
     Returns triple precision/recall/F1 (normalised exact match; ``pairs``: the same with the relation
-    ignored), G-BLEU, G-ROUGE, G-BERTScore-style F1,
+    ignored), G-BLEU, G-ROUGE, G-BERTScore-style F1, distinct relations per 100 kept facts, the share of
+    kept heads and tails that are not a span of their chunk (``ungrounded_name_rate``), what validation
+    snapped or dropped (``snapped``, HTTP backends in grounded mode),
     the judge's threshold, weights and rejections, LLM requests (sent to the model vs. answered by the
     cache) and seconds per document for each stage. ``calibration`` defaults to the model's own,
     measured once and cached (``kgpipe.trust.calibrate.calibration_for``).
@@ -87,6 +89,7 @@ def evaluate_extraction(
     from ..config import load_settings
     from ..ingest.candidates import extract_and_judge, measured
     from ..ingest.chunk import chunk
+    from ..ingest.snap import grounded
     from ..llms import resolve_llm
     from ..llms.embed import Embedder
     from ..ontology import load_ontology
@@ -136,6 +139,9 @@ def evaluate_extraction(
         "extraction_failures": len(found.failures),
         "failed_chunks": len(found.failed_chunks),
         "gold_triples_skipped": len(skipped),  # malformed items in the gold file (not three parts)
+        "relation_types_per_100_facts": round(100 * len({t.relation for t in triples}) / len(triples), 1) if triples else 0.0,
+        "ungrounded_name_rate": _ungrounded_rate(triples, {c.id: c.text for c in chunks}, grounded),
+        **({"snapped": found.snapped.as_dict()} if found.snapped is not None else {}),
         "triples": _rounded(triple_match(graphs, pred)),
         "pairs": _rounded(triple_match(graphs, pred, relation=False)),
     }
@@ -155,6 +161,13 @@ def evaluate_extraction(
     report["seconds_per_doc"] = round(seconds / len(texts), 2)
     report["stages"] = stages
     return report
+
+
+def _ungrounded_rate(triples: list[Any], chunk_text: dict[str, str], grounded: Callable[[str, str], bool]) -> float:
+    """Share of kept heads and tails that are not a span of their chunk's text (case and punctuation ignored)."""
+    names = [(name, chunk_text.get(t.provenance.chunk_id, "") if t.provenance else "")
+             for t in triples for name in (t.head, t.tail)]  # fmt: skip
+    return round(sum(not grounded(n, text) for n, text in names) / len(names), 4) if names else 0.0
 
 
 def _rounded(values: dict[str, float]) -> dict[str, float]:

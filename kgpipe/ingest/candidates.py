@@ -73,7 +73,8 @@ def extract_and_judge(
             source, llm, ontology=ontology, max_new_tokens=settings.max_new_tokens,
             batch_size=settings.batch_size, on_progress=b.update,
         ))  # fmt: skip
-    extracted.triples = timed("refine", lambda: _refine(extracted.triples, chunks, llm, ontology, settings, out))
+    if settings.canonical_relations or _snaps(llm, settings):
+        extracted.triples = timed("refine", lambda: _refine(extracted.triples, chunks, llm, ontology, settings, out))
     out.proposed = len(extracted.triples)
     out.failures.extend(extracted.failures)
     out.failed_chunks.extend(extracted.failed)
@@ -118,7 +119,7 @@ def _refine(
     from .relations import Canonicaliser
 
     canon = Canonicaliser(ontology)
-    if settings.extraction == "grounded" and not _is_local(llm):
+    if _snaps(llm, settings):
         from .snap import snap_chunks
 
         triples, out.snapped = snap_chunks(triples, chunks, canon)
@@ -127,12 +128,15 @@ def _refine(
     return triples
 
 
-def _is_local(llm: "LLM") -> bool:
+def _snaps(llm: "LLM", settings: Settings) -> bool:
+    """Whether extraction's output is validated and snapped: grounded mode and a model not decoded here."""
+    if settings.extraction != "grounded":
+        return False
     try:
         local_model(llm)
     except MissingCapability:
-        return False
-    return True
+        return True
+    return False
 
 
 def _judge_by_chunk(
