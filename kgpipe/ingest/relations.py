@@ -99,7 +99,9 @@ def shorten(words: list[str], max_words: int = MAX_WORDS) -> list[str]:
 
 
 def _words(relation: str) -> list[str]:
-    text = _CAMEL.sub(" ", relation.replace("_", " ").replace("-", " "))
+    text = relation.replace("_", " ").replace("-", " ")
+    if " " not in text.strip():  # an identifier ("bornIn", "isPartOf"); a phrase keeps "iPhone" whole
+        text = _CAMEL.sub(" ", text)
     return [w for w in _NON_WORD.split(text.casefold()) if w]
 
 
