@@ -144,8 +144,10 @@ class Canonicaliser:
         its normal form (``unmapped="keep"``) or None (``"drop"``). Without an ontology: the normal form."""
         return self.to_labels([relation])[0]
 
-    def to_labels(self, relations: Sequence[str]) -> list[str | None]:
-        """``to_label`` of each phrase, embedding all the phrases that need it in one call."""
+    def to_labels(self, relations: Sequence[str], *, unmapped: str | None = None) -> list[str | None]:
+        """``to_label`` of each phrase, embedding all the phrases that need it in one call; ``unmapped`` overrides
+        the canonicaliser's policy for phrases no label is close to (validation drops them)."""
+        keep = (unmapped or self.unmapped) == "keep"
         forms = [normal_form(r) for r in relations]
         if self.ontology is None:
             return [f or None for f in forms]
@@ -169,7 +171,7 @@ class Canonicaliser:
         for k, (r, f) in enumerate(zip(relations, forms)):
             if out[k] is None and f:
                 mapped = todo.get(f)
-                out[k] = mapped if mapped is not None else (f if self.unmapped == "keep" else None)
+                out[k] = mapped if mapped is not None else (f if keep else None)
         return out
 
     def _label_texts(self) -> tuple[list[str], list[str]]:

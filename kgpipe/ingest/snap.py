@@ -138,7 +138,7 @@ def snap(
 
 def _distinct_labels(triples: Sequence[Triple], canonicaliser: "Canonicaliser") -> tuple[list[str], list[str | None]]:
     distinct = list(dict.fromkeys(t.relation for t in triples))
-    return distinct, canonicaliser.to_labels(distinct)
+    return distinct, canonicaliser.to_labels(distinct, unmapped="drop")
 
 
 def snap_chunks(
