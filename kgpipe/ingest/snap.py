@@ -9,7 +9,8 @@ the same rules afterwards, chunk by chunk:
   rapidfuzz similarity reaches ``NAME_THRESHOLD``, else dropped with its triple;
 * the relation becomes the closest ontology label (``kgpipe.ingest.relations.Canonicaliser.to_labels``;
   dropped with its triple when an ontology is set and no label is close), or its normal form without one;
-* a triple whose head equals its tail after snapping is dropped, and so is a repeat.
+* a triple whose head equals its tail after snapping is dropped. Two triples that become one are both kept:
+  fusion merges them into one fact that keeps both wordings.
 
 Each is counted (``SnapCounts``), for the build summary. The chunk's own relation wording is kept in
 ``Triple.wording``.
@@ -40,7 +41,7 @@ class SnapCounts:
     names_dropped: int = 0  # no span close enough: the triple goes
     relations_snapped: int = 0  # wording changed to a label (or its normal form)
     relations_dropped: int = 0  # an ontology is set and no label is close: the triple goes
-    triples_dropped: int = 0  # for any reason (a name, the relation, head == tail, a repeat)
+    triples_dropped: int = 0  # for any reason (a name, the relation, head == tail)
 
     def add(self, other: "SnapCounts") -> None:
         for f in fields(self):
@@ -113,7 +114,6 @@ def snap(
     counts = SnapCounts()
     labels = dict(zip(*_distinct_labels(triples, canonicaliser)))
     out: list[Triple] = []
-    seen: set[tuple[str, str, str]] = set()
     for t in triples:
         head, how_h = snap_name(t.head, text, spans, name_threshold)
         tail, how_t = snap_name(t.tail, text, spans, name_threshold)
@@ -127,11 +127,6 @@ def snap(
         if head is None or tail is None or label is None or head.casefold() == tail.casefold():
             counts.triples_dropped += 1
             continue
-        key = (head.casefold(), label, tail.casefold())
-        if key in seen:
-            counts.triples_dropped += 1
-            continue
-        seen.add(key)
         out.append(replace(t, head=head, relation=label, tail=tail, wording=t.wording or t.relation))
     return out, counts
 
