@@ -44,6 +44,8 @@ def test_snap_name_keeps_snaps_or_drops() -> None:
     assert snap_name("Marie Curei", TEXT, SPANS) == ("Marie Curie", "snapped")  # a typo
     assert snap_name("Curie Pierre", TEXT, SPANS) == ("Pierre Curie", "snapped")  # word order
     assert snap_name("Paris", TEXT, SPANS) == (None, "dropped")
+    assert snap_name("1896", TEXT, SPANS) == (None, "dropped")  # close to "1895", but another number
+    assert snap_name("in 1895s", TEXT, SPANS, threshold=60) == ("1895", "snapped")
     assert snap_name("Marie Curei", TEXT, SPANS, threshold=99) == (None, "dropped")
     assert snap_name("Marie Curei", TEXT, []) == (None, "dropped")
 

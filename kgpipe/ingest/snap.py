@@ -5,8 +5,9 @@ the same rules afterwards, chunk by chunk:
 
 * a head or tail that is a span of the chunk's text (case, punctuation and spacing ignored, whole words)
   is kept, spelled as the text spells it;
-* otherwise it is snapped to the closest candidate name of the chunk (``kgpipe.ingest.spans``) when their
-  rapidfuzz similarity reaches ``NAME_THRESHOLD``, else dropped with its triple;
+* otherwise it is snapped to the closest candidate name of the chunk (``kgpipe.ingest.spans``) with the same
+  numbers in it when their rapidfuzz similarity (``ratio`` or ``token_sort_ratio``) reaches ``NAME_THRESHOLD``
+  (typos, word order), else dropped with its triple;
 * the relation becomes the closest ontology label (``kgpipe.ingest.relations.Canonicaliser.to_labels``;
   dropped with its triple when an ontology is set and no label is close), or its normal form without one;
 * a triple whose head equals its tail after snapping is dropped. Two triples that become one are both kept:
@@ -18,6 +19,7 @@ Each is counted (``SnapCounts``), for the build summary. The chunk's own relatio
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Sequence
 
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from .relations import Canonicaliser
     from .spans import Span
 
-NAME_THRESHOLD = 85.0  # rapidfuzz similarity (0-100) of a name to a candidate span for it to snap there
+NAME_THRESHOLD = 90.0  # rapidfuzz similarity (0-100) of a name to a candidate span for it to snap there
 
 
 @dataclass
@@ -97,9 +99,12 @@ def snap_name(name: str, text: str, spans: Sequence["Span"], threshold: float = 
     if found is not None:
         return found, "kept"
     key, _ = _folded(name)
+    digits = re.findall(r"\d+", key)
     best, score = None, 0.0
     for span in spans:
         other, _ = _folded(span.text)
+        if re.findall(r"\d+", other) != digits:  # "195" is not "1945": a number snaps to no other number
+            continue
         s = max(fuzz.ratio(key, other), fuzz.token_sort_ratio(key, other))
         if s > score:
             best, score = span.text, s
