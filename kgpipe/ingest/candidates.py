@@ -21,7 +21,8 @@ from ..records import Chunk, ChunkFailure, ExtractionFailure, Triple
 from ..trust.judge import JudgeResult, Rejection, judge
 from .denoise import denoise
 from .extract import extract
-from .snap import SnapCounts
+from .relations import Canonicaliser
+from .snap import SnapCounts, snap_chunks
 
 if TYPE_CHECKING:
     from ..llms import LLM
@@ -73,9 +74,9 @@ def extract_and_judge(
             source, llm, ontology=ontology, max_new_tokens=settings.max_new_tokens,
             batch_size=settings.batch_size, on_progress=b.update,
         ))  # fmt: skip
+    out.proposed = len(extracted.triples)
     if settings.canonical_relations or _snaps(llm, settings):
         extracted.triples = timed("refine", lambda: _refine(extracted.triples, chunks, llm, ontology, settings, out))
-    out.proposed = len(extracted.triples)
     out.failures.extend(extracted.failures)
     out.failed_chunks.extend(extracted.failed)
     if calibration is None or not extracted.triples:
@@ -116,12 +117,8 @@ def _refine(
 ) -> list[Triple]:
     """An HTTP backend's triples held to the grounded grammar (``settings.extraction == "grounded"``; a local
     model is constrained while decoding instead), then relations canonicalised (``settings.canonical_relations``)."""
-    from .relations import Canonicaliser
-
     canon = Canonicaliser(ontology)
     if _snaps(llm, settings):
-        from .snap import snap_chunks
-
         triples, out.snapped = snap_chunks(triples, chunks, canon)
     if settings.canonical_relations:
         triples = canon.canonicalise(triples)
