@@ -47,7 +47,9 @@ if dataset == "sample":
 else:
     tp, gp = benchmark_files(dataset)
     texts, lines = load_texts(tp)[:limit], load_texts(gp)[:limit]
-    docs = [Document(stable_id(str(tp), str(i)), str(tp), f"line {i + 1}", t, stable_id(t)) for i, t in enumerate(texts)]
+    docs = [
+        Document(stable_id(str(tp), str(i)), str(tp), f"line {i + 1}", t, stable_id(t)) for i, t in enumerate(texts)
+    ]
     gold = [parse_graph(line) for line in lines]
 
 chunks = list(chunk(docs, max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap))
@@ -65,8 +67,11 @@ else:
     llm = resolve_llm(settings.llm, settings)
 began = time.perf_counter()
 raw = extract(chunks, llm, max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size).triples
-print(f"# {dataset}: {len(docs)} documents, {len(chunks)} chunks, {len(raw)} triples, extract {time.perf_counter() - began:.0f}s,"
-      f" calls {getattr(llm, 'calls', '?')} hits {getattr(llm, 'hits', '?')}", flush=True)
+print(
+    f"# {dataset}: {len(docs)} documents, {len(chunks)} chunks, {len(raw)} triples, extract {time.perf_counter() - began:.0f}s,"
+    f" calls {getattr(llm, 'calls', '?')} hits {getattr(llm, 'hits', '?')}",
+    flush=True,
+)
 text = {c.id: c.text for c in chunks}
 emb = Embedder()
 general = load_ontology("general")
@@ -84,11 +89,15 @@ def score(name: str, triples, counts=None) -> dict:
     for t in triples:
         per_pair.setdefault((t.provenance.doc_id, t.head.casefold(), t.tail.casefold()), set()).add(t.relation)
     row = {
-        "variant": name, "facts": len(triples),
-        "pair_P": round(pairs["precision"], 3), "pair_R": round(pairs["recall"], 3), "pair_F1": round(pairs["f1"], 3),
+        "variant": name,
+        "facts": len(triples),
+        "pair_P": round(pairs["precision"], 3),
+        "pair_R": round(pairs["recall"], 3),
+        "pair_F1": round(pairs["f1"], 3),
         "triple_F1": round(exact["f1"], 3),
         "rel_types_per_100": round(100 * len(rels) / len(triples), 1) if triples else 0,
-        "rel_types": len(rels), "max_rel_words": max((len(r.split()) for r in rels), default=0),
+        "rel_types": len(rels),
+        "max_rel_words": max((len(r.split()) for r in rels), default=0),
         "pairs_in_2+_wordings": sum(len(v) > 1 for v in per_pair.values()),
         "ungrounded": round(sum(not grounded(n, c) for n, c in names) / len(names), 3) if names else 0,
     }
@@ -103,8 +112,10 @@ for ct in (0.7, 0.8, 0.9):
     score(f"free+canon(cluster {ct})", Canonicaliser(None, emb, cluster_threshold=ct).canonicalise(raw))
 for lt in (0.5, 0.6, 0.7, 0.8):
     for unmapped in ("keep", "drop"):
-        score(f"free+canon(general, label {lt}, {unmapped})",
-              Canonicaliser(general, emb, label_threshold=lt, unmapped=unmapped).canonicalise(raw))
+        score(
+            f"free+canon(general, label {lt}, {unmapped})",
+            Canonicaliser(general, emb, label_threshold=lt, unmapped=unmapped).canonicalise(raw),
+        )
 for nt in (75, 90, 95):
     snapped, counts = snap_chunks(raw, chunks, Canonicaliser(None, emb), name_threshold=nt)
     score(f"snap(name {nt})", snapped, counts)
@@ -112,4 +123,6 @@ for nt in (75, 90, 95):
         score("snap+canon(cluster 0.8)", Canonicaliser(None, emb).canonicalise(snapped), counts)
         for lt in (0.6, 0.7):
             s2, c2 = snap_chunks(raw, chunks, Canonicaliser(general, emb, label_threshold=lt), name_threshold=nt)
-            score(f"snap(general, label {lt})+canon", Canonicaliser(general, emb, label_threshold=lt).canonicalise(s2), c2)
+            score(
+                f"snap(general, label {lt})+canon", Canonicaliser(general, emb, label_threshold=lt).canonicalise(s2), c2
+            )

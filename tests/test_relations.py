@@ -107,6 +107,23 @@ def test_cluster_leader_order() -> None:
     assert out == {"married to": "wed", "wed": "wed"}  # then fewest words
 
 
+def test_a_wording_keeps_its_label_in_later_batches() -> None:
+    """A build's groups of chunks share one canonicaliser: the same fact in two groups gets one relation."""
+    canon = Canonicaliser(None, ScriptedEmbedder({"founded": 0, "born": 1}))
+    first = canon.canonicalise(
+        [Triple("A", "founded", "B"), Triple("A", "founded", "B"), Triple("C", "was founded in", "D")]
+    )
+    assert {t.relation for t in first} == {"founded"}
+    later = canon.canonicalise(
+        [Triple("E", "founded in", "F"), Triple("E", "founded in", "F"), Triple("G", "born in", "H")]
+    )
+    assert [t.relation for t in later] == ["founded", "founded", "born in"]
+    assert (
+        Canonicaliser(None, ScriptedEmbedder()).canonicalise([Triple("E", "founded in", "F")])[0].relation
+        == "founded in"
+    )
+
+
 @pytest.fixture(scope="module")
 def general():
     return load_ontology("general")

@@ -119,7 +119,8 @@ def test_http_build_in_grounded_mode_stores_only_spans_of_each_chunk(settings, s
     finally:
         fake.close()
     mentions = store.execute(
-        "MATCH (e:Entity)-[m:FROM_CHUNK]->(c:Chunk) UNWIND m.names AS name RETURN name, c.text").rows
+        "MATCH (e:Entity)-[m:FROM_CHUNK]->(c:Chunk) UNWIND m.names AS name RETURN name, c.text"
+    ).rows
     assert mentions
     ungrounded = sorted(name for name, text in mentions if not grounded(name, text))
     if mode == "free":  # the same replies, unvalidated: names that are not in the text reach the store

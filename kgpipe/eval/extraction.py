@@ -139,7 +139,7 @@ def evaluate_extraction(
         "extraction_failures": len(found.failures),
         "failed_chunks": len(found.failed_chunks),
         "gold_triples_skipped": len(skipped),  # malformed items in the gold file (not three parts)
-        "relation_types_per_100_facts": round(100 * len({t.relation for t in triples}) / len(triples), 1) if triples else 0.0,
+        "relation_types_per_100_facts": round(100 * len({t.relation for t in triples}) / max(1, len(triples)), 1),
         "ungrounded_name_rate": _ungrounded_rate(triples, {c.id: c.text for c in chunks}, grounded),
         **({"snapped": found.snapped.as_dict()} if found.snapped is not None else {}),
         "triples": _rounded(triple_match(graphs, pred)),

@@ -53,12 +53,14 @@ def extract_and_judge(
     *,
     ontology: "Ontology | None" = None,
     calibration: "Calibration | LLMError | None" = None,
+    canonicaliser: Canonicaliser | None = None,
 ) -> Candidates:
     """Triples of these chunks that pass the judge (all of them when ``calibration`` is None: no judge).
 
     ``calibration`` is the judge's (``kgpipe.trust.calibrate.calibration_for``) or the error that
     prevented it. Denoising runs when ``settings.denoise``; extraction then reads the rewrite while
-    provenance and judging keep the original chunk.
+    provenance and judging keep the original chunk. ``canonicaliser``: one shared by the calls of a build,
+    so a wording gets the same relation label in every group of chunks (a new one per call otherwise).
     """
     out = Candidates()
 
@@ -76,7 +78,8 @@ def extract_and_judge(
         ))  # fmt: skip
     out.proposed = len(extracted.triples)
     if settings.canonical_relations or _snaps(llm, settings):
-        extracted.triples = timed("refine", lambda: _refine(extracted.triples, chunks, llm, ontology, settings, out))
+        canon = canonicaliser or Canonicaliser(ontology)
+        extracted.triples = timed("refine", lambda: _refine(extracted.triples, chunks, llm, canon, settings, out))
     out.failures.extend(extracted.failures)
     out.failed_chunks.extend(extracted.failed)
     if calibration is None or not extracted.triples:
@@ -112,12 +115,10 @@ def measured(llm: "LLM", work: Callable[[], Any]) -> tuple[Any, dict[str, float]
 
 
 def _refine(
-    triples: list[Triple], chunks: list[Chunk], llm: "LLM", ontology: "Ontology | None", settings: Settings,
-    out: Candidates,
+    triples: list[Triple], chunks: list[Chunk], llm: "LLM", canon: Canonicaliser, settings: Settings, out: Candidates,
 ) -> list[Triple]:
     """An HTTP backend's triples held to the grounded grammar (``settings.extraction == "grounded"``; a local
     model is constrained while decoding instead), then relations canonicalised (``settings.canonical_relations``)."""
-    canon = Canonicaliser(ontology)
     if _snaps(llm, settings):
         triples, out.snapped = snap_chunks(triples, chunks, canon)
     if settings.canonical_relations:

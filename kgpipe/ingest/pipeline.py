@@ -36,6 +36,7 @@ from ..stores import resolve_store
 from .candidates import Candidates, extract_and_judge
 from .chunk import chunk
 from .load import load
+from .relations import Canonicaliser
 from .write import document_index, stats, undo_write, write_version
 
 if TYPE_CHECKING:
@@ -187,6 +188,7 @@ def build(
     the_llm = None
     ontology = load_ontology(settings.ontology) if settings.ontology else None
     calibration: "Calibration | LLMError | None" = None
+    canonicaliser = Canonicaliser(ontology)  # one per build: a wording gets one relation label in every group
     if todo:
         the_llm = resolve_llm(llm if llm is not None else settings.llm, settings)
         if settings.judge:
@@ -200,7 +202,8 @@ def build(
         for docs, chunks in _groups(todo, settings):
             assert the_llm is not None
             failed_before = len(result.failed_chunks)
-            found = extract_and_judge(chunks, the_llm, settings, ontology=ontology, calibration=calibration)
+            found = extract_and_judge(chunks, the_llm, settings, ontology=ontology, calibration=calibration,
+                                      canonicaliser=canonicaliser)  # fmt: skip
             result.add(chunks, found)
             triples = found.kept
             unfinished = {f.doc_id for f in result.failed_chunks[failed_before:]}

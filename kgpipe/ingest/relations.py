@@ -114,7 +114,8 @@ def _passive(phrase: str) -> bool:
 
 
 class Canonicaliser:
-    """Maps relation phrases to canonical labels; one per build, so its embeddings are computed once.
+    """Maps relation phrases to canonical labels; one per build, so its embeddings are computed once and a
+    wording gets the same label in every batch.
 
     ``embedder`` defaults to the packaged MiniLM (``kgpipe.llms.embed.Embedder``), loaded only when a phrase
     needs an embedding (not for exact ontology labels, nor for a batch with one wording).
@@ -130,6 +131,8 @@ class Canonicaliser:
         self.label_threshold = label_threshold
         self.cluster_threshold = cluster_threshold
         self.unmapped = unmapped
+        self._leaders: list[str] = []  # clusters' names (normal forms), in the order they were made
+        self._canonical: dict[str, str] = {}  # normal form -> its cluster's name
 
     @property
     def embedder(self) -> Embed:
@@ -184,25 +187,33 @@ class Canonicaliser:
         return list(pairs), list(pairs.values())
 
     def cluster(self, relations: Sequence[str]) -> dict[str, str]:
-        """Each distinct phrase's canonical wording when the phrases of one batch are clustered by meaning."""
+        """Each distinct phrase's canonical wording when the phrases of one batch are clustered by meaning.
+
+        The canonicaliser remembers its clusters: a wording an earlier batch (of the same build) named keeps
+        its name, and a new wording joins an earlier cluster when close enough, so a fact from one batch and
+        the same fact from another get one relation.
+        """
         forms = {r: normal_form(r) for r in relations}
         counts = Counter(f for f in (forms[r] for r in relations) if f)
-        leaders_order = sorted(counts, key=lambda f: (-counts[f], len(f.split()), len(f), f))
-        canonical: dict[str, str] = {}
-        if len(leaders_order) > 1:
-            vectors = dict(zip(leaders_order, self.embedder.encode(leaders_order)))
-            leaders: list[str] = []
-            for f in leaders_order:
-                sims = [(float(vectors[f] @ vectors[lead]), lead) for lead in leaders if _passive(f) == _passive(lead)]
+        new = sorted(
+            (f for f in counts if f not in self._canonical), key=lambda f: (-counts[f], len(f.split()), len(f), f)
+        )
+        if len(new) == 1 and not self._leaders:  # one wording: nothing to compare it with, no model needed
+            self._leaders.append(new[0])
+            self._canonical[new[0]] = new[0]
+        elif new:
+            vectors = dict(zip(new + self._leaders, self.embedder.encode(new + self._leaders)))
+            for f in new:
+                sims = [
+                    (float(vectors[f] @ vectors[lead]), lead) for lead in self._leaders if _passive(f) == _passive(lead)
+                ]
                 best = max(sims, default=(-1.0, ""))
                 if best[0] >= self.cluster_threshold:
-                    canonical[f] = best[1]
+                    self._canonical[f] = best[1]
                 else:
-                    leaders.append(f)
-                    canonical[f] = f
-        else:
-            canonical = {f: f for f in leaders_order}
-        return {r: canonical.get(f, "") for r, f in forms.items()}
+                    self._leaders.append(f)
+                    self._canonical[f] = f
+        return {r: self._canonical.get(f, "") for r, f in forms.items()}
 
     def canonicalise(self, triples: Sequence[Triple]) -> list[Triple]:
         """The triples with canonical relations (see the module docstring), each keeping its own wording;
@@ -222,7 +233,10 @@ class Canonicaliser:
 
 
 def canonicalise(
-    triples: Sequence[Triple], ontology: "Ontology | None" = None, embedder: Embed | None = None, *,
+    triples: Sequence[Triple],
+    ontology: "Ontology | None" = None,
+    embedder: Embed | None = None,
+    *,
     unmapped: str = "keep",
 ) -> list[Triple]:
     """``triples`` with canonical relation labels (the ontology's, or one wording per cluster of meaning).

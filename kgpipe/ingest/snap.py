@@ -93,7 +93,9 @@ def grounded(name: str, text: str) -> bool:
     return find_span(name, text) is not None
 
 
-def snap_name(name: str, text: str, spans: Sequence["Span"], threshold: float = NAME_THRESHOLD) -> tuple[str | None, str]:
+def snap_name(
+    name: str, text: str, spans: Sequence["Span"], threshold: float = NAME_THRESHOLD
+) -> tuple[str | None, str]:
     """``(name as the text has it, "kept")``, ``(closest candidate span, "snapped")`` or ``(None, "dropped")``."""
     found = find_span(name, text)
     if found is not None:
@@ -112,7 +114,11 @@ def snap_name(name: str, text: str, spans: Sequence["Span"], threshold: float = 
 
 
 def snap(
-    triples: Sequence[Triple], text: str, spans: Sequence["Span"], canonicaliser: "Canonicaliser", *,
+    triples: Sequence[Triple],
+    text: str,
+    spans: Sequence["Span"],
+    canonicaliser: "Canonicaliser",
+    *,
     name_threshold: float = NAME_THRESHOLD,
 ) -> tuple[list[Triple], SnapCounts]:
     """One chunk's triples held to the grounded grammar (see the module docstring), and what it took."""
@@ -142,7 +148,10 @@ def _distinct_labels(triples: Sequence[Triple], canonicaliser: "Canonicaliser") 
 
 
 def snap_chunks(
-    triples: Sequence[Triple], chunks: Sequence[Chunk], canonicaliser: "Canonicaliser", *,
+    triples: Sequence[Triple],
+    chunks: Sequence[Chunk],
+    canonicaliser: "Canonicaliser",
+    *,
     name_threshold: float = NAME_THRESHOLD,
 ) -> tuple[list[Triple], SnapCounts]:
     """``snap`` applied to each chunk's triples (found by their provenance), with the chunk's candidate names;
