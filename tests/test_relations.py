@@ -146,6 +146,15 @@ def test_ontology_nearest_label_by_meaning_or_kept_or_dropped(general) -> None:
     assert [(t.relation, t.wording) for t in drop.canonicalise(triples)] == [("founded in", "was set up in")]
 
 
+def test_wordings_no_label_is_close_to_are_clustered(general) -> None:
+    emb = ScriptedEmbedder({"founded": 0, "set": 0, "danced": 3, "dances": 3})
+    out = Canonicaliser(general, emb, label_threshold=0.7).canonicalise(
+        [Triple("A", r, "B") for r in ("danced with", "danced with", "dances with", "was set up in")]
+    )
+    assert [t.relation for t in out] == ["danced with", "danced with", "danced with", "founded in"]
+    assert [t.wording for t in out][2:] == ["dances with", "was set up in"]
+
+
 def test_passive_phrase_takes_a_passive_label(general) -> None:
     emb = ScriptedEmbedder({"founded": 0, "started": 0})
     assert Canonicaliser(general, emb).to_labels(["started by", "started"]) == ["founded by", "founded in"]

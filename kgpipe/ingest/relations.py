@@ -9,7 +9,7 @@ triple's relation becomes a canonical label in three steps, and the chunk's own 
    kept; ``is a`` stays ``is a``. A wording over ``MAX_WORDS`` words loses its modifiers, then is cut;
 2. with an ontology: the label its ``relation`` lookup finds (label, name, ``skos:altLabel``), else the
    label or alias closest by MiniLM cosine when at least ``LABEL_THRESHOLD``; a relation no label is
-   close to keeps its normal form (``unmapped="keep"``) or is dropped (``unmapped="drop"``);
+   close to is dropped (``unmapped="drop"``) or kept (``"keep"``, the default) and clustered as in 3.;
 3. without an ontology: the normal forms of one batch are clustered by MiniLM cosine (leader clustering
    at ``CLUSTER_THRESHOLD``, leaders taken most frequent first, then shortest) and each cluster takes its
    leader's wording. A passive ``... by`` wording never joins an active one: ``founded by`` and
@@ -222,6 +222,9 @@ class Canonicaliser:
         labels: dict[str, str | None]
         if self.ontology is not None:
             labels = dict(zip(distinct, self.to_labels(distinct)))
+            kept = [t.relation for t in triples if labels[t.relation] and not self.ontology.relation(labels[t.relation])]
+            if kept:  # wordings no label is close to are clustered among themselves, as without an ontology
+                labels.update(self.cluster(kept))
         else:
             labels = dict(self.cluster([t.relation for t in triples]))
         out = []
