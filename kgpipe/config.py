@@ -42,10 +42,12 @@ class Settings:
     batch_size: int = 8  # prompts per local generation batch
     max_new_tokens: int = 96
     ontology: str = "general"  # a name in ontologies/ ("general", "scierc") or a path; empty = none (free relations)
-    extraction: str = "grounded"  # "grounded": names are spans of the chunk, relations the ontology's; "free": as written
-    max_triples: int = 6  # most triples grounded extraction writes per chunk
     judge: bool = True  # verify every triple against its source chunk (GraphJudger); rejected ones go to the report
     judge_threshold: float = 0.3  # keep triples whose combined confidence is at least this
+    extraction: str = "grounded"  # "grounded": every name a span of its chunk, every relation the ontology's (a local model
+    # decodes under that grammar; an HTTP model's output is validated and snapped); "free": as the model wrote it
+    max_triples: int = 6  # most triples grounded extraction writes per chunk
+    canonical_relations: bool = True  # map relation wordings to the ontology's labels, or cluster them by meaning (MiniLM); the wording is kept on the fact
     denoise: bool = False  # rewrite each chunk as short factual sentences before extraction (one more LLM call per chunk)
     chunk_tokens: int = 60  # token budget per chunk (word and punctuation tokens); small models extract better from short chunks
     chunk_overlap: int = 1  # sentences repeated at the start of the next chunk

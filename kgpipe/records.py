@@ -80,6 +80,7 @@ class Triple:
     tail_type: str = GENERIC_TYPE
     confidence: float = 1.0
     provenance: Provenance | None = None
+    wording: str = ""  # the chunk's own wording of the relation, when ``relation`` is a canonical label (issue 11)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,7 @@ class Fact:
     chunk_ids: tuple[str, ...]
     doc_ids: tuple[str, ...]
     extractor: str
+    wordings: tuple[str, ...] = ()  # the chunks' own wordings of the relation (stored as ``r.wordings``)
 
 
 @dataclass(frozen=True)

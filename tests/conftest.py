@@ -85,8 +85,11 @@ def model_cache() -> Path:
 @pytest.fixture
 def settings(state_dir: Path) -> Settings:
     """Settings with the shared state folder and a graph of its own, so tests never see each other's data; no ontology
-    (the default is the general one), so scripted replies are taken as written unless a test sets one."""
-    return Settings(state_dir=str(state_dir), graph=f"test_{uuid.uuid4().hex[:12]}", progress=False, ontology="")
+    (the default is the general one), so scripted replies are taken as written unless a test sets one.
+
+    Relation canonicalisation is off (it loads MiniLM to cluster wordings); tests of it turn it on."""
+    return Settings(state_dir=str(state_dir), graph=f"test_{uuid.uuid4().hex[:12]}", progress=False, ontology="",
+                    canonical_relations=False)
 
 
 @pytest.fixture

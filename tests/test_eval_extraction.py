@@ -115,7 +115,7 @@ def by_text(replies: dict[str, str]) -> ScriptedLLM:
 
 
 def test_evaluate_with_scripted_extractor(tmp_path, settings):
-    settings = settings.replace(llm_cache=False)
+    settings = settings.replace(llm_cache=False, extraction="free")  # grounded mode would drop "Ulm" before the judge
     texts = tmp_path / "d.texts"
     graphs = tmp_path / "d.graphs"
     texts.write_text("Nadap is a village in Hungary .\nLonga is in Spain .\n", encoding="utf-8")
@@ -133,6 +133,25 @@ def test_evaluate_with_scripted_extractor(tmp_path, settings):
     assert set(on["stages"]) == {"extract", "calibrate", "judge"} and on["documents"] == 2
     one = evaluate_extraction(texts, graphs, start=1, limit=5, judge=False, settings=settings, llm=llm, embed=fake_embed)
     assert one["documents"] == 1 and one["first_line"] == 2 and one["triples"]["precision"] == 0.0
+
+
+def test_grounding_and_relation_figures(tmp_path, settings):
+    """The ungrounded-name rate and relation types per 100 facts, free vs grounded (a scripted model is not
+    decoded here, so grounded mode validates its output and reports what it snapped)."""
+    texts, graphs = tmp_path / "d.texts", tmp_path / "d.graphs"
+    texts.write_text("Nadap is a village in Hungary .\n", encoding="utf-8")
+    graphs.write_text("[['Nadap', 'country', 'Hungary']]\n", encoding="utf-8")
+    llm = by_text({"Nadap is a village in Hungary .": "Nadap | country | Hungary\nNadap | born in | Ulm\n"
+                                                      "nadap | is in | Hungary\nEND"})  # fmt: skip
+    free = evaluate_extraction(texts, graphs, judge=False, settings=settings.replace(llm_cache=False, extraction="free"),
+                               llm=llm, embed=fake_embed)  # fmt: skip
+    assert free["ungrounded_name_rate"] == pytest.approx(1 / 6, abs=1e-4) and "snapped" not in free
+    assert free["relation_types_per_100_facts"] == 100.0  # 3 relations, 3 facts
+    grounded = evaluate_extraction(texts, graphs, judge=False, settings=settings.replace(llm_cache=False), llm=llm,
+                                   embed=fake_embed)  # fmt: skip
+    assert grounded["ungrounded_name_rate"] == 0.0 and grounded["triples_kept"] == 2
+    assert grounded["snapped"]["names_dropped"] == 1 and grounded["snapped"]["triples_dropped"] == 1
+    assert grounded["triples"]["precision"] == 0.5 and "refine" in grounded["stages"]
 
 
 def test_documents_are_chunked_as_a_build_chunks_them(tmp_path, settings):

@@ -338,7 +338,9 @@ def test_build_with_hostile_names_from_an_http_model(settings, store, tmp_path, 
         (tmp_path / f"d{i}.txt").write_text(text, encoding="utf-8")
     fake = FakeOpenAI(behave)
     try:
-        the_settings = settings.replace(llm=f"openai:hostile@{fake.url}", llm_cache=False, judge=judge, llm_retries=0)
+        # free extraction: the names reach the store as the reply has them (grounded mode would respell them)
+        the_settings = settings.replace(llm=f"openai:hostile@{fake.url}", llm_cache=False, judge=judge, llm_retries=0,
+                                        extraction="free")
         result = build(tmp_path, the_settings, store=store)
         entities = store.execute("MATCH (e:Entity) RETURN e.name").rows
         # a later build meeting the same raw names fuses them into the stored (cleaned) entities: no duplicates

@@ -27,7 +27,7 @@ def two_documents() -> tuple[GraphBatch, GraphBatch]:
         chunks=chunks_a,
         entities=[ann, acme, bob],
         mentions=[Mention("ann", "a0"), Mention("acme", "a0"), Mention("bob", "a1"), Mention("ann", "a1")],
-        facts=[Fact("ann", "works for", "acme", 0.6, ("a0",), (a.id,), "m1"),
+        facts=[Fact("ann", "works for", "acme", 0.6, ("a0",), (a.id,), "m1", ("works for",)),
                Fact("bob", "knows", "ann", 0.8, ("a1",), (a.id,), "m1")],  # fmt: skip
     )
     batch_b = GraphBatch(
@@ -35,7 +35,7 @@ def two_documents() -> tuple[GraphBatch, GraphBatch]:
         chunks=chunks_b,
         entities=[Entity("ann", "Ann", "Person", ("A. N.",)), acme],
         mentions=[Mention("ann", "b0"), Mention("acme", "b0")],
-        facts=[Fact("ann", "worksFor", "acme", 0.9, ("b0",), (b.id,), "m2")],
+        facts=[Fact("ann", "worksFor", "acme", 0.9, ("b0",), (b.id,), "m2", ("is employed by", "works for"))],
     )
     return batch_a, batch_b
 
@@ -63,7 +63,8 @@ def test_write_counts_and_shape(store) -> None:
     assert store.execute("MATCH (:Chunk)-[:FROM_DOCUMENT]->(d:Document) RETURN DISTINCT d.id").rows == [["doc-a"]]
     fact = _facts(store)[("ann", "WORKS_FOR", "acme")]
     assert fact == {"label": "works for", "confidence": 0.6, "chunk_ids": ["a0"], "doc_ids": ["doc-a"],
-                    "extractor": "m1"}  # fmt: skip
+                    "extractor": "m1", "wordings": ["works for"]}  # fmt: skip
+    assert _facts(store)[("bob", "KNOWS", "ann")]["wordings"] == []
 
 
 def test_writing_twice_changes_nothing(store) -> None:
@@ -83,6 +84,7 @@ def test_shared_fact_unions_provenance_and_takes_max_confidence(store) -> None:
     fact = _facts(store)[("ann", "WORKS_FOR", "acme")]
     assert fact["chunk_ids"] == ["a0", "b0"] and fact["doc_ids"] == ["doc-a", "doc-b"]
     assert fact["confidence"] == 0.9 and fact["label"] == "works for" and fact["extractor"] == "m1"
+    assert fact["wordings"] == ["works for", "is employed by"]  # each chunk's own wording, once
     aliases = store.execute("MATCH (e:Entity {id: 'ann'}) RETURN e.aliases").rows[0][0]
     assert aliases == ["Annie", "A. N."]
 

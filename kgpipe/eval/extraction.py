@@ -83,7 +83,9 @@ def evaluate_extraction(
     (``data/sample`` and ``data/sample_gold.tsv``, see ``load_folder_benchmark``).
 
     Returns triple precision/recall/F1 (normalised exact match; ``pairs``: the same with the relation
-    ignored), G-BLEU, G-ROUGE, G-BERTScore-style F1,
+    ignored), G-BLEU, G-ROUGE, G-BERTScore-style F1, distinct relations per 100 kept facts, the share of
+    kept heads and tails that are not a span of their chunk (``ungrounded_name_rate``), what validation
+    snapped or dropped (``snapped``, HTTP backends in grounded mode),
     the judge's threshold, weights and rejections, LLM requests (sent to the model vs. answered by the
     cache) and seconds per document for each stage. ``calibration`` defaults to the model's own,
     measured once and cached (``kgpipe.trust.calibrate.calibration_for``).
@@ -147,6 +149,7 @@ def evaluate_extraction(
         "extraction_failures": len(found.failures),
         "failed_chunks": len(found.failed_chunks),
         "gold_triples_skipped": len(skipped),  # malformed items in the gold file (not three parts)
+        **({"snapped": found.snapped.as_dict()} if found.snapped is not None else {}),
         "triples": _rounded(triple_match(graphs, pred)),
         "pairs": _rounded(triple_match(graphs, pred, relation=False)),
         **shape(triples, chunks),
@@ -176,12 +179,13 @@ def evaluate_extraction(
 
 def shape(triples: list["Triple"], chunks: list["Chunk"]) -> dict[str, Any]:
     """What the extracted facts look like: relation types per 100 facts, the longest relation wording (words),
-    and the ungrounded-name rate: the share of heads and tails that are not written in their chunk's text
-    (case, spacing and punctuation aside)."""
-    text_of = {c.id: normalise(c.text) for c in chunks}
-    names = [(t.head, t.provenance.chunk_id if t.provenance else "") for t in triples]
-    names += [(t.tail, t.provenance.chunk_id if t.provenance else "") for t in triples]
-    ungrounded = sum(1 for name, cid in names if not normalise(name) or f" {normalise(name)} " not in f" {text_of.get(cid, '')} ")
+    and the ungrounded-name rate: the share of heads and tails that are not a span of their chunk's text
+    (case and punctuation aside: ``kgpipe.ingest.snap.grounded``)."""
+    from ..ingest.snap import grounded
+
+    text_of = {c.id: c.text for c in chunks}
+    names = [(name, text_of.get(t.provenance.chunk_id, "") if t.provenance else "") for t in triples for name in (t.head, t.tail)]
+    ungrounded = sum(not grounded(name, text) for name, text in names)
     relations = {normalise(t.relation) for t in triples}
     return {
         "relation_types": len(relations),

@@ -75,15 +75,18 @@ def _fill(batch: GraphBatch, resolved: list[tuple[Triple, str, str]], entities: 
             mentions.setdefault((eid, prov.chunk_id), {})[name] = None
         key = (head, " ".join(t.relation.split()).casefold(), tail)
         fact = facts.setdefault(
-            key, {"relation": t.relation, "confidence": t.confidence, "chunks": [], "extractor": prov.extractor}
+            key, {"relation": t.relation, "confidence": t.confidence, "chunks": [], "extractor": prov.extractor,
+                  "wordings": []},
         )
         fact["confidence"] = max(fact["confidence"], t.confidence)
         if prov.chunk_id not in fact["chunks"]:
             fact["chunks"].append(prov.chunk_id)
+        if t.wording and t.wording not in fact["wordings"]:
+            fact["wordings"].append(t.wording)
     doc_id = batch.documents[0].id
     batch.entities = [entities[eid] for eid in used]
     batch.mentions = [Mention(e, c, tuple(names)) for (e, c), names in sorted(mentions.items())]
     batch.facts = [
-        Fact(h, f["relation"], t, f["confidence"], tuple(f["chunks"]), (doc_id,), f["extractor"])
+        Fact(h, f["relation"], t, f["confidence"], tuple(f["chunks"]), (doc_id,), f["extractor"], tuple(f["wordings"]))
         for (h, _, t), f in facts.items()
     ]

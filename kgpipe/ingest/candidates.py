@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..config import Settings
 from ..errors import ConfigError, LLMError, MissingCapability
-from ..llms import usage
-from ..llms.contract import local_model
+from ..llms import local_model, usage
 from ..progress import bar
 from ..records import Chunk, ChunkFailure, ExtractionFailure, Triple
 from ..trust.judge import JudgeResult, Rejection, judge
 from .denoise import denoise
 from .extract import extract
 from .grounded import GroundedStats, extract_grounded
+from .relations import Canonicaliser
+from .snap import SnapCounts, snap_chunks
 
 if TYPE_CHECKING:
     from ..llms import LLM
@@ -44,6 +45,7 @@ class Candidates:
     judge_weights: dict[str, float] = field(default_factory=dict)
     stages: dict[str, dict[str, float]] = field(default_factory=dict)  # seconds, llm_calls, cache_hits per stage
     grounded: GroundedStats = field(default_factory=GroundedStats)  # forward passes etc. of grounded extraction
+    snapped: SnapCounts | None = None  # what validation did to an HTTP backend's names and relations (grounded mode)
 
 
 def extract_and_judge(
@@ -53,12 +55,14 @@ def extract_and_judge(
     *,
     ontology: "Ontology | None" = None,
     calibration: "Calibration | LLMError | None" = None,
+    canonicaliser: Canonicaliser | None = None,
 ) -> Candidates:
     """Triples of these chunks that pass the judge (all of them when ``calibration`` is None: no judge).
 
     ``calibration`` is the judge's (``kgpipe.trust.calibrate.calibration_for``) or the error that
     prevented it. Denoising runs when ``settings.denoise``; extraction then reads the rewrite while
-    provenance and judging keep the original chunk.
+    provenance and judging keep the original chunk. ``canonicaliser``: one shared by the calls of a build,
+    so a wording gets the same relation label in every group of chunks (a new one per call otherwise).
     """
     out = Candidates()
 
@@ -81,6 +85,9 @@ def extract_and_judge(
                 batch_size=settings.batch_size, on_progress=b.update,
             ))  # fmt: skip
     out.proposed = len(extracted.triples)
+    if settings.canonical_relations or _snaps(llm, settings):
+        canon = canonicaliser or Canonicaliser(ontology)
+        extracted.triples = timed("refine", lambda: _refine(extracted.triples, chunks, llm, canon, settings, out))
     out.failures.extend(extracted.failures)
     out.failed_chunks.extend(extracted.failed)
     if calibration is None or not extracted.triples:
@@ -127,6 +134,23 @@ def measured(llm: "LLM", work: Callable[[], Any]) -> tuple[Any, dict[str, float]
     calls2, hits2 = usage(llm)
     cost = {"seconds": round(time.perf_counter() - began, 2), "llm_calls": calls2 - calls, "cache_hits": hits2 - hits}
     return value, cost
+
+
+def _refine(
+    triples: list[Triple], chunks: list[Chunk], llm: "LLM", canon: Canonicaliser, settings: Settings, out: Candidates,
+) -> list[Triple]:
+    """An HTTP backend's triples held to the grounded grammar (``settings.extraction == "grounded"``; a local
+    model is constrained while decoding instead), then relations canonicalised (``settings.canonical_relations``)."""
+    if _snaps(llm, settings):
+        triples, out.snapped = snap_chunks(triples, chunks, canon)
+    if settings.canonical_relations:
+        triples = canon.canonicalise(triples)
+    return triples
+
+
+def _snaps(llm: "LLM", settings: Settings) -> bool:
+    """Whether extraction's output is validated and snapped: grounded mode and a model not decoded here."""
+    return settings.extraction == "grounded" and not constrained_extraction(llm, settings)
 
 
 def _judge_by_chunk(

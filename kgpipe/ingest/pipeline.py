@@ -36,6 +36,7 @@ from ..stores import resolve_store
 from .candidates import Candidates, extract_and_judge
 from .chunk import chunk
 from .load import load
+from .relations import Canonicaliser
 from .write import document_index, stats, undo_write, write_version
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class BuildResult:
     documents_incomplete: int = 0  # written without their failed chunks, not marked complete
     judge_signals: list[str] = field(default_factory=list)  # the signals the judge combined
     judge_missing: dict[str, str] = field(default_factory=dict)  # signal -> why the judge ran without it
+    snapped: dict[str, int] = field(default_factory=dict)  # an HTTP backend's names/relations snapped or dropped
     rejected: list["Rejection"] = field(default_factory=list)
     conflicts: dict[str, object] = field(default_factory=dict)
     llm_calls: int = 0
@@ -83,6 +85,9 @@ class BuildResult:
         self.triples_rejected += len(found.rejected)
         self.judge_signals = sorted(set(self.judge_signals) | found.judge_signals)
         self.judge_missing.update(found.judge_missing)
+        if found.snapped is not None:
+            for key, n in found.snapped.as_dict().items():
+                self.snapped[key] = self.snapped.get(key, 0) + n
 
     def report(self) -> dict[str, object]:
         """Everything the build did not turn into facts, with reasons: for ``kgpipe build --report FILE``."""
@@ -116,6 +121,7 @@ class BuildResult:
             "documents_incomplete": self.documents_incomplete,
             **({"judge_signals": self.judge_signals} if self.judge_signals else {}),
             **({"judge_missing": self.judge_missing} if self.judge_missing else {}),
+            **({"snapped": self.snapped} if self.snapped else {}),
             "llm_calls": self.llm_calls,
             "cache_hits": self.cache_hits,
             "conflicts": {k: v for k, v in self.conflicts.items() if k != "relations"},
@@ -182,6 +188,7 @@ def build(
     the_llm = None
     ontology = load_ontology(settings.ontology) if settings.ontology else None
     calibration: "Calibration | LLMError | None" = None
+    canonicaliser = Canonicaliser(ontology)  # one per build: a wording gets one relation label in every group
     if todo:
         the_llm = resolve_llm(llm if llm is not None else settings.llm, settings)
         if settings.judge:
@@ -195,7 +202,8 @@ def build(
         for docs, chunks in _groups(todo, settings):
             assert the_llm is not None
             failed_before = len(result.failed_chunks)
-            found = extract_and_judge(chunks, the_llm, settings, ontology=ontology, calibration=calibration)
+            found = extract_and_judge(chunks, the_llm, settings, ontology=ontology, calibration=calibration,
+                                      canonicaliser=canonicaliser)  # fmt: skip
             result.add(chunks, found)
             triples = found.kept
             unfinished = {f.doc_id for f in result.failed_chunks[failed_before:]}

@@ -277,9 +277,11 @@ def _fact_rows(batch: GraphBatch) -> dict[str, list[dict[str, Any]]]:
         if row is None:
             merged[key] = {"h": fact.head_id, "t": fact.tail_id, "label": fact.relation,
                            "confidence": _confidence(fact.confidence), "chunk_ids": list(dict.fromkeys(fact.chunk_ids)),
-                           "doc_ids": list(dict.fromkeys(fact.doc_ids)), "extractor": fact.extractor}  # fmt: skip
+                           "doc_ids": list(dict.fromkeys(fact.doc_ids)), "extractor": fact.extractor,
+                           "wordings": list(dict.fromkeys(fact.wordings))}  # fmt: skip
             continue
         _union(row["chunk_ids"], fact.chunk_ids)
+        _union(row["wordings"], fact.wordings)
         _union(row["doc_ids"], fact.doc_ids)
         new = _confidence(fact.confidence)
         if new is not None and (row["confidence"] is None or new > row["confidence"]):

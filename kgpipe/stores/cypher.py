@@ -183,9 +183,10 @@ def upsert_mentions(rows: Rows) -> Statement:
 
 
 def upsert_facts(rows: Rows, rel_type: str) -> Statement:
-    """Rows ``{h, t, label, confidence, chunk_ids, doc_ids, extractor}`` of one relationship type.
+    """Rows ``{h, t, label, confidence, chunk_ids, doc_ids, extractor, wordings}`` of one relationship type.
 
-    Merged on (head, type, tail): on a match the chunk/doc id lists are unioned and the confidence
+    ``wordings``: the chunks' own wordings of a canonical relation (issue 11). Merged on (head, type,
+    tail): on a match the chunk/doc id and wording lists are unioned and the confidence
     is the max; ``label`` and ``extractor`` keep their first value. Returns the number of rows
     written (a row whose head or tail entity does not exist is skipped).
     """
@@ -194,12 +195,13 @@ def upsert_facts(rows: Rows, rel_type: str) -> Statement:
         "MATCH (h:Entity {id: row.h}) MATCH (t:Entity {id: row.t}) "
         f"MERGE (h)-[r:{quote_name(rel_type)}]->(t) "
         "ON CREATE SET r.label = row.label, r.confidence = row.confidence, r.chunk_ids = row.chunk_ids, "
-        "r.doc_ids = row.doc_ids, r.extractor = row.extractor "
+        "r.doc_ids = row.doc_ids, r.extractor = row.extractor, r.wordings = coalesce(row.wordings, []) "
         "ON MATCH SET "
         "r.confidence = CASE WHEN r.confidence IS NULL OR row.confidence > r.confidence "
         "THEN row.confidence ELSE r.confidence END, "
         "r.chunk_ids = coalesce(r.chunk_ids, []) + [x IN row.chunk_ids WHERE NOT x IN coalesce(r.chunk_ids, [])], "
-        "r.doc_ids = coalesce(r.doc_ids, []) + [x IN row.doc_ids WHERE NOT x IN coalesce(r.doc_ids, [])] "
+        "r.doc_ids = coalesce(r.doc_ids, []) + [x IN row.doc_ids WHERE NOT x IN coalesce(r.doc_ids, [])], "
+        "r.wordings = coalesce(r.wordings, []) + [x IN coalesce(row.wordings, []) WHERE NOT x IN coalesce(r.wordings, [])] "
         "RETURN count(r) AS n",
         {"rows": rows},
     )
