@@ -44,6 +44,7 @@ class Settings:
     ontology: str = ""  # a name in ontologies/ ("general", "scierc") or a path; empty = unguided
     judge: bool = True  # verify every triple against its source chunk (GraphJudger); rejected ones go to the report
     judge_threshold: float = 0.3  # keep triples whose combined confidence is at least this
+    resolve_references: bool = True  # replace pronouns and "the company"-style references by names before extraction
     denoise: bool = False  # rewrite each chunk as short factual sentences before extraction (one more LLM call per chunk)
     chunk_tokens: int = 60  # token budget per chunk (word and punctuation tokens); small models extract better from short chunks
     chunk_overlap: int = 1  # sentences repeated at the start of the next chunk

@@ -1,5 +1,5 @@
-"""Candidate facts of a group of chunks: [denoise] → extract → judge, the one sequence that both
-``kgpipe build`` and ``kgpipe eval extraction`` run (so what is evaluated is what is built).
+"""Candidate facts of a group of chunks: [resolve references] → [denoise] → extract → judge, the one
+sequence that both ``kgpipe build`` and ``kgpipe eval extraction`` run (so what is evaluated is what is built).
 
 A chunk's failure never stops the stage: a chunk whose LLM requests still fail after the backend's
 retries is recorded as a ``ChunkFailure`` (a failing batch is retried one chunk at a time, so only the
@@ -21,6 +21,7 @@ from ..records import Chunk, ChunkFailure, ExtractionFailure, Triple
 from ..trust.judge import JudgeResult, Rejection, judge
 from .denoise import denoise
 from .extract import extract
+from .references import resolve_chunks
 
 if TYPE_CHECKING:
     from ..llms import LLM
@@ -54,8 +55,10 @@ def extract_and_judge(
     """Triples of these chunks that pass the judge (all of them when ``calibration`` is None: no judge).
 
     ``calibration`` is the judge's (``kgpipe.trust.calibrate.calibration_for``) or the error that
-    prevented it. Denoising runs when ``settings.denoise``; extraction then reads the rewrite while
-    provenance and judging keep the original chunk.
+    prevented it. With ``settings.resolve_references`` extraction and judging read the chunks with their
+    pronouns and "the company"-style references replaced by names (``references.resolve_chunks``).
+    Denoising runs when ``settings.denoise``; extraction then reads the rewrite while provenance and
+    judging keep the (resolved) chunk.
     """
     out = Candidates()
 
@@ -63,6 +66,8 @@ def extract_and_judge(
         value, out.stages[name] = measured(llm, work)
         return value
 
+    if settings.resolve_references:
+        chunks = timed("resolve", lambda: resolve_chunks(chunks))
     source = chunks
     if settings.denoise:
         source = timed("denoise", lambda: _denoise(chunks, llm, settings, out))
