@@ -77,6 +77,12 @@ def test_a_common_noun_that_outscores_the_entities_blocks_it() -> None:
     assert resolved("IBM developed the Watson computer system in 2010. It won a quiz show.") == []
 
 
+def test_an_indefinite_or_plural_phrase_is_no_name_for_it() -> None:
+    # "a Forest Research Centre" introduces a thing (no name to put in place); "matchups" are not an "it"
+    assert resolved("Facilities at Jallo Park include a Forest Research Centre and a lake. It is funded by Punjab.") == []
+    assert resolved("In 2001 both National League Division Series matchups went to a Game 5. It happened again.") == []
+
+
 def test_an_antecedent_in_the_previous_chunk_and_ids_and_offsets_unchanged() -> None:
     doc = document("Pierre Curie was a French physicist. He was born on 15 May 1859 in Paris. "
                    "He studied magnetism and crystals.")  # fmt: skip

@@ -188,6 +188,8 @@ def _named(ent: "Span", entities: dict[str, _Entity]) -> _Entity:
     """The entity an entity span names: an earlier one of the same name (a surname alone: the full name)."""
     name = _bare(ent.text)
     key = name.casefold()
+    if ent[0].lower_ in ("a", "an"):  # "a Forest Research Centre" introduces a thing; no name to put in place
+        return entities.setdefault(f"\0{key}", _Entity(name, ent.label_, named=False))
     if key in entities and entities[key].named:
         return entities[key]
     if ent.label_ == "PERSON" and len(name.split()) == 1:
@@ -201,17 +203,15 @@ def _named(ent: "Span", entities: dict[str, _Entity]) -> _Entity:
 def _other(entities: dict[str, _Entity], token: "Token", si: int, doc: "Doc") -> None:
     """A subject or object that is no tagged entity: a proper noun stands for an untyped thing; a common noun
     (or an unresolved pronoun) blocks references to the entities it outscores."""
+    words = doc[token.left_edge.i : token.i + 1]
+    named = words[0].lower_ not in ("a", "an")  # "a Forest Research Centre" introduces a thing: no name to put in place
     if token.pos_ == "PRON":
         if token.lower_ not in _PRONOUNS:
             return
         key, entity = f"\0pron{token.i}", _Entity(token.text, "", named=False)
-    elif token.pos_ == "PROPN":
-        span = doc[token.left_edge.i : token.i + 1]
-        name = _bare(span.text)
-        key, entity = name.casefold(), _Entity(name, "PROPN")
-    elif any(t.pos_ == "PROPN" for t in doc[token.left_edge.i : token.i]):  # "Thornton-in-Craven railway station"
-        name = _bare(doc[token.left_edge.i : token.i + 1].text)
-        key, entity = name.casefold(), _Entity(name, "PROPN")
+    elif named and any(t.pos_ == "PROPN" for t in words):  # "Thornton-in-Craven railway station", "Opostegidae"
+        name = _bare(words.text)
+        key, entity = name.casefold(), _Entity(name, "PROPN", plural=token.tag_ in ("NNS", "NNPS"))
     else:
         key = f"\0{token.lower_}"
         entity = _Entity(token.text, "", plural=token.tag_ in ("NNS", "NNPS"), named=False)
@@ -245,7 +245,7 @@ def _mention(entities: dict[str, _Entity], entity: _Entity, root: "Token", si: i
 
 
 def _gender_cue(root: "Token") -> str:
-    """"f" or "m" when a title before the name or a predicate noun of its sentence says so."""
+    """The gender ("f" or "m") when a title before the name or a predicate noun of its sentence says so."""
     words = [t.lower_ for t in root.lefts]
     if root.dep_ in _SUBJECT:
         words += [c.lower_ for c in root.head.children if c.dep_ == "attr"]
@@ -309,7 +309,8 @@ def _description(token: "Token") -> "Span | None":
 
 
 def _pleonastic(token: "Token") -> bool:
-    """"It is likely that ...", "it was decided to ...": an "it" whose verb has a clausal complement."""
+    """Whether an "it" is pleonastic ("It is likely that ...", "it was decided to ..."): its verb has a clausal
+    complement."""
     return any(c.dep_ in ("ccomp", "xcomp", "csubj") and c.i > token.i for c in token.head.children) and any(
         c.dep_ in ("acomp", "attr") or c.lower_ in ("that", "to") for c in token.head.subtree
     )
@@ -347,7 +348,9 @@ def _antecedent(span: "Span", si: int, entities: dict[str, _Entity], labels: fro
 
 
 def _compatible(entity: _Entity, labels: frozenset[str], gender: str, span: "Span") -> bool:
-    if entity.label not in labels:
+    if len(span) > 1 and entity.label == "PROPN" and entity.name.casefold().split()[-1] == span.root.lower_:
+        return True  # "The 1906 USC football team ... The team"
+    if entity.label not in labels or (labels is _THING and entity.plural):
         return False
     if gender and entity.gender and entity.gender != gender:
         return False
