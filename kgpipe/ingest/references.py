@@ -138,9 +138,10 @@ def resolve_chunks(chunks: Sequence[Chunk], documents: Iterable[Document] = (),
 
 
 def _pieced(chunks: list[Chunk]) -> str:
-    """A document's text from its chunks, at the same offsets (what lies between chunks becomes spaces)."""
+    """A document's text from its chunks, at the same offsets; what lies between chunks (whitespace: chunks are
+    whole sentences) becomes line breaks, so that a heading stays a sentence of its own."""
     end = max(c.end for c in chunks)
-    text = [" "] * end
+    text = ["\n"] * end
     for c in chunks:
         text[c.start : c.end] = c.text
     return "".join(text)
