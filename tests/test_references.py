@@ -54,6 +54,8 @@ def test_possessive_his_and_an_object_pronoun() -> None:
     assert found == [("his", "Pierre Curie's"), ("he", "Pierre Curie")]
     found = resolved("Pierre Curie died in 1906 in Paris. A carriage struck him in a Paris street.")
     assert found == [("him", "Pierre Curie")]
+    found = resolved("Pierre Curie was a physicist. He married Marie Sklodowska in 1895. He met her in Paris.")
+    assert found[-1] == ("her", "Marie Sklodowska")  # an object "her" is no possessive, and not its clause's subject
 
 
 def test_no_antecedent_leaves_the_pronoun_alone() -> None:

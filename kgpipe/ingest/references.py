@@ -19,6 +19,10 @@ incompatible entity is never chosen, a common noun that outscores every entity b
 resolution ("Polonium is an element. It ..."), and so does a runner-up within ``MARGIN`` of the best:
 a reference is left as written when in doubt (precision over recall).
 
+Measured (README, "resolve references"): 21 of the sample's 23 third-person pronouns resolved, all right
+by hand, (head, tail) F1 of ``kgpipe build data/sample`` 0.146 → 0.202; GenWiki-Hard's first 40
+documents 0.195 → 0.204; REBEL-Sub (not tuned on) level, 10 of 14 resolutions right on lines 21-40.
+
 ``resolve_chunks`` returns the chunks with the same ids, documents and offsets and their resolved
 text; only extraction and judging read it, the store keeps the original chunk::
 
@@ -89,10 +93,11 @@ class Reference:
     text: str  # as written: "He", "its", "the company"
     name: str  # the antecedent's name ("Pierre Curie"); a possessive's replacement adds "'s"
     kind: str  # "pronoun" or "description"
+    possessive: bool = False  # his, her, its, their as determiners: the name takes "'s"
 
     @property
     def replacement(self) -> str:
-        return f"{self.name}'s" if self.text.casefold() in _POSSESSIVE else self.name
+        return f"{self.name}'s" if self.possessive else self.name
 
 
 @dataclass
@@ -291,7 +296,8 @@ def _reference(token: "Token", si: int, entities: dict[str, _Entity],
         return None
     if gender and not antecedent.gender:
         antecedent.gender = gender  # "He" resolved to Pierre Curie: later a "she" cannot be him
-    return Reference(span.start_char, span.end_char, span.text, antecedent.name, kind), antecedent, span
+    possessive = kind == "pronoun" and token.dep_ == "poss" and word in _POSSESSIVE
+    return Reference(span.start_char, span.end_char, span.text, antecedent.name, kind, possessive), antecedent, span
 
 
 def _description(token: "Token") -> "Span | None":
