@@ -48,6 +48,7 @@ class Settings:
     # decodes under that grammar; an HTTP model's output is validated and snapped); "free": as the model wrote it
     max_triples: int = 6  # most triples grounded extraction writes per chunk
     canonical_relations: bool = True  # map relation wordings to the ontology's labels, or cluster them by meaning (MiniLM); the wording is kept on the fact
+    resolve_references: bool = True  # replace pronouns and "the company"-style references by names before extraction
     denoise: bool = False  # rewrite each chunk as short factual sentences before extraction (one more LLM call per chunk)
     chunk_tokens: int = 60  # token budget per chunk (word and punctuation tokens); small models extract better from short chunks
     chunk_overlap: int = 1  # sentences repeated at the start of the next chunk

@@ -130,7 +130,7 @@ def test_evaluate_with_scripted_extractor(tmp_path, settings):
     assert on["triples"]["precision"] == pytest.approx(1 / 2) and on["rejected"] == 1  # "Ulm" is not in the text
     assert on["triples"]["recall"] == off["triples"]["recall"] == 0.5
     assert on["judge_weights"] == {"lexical": 0.22} and "all-MiniLM-L6-v2" in on["embedding_model"]
-    assert set(on["stages"]) == {"extract", "calibrate", "judge"} and on["documents"] == 2
+    assert set(on["stages"]) == {"resolve", "extract", "calibrate", "judge"} and on["documents"] == 2
     one = evaluate_extraction(texts, graphs, start=1, limit=5, judge=False, settings=settings, llm=llm, embed=fake_embed)
     assert one["documents"] == 1 and one["first_line"] == 2 and one["triples"]["precision"] == 0.0
 

@@ -152,7 +152,7 @@ def evaluate_extraction(
         **({"snapped": found.snapped.as_dict()} if found.snapped is not None else {}),
         "triples": _rounded(triple_match(graphs, pred)),
         "pairs": _rounded(triple_match(graphs, pred, relation=False)),
-        **shape(triples, chunks),
+        **shape(triples, found.read or chunks),  # names against the text extraction read
     }
     report.update({name: _rounded(v) for name, v in graph_matching(graphs, pred, embedder).items()})
     report["embedding_model"] = EMBEDDING_MODEL

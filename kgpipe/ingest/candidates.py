@@ -1,5 +1,5 @@
-"""Candidate facts of a group of chunks: [denoise] → extract → judge, the one sequence that both
-``kgpipe build`` and ``kgpipe eval extraction`` run (so what is evaluated is what is built).
+"""Candidate facts of a group of chunks: [resolve references] → [denoise] → extract → judge, the one
+sequence that both ``kgpipe build`` and ``kgpipe eval extraction`` run (so what is evaluated is what is built).
 
 A chunk's failure never stops the stage: a chunk whose LLM requests still fail after the backend's
 retries is recorded as a ``ChunkFailure`` (a failing batch is retried one chunk at a time, so only the
@@ -24,6 +24,7 @@ from .extract import extract
 from .grounded import GroundedStats, extract_grounded
 from .relations import Canonicaliser
 from .snap import SnapCounts, snap_chunks
+from .references import resolve_chunks
 
 if TYPE_CHECKING:
     from ..llms import LLM
@@ -45,6 +46,7 @@ class Candidates:
     judge_weights: dict[str, float] = field(default_factory=dict)
     stages: dict[str, dict[str, float]] = field(default_factory=dict)  # seconds, llm_calls, cache_hits per stage
     grounded: GroundedStats = field(default_factory=GroundedStats)  # forward passes etc. of grounded extraction
+    read: list[Chunk] = field(default_factory=list)  # the chunks as extraction read them (references resolved)
     snapped: SnapCounts | None = None  # what validation did to an HTTP backend's names and relations (grounded mode)
 
 
@@ -60,8 +62,10 @@ def extract_and_judge(
     """Triples of these chunks that pass the judge (all of them when ``calibration`` is None: no judge).
 
     ``calibration`` is the judge's (``kgpipe.trust.calibrate.calibration_for``) or the error that
-    prevented it. Denoising runs when ``settings.denoise``; extraction then reads the rewrite while
-    provenance and judging keep the original chunk. ``canonicaliser``: one shared by the calls of a build,
+    prevented it. With ``settings.resolve_references`` extraction and judging read the chunks with their
+    pronouns and "the company"-style references replaced by names (``references.resolve_chunks``).
+    Denoising runs when ``settings.denoise``; extraction then reads the rewrite while provenance and
+    judging keep the (resolved) chunk. ``canonicaliser``: one shared by the calls of a build,
     so a wording gets the same relation label in every group of chunks (a new one per call otherwise).
     """
     out = Candidates()
@@ -70,6 +74,9 @@ def extract_and_judge(
         value, out.stages[name] = measured(llm, work)
         return value
 
+    if settings.resolve_references:
+        chunks = timed("resolve", lambda: resolve_chunks(chunks))
+    out.read = chunks
     source = chunks
     if settings.denoise:
         source = timed("denoise", lambda: _denoise(chunks, llm, settings, out))
