@@ -159,6 +159,16 @@ def _eval_extraction(args: argparse.Namespace, settings: Settings) -> Any:
     return reports if len(reports) > 1 else reports[modes[0]]
 
 
+def _eval_graph(args: argparse.Namespace, settings: Settings) -> Any:
+    from .errors import ConfigError
+    from .eval.graph_gold import evaluate_graph
+    from .stores import resolve_store
+
+    if not args.gold:
+        raise ConfigError("eval graph needs --gold FILE.tsv (head<TAB>relation<TAB>tail[<TAB>source] lines)")
+    return evaluate_graph(resolve_store(settings.store, settings), args.gold)
+
+
 def _eval_fusion(args: argparse.Namespace, settings: Settings) -> Any:
     from .errors import ConfigError
     from .eval.fusion import evaluate_fusion
@@ -212,7 +222,7 @@ def _eval_calibration(args: argparse.Namespace, settings: Settings) -> Any:
 
 #: ``kgpipe eval WHAT``: one function per measurable stage.
 EVALS: dict[str, Callable[[argparse.Namespace, Settings], Any]] = {
-    "completion": _eval_completion, "extraction": _eval_extraction, "fusion": _eval_fusion, "qa": _eval_qa,
+    "completion": _eval_completion, "extraction": _eval_extraction, "fusion": _eval_fusion, "graph": _eval_graph, "qa": _eval_qa,
     "context": _eval_context, "text2cypher": _eval_text2cypher, "calibration": _eval_calibration,
 }  # fmt: skip
 
@@ -351,7 +361,8 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--context", action="store_true", help="answer from the pruned neighbourhood of the linked entities")
 
     sp = add("eval", cmd_eval, "measure a stage (completion: filtered MRR/Hits@k on a bundled data set or the graph; "
-             "extraction: triple P/R/F1, G-BLEU, G-ROUGE, G-BERTScore against gold graphs; fusion: B-cubed and "
+             "extraction: triple P/R/F1, G-BLEU, G-ROUGE, G-BERTScore against gold graphs; graph: the stored graph's "
+             "(head, tail) pairs and triples against gold facts, names or aliases; fusion: B-cubed and "
              "pairwise P/R/F1 against gold clusters; qa: Hits@1, answer F1 and path faithfulness on PathQuestion; "
              "context: KG-RAG tokens saved and answers kept by pruning; text2cypher: queries validated, run and right; "
              "calibration: how the judge calibration's AUROC estimate converges with its number of examples)")
@@ -374,7 +385,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-judge", dest="judge", action="store_false", help="extraction: keep every extracted triple")
     sp.add_argument("--denoise", action="store_const", const=True, help="extraction: rewrite each text before extracting")
     sp.add_argument("--ontology", help="extraction: guide extraction and judging with an ontology (general, scierc, a path)")
-    sp.add_argument("--gold", help="fusion: gold mentions, JSON lines {mention, type, cluster[, context]}")
+    sp.add_argument("--gold", help="fusion: gold mentions, JSON lines {mention, type, cluster[, context]}; graph: gold facts, "
+                                   "head<TAB>relation<TAB>tail[<TAB>source] lines (data/sample_gold.tsv)")
     sp.add_argument("--adjudicate", action="store_true", help="fusion: let the LLM (--llm) decide borderline pairs")
     sp.add_argument("--kb", help="qa, context, text2cypher: the KB, head<TAB>relation<TAB>tail lines (loaded into a fresh graph)")
     sp.add_argument("--questions", help="qa, context: question<TAB>answer(alt1/alt2/...)[<TAB>gold path] lines (PathQuestion)")
