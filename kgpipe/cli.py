@@ -307,7 +307,7 @@ def _parser() -> argparse.ArgumentParser:
         "retries just those chunks); 2 error"
     )
     sp.add_argument("paths", nargs="+")
-    sp.add_argument("--ontology", help="ontology name in ontologies/ (general, scierc) or a path")
+    sp.add_argument("--ontology", help="ontology name in ontologies/ (general, the default; scierc) or a path; \"\" for none")
     sp.add_argument("--batch-size", type=int, help="prompts per LLM batch")
     sp.add_argument("--chunk-tokens", type=int, help="token budget per chunk")
     sp.add_argument("--report", metavar="FILE", help="write what was skipped, failed or rejected (JSON) to FILE")
@@ -384,7 +384,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--start", type=int, default=0, help="extraction, qa: skip this many documents or questions first")
     sp.add_argument("--no-judge", dest="judge", action="store_false", help="extraction: keep every extracted triple")
     sp.add_argument("--denoise", action="store_const", const=True, help="extraction: rewrite each text before extracting")
-    sp.add_argument("--ontology", help="extraction: guide extraction and judging with an ontology (general, scierc, a path)")
+    sp.add_argument("--ontology", help="extraction: guide extraction and judging with an ontology (general, the default; scierc; a path; \"\" for none)")
     sp.add_argument("--gold", help="fusion: gold mentions, JSON lines {mention, type, cluster[, context]}; graph: gold facts, "
                                    "head<TAB>relation<TAB>tail[<TAB>source] lines (data/sample_gold.tsv)")
     sp.add_argument("--adjudicate", action="store_true", help="fusion: let the LLM (--llm) decide borderline pairs")

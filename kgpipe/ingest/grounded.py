@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ..ontology import Ontology
 
 PROMPT_VERSION = "extract.grounded.v1"  # with an ontology that has its examples' relations; else extract.v1's prompt
-_EXAMPLE_RELATIONS = ("born in", "won", "located in", "founded in", "author of")  # extract.grounded.v1's
+_EXAMPLE_RELATIONS = ("date of birth", "date of death", "born in", "won", "located in", "founded in", "author of")  # extract.grounded.v1's
 _GRAMMAR_VERSION = 1  # part of the cache key: a change to the grammar's rules is a new version
 FREE_RELATION_TOKENS = 6
 # Membership of a kind ("Apple | is a | company") is the node's type, not a fact between two names: grounded
@@ -243,8 +243,8 @@ def names_of(chunk: Chunk) -> dict[str, str]:
             kind = _CLASS_OF_LABEL.get(label, "")
         elif span.kind == "number":
             kind = "Date" if _YEAR.fullmatch(span.text) else _NUMBER
-        elif span.kind == "noun_chunk" and name == name.lower():
-            kind = "Concept"  # a common noun phrase ("physicist", "apple tree"): a kind of thing
+        elif span.common:
+            kind = "Concept"  # a common noun phrase ("physicist", "British racing driver"): a kind of thing
         else:
             kind = ""
         if not seen.get(name):

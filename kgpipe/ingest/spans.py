@@ -53,6 +53,7 @@ class Span:
     end: int
     kind: str  # "entity", "noun_chunk", "proper", "number" or "capitalised" (no trained pipeline)
     label: str = ""  # spaCy's entity label (PERSON, ORG, GPE, DATE...) for an entity; "" otherwise
+    common: bool = False  # a noun chunk headed by a common noun ("British racing driver"): a kind of thing
 
 
 @lru_cache(maxsize=1)
@@ -71,7 +72,7 @@ def candidate_spans(text: str, nlp: "Language | None" = None, *, max_words: int 
     nlp = nlp if nlp is not None else span_pipeline()
     found: dict[tuple[int, int], Span] = {}
 
-    def add(start: int, end: int, kind: str, label: str = "") -> None:
+    def add(start: int, end: int, kind: str, label: str = "", common: bool = False) -> None:
         start, end = _trim(text, start, end)
         name = text[start:end]
         words = name.split()
@@ -79,7 +80,7 @@ def candidate_spans(text: str, nlp: "Language | None" = None, *, max_words: int 
             return
         if name.casefold() in _PRONOUNS or all(w.casefold() in DETERMINERS | _PRONOUNS for w in words):
             return
-        found[(start, end)] = Span(name, start, end, kind, label)
+        found[(start, end)] = Span(name, start, end, kind, label, common)
 
     if nlp is None or "parser" not in nlp.pipe_names:  # no parse: capitalised runs stand in for names
         for m in _CAPITALISED_RUN.finditer(text):
@@ -89,10 +90,11 @@ def candidate_spans(text: str, nlp: "Language | None" = None, *, max_words: int 
         for ent in doc.ents:
             add(ent.start_char, ent.end_char, "entity", ent.label_)
         for chunk in doc.noun_chunks:
-            add(chunk.start_char, chunk.end_char, "noun_chunk")
+            common = chunk.root.pos_ == "NOUN"
+            add(chunk.start_char, chunk.end_char, "noun_chunk", common=common)
             bare = _without_determiner(chunk)
             if bare is not None:
-                add(bare[0], bare[1], "noun_chunk")
+                add(bare[0], bare[1], "noun_chunk", common=common)
         run: list[int] = []
         for token in [*doc, None]:
             if token is not None and token.pos_ == "PROPN":
