@@ -119,3 +119,15 @@ def test_provenance_names_the_imported_file(kb, store):
     paths = paths_around(store, [entity_id("marie_curie")], hops=1)
     sources = provenance(store, paths)
     assert all(hop["documents"][0]["path"] == str(kb.resolve()) for per_path in sources for hop in per_path)
+
+
+def test_two_wordings_of_one_statement_do_not_close_a_loop(kb, store, import_kb):
+    """"Where is IBM headquartered?" answered "IBM" through ``IBM -> headquartered in -> New York <- is
+    headquartered in <- IBM``: facts whose wordings have one normal form state one thing, so that is no loop; a
+    fact that says something else still closes one."""
+    import_kb([("IBM", "headquartered in", "New York"), ("IBM", "is headquartered in", "New York"),
+               ("IBM", "founded in", "New York")], "ibm.tsv")  # fmt: skip
+    ibm = entity_id("IBM")
+    loops = [[h.relation for h in p.hops] for p in paths_around(store, [ibm], hops=2) if p.end[0] == ibm]
+    assert loops, "the founding fact closes a loop with either wording"
+    assert all("founded in" in relations for relations in loops), loops

@@ -4,14 +4,15 @@ the real MiniLM (slow) that one statement's wordings become one label and are al
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
-from kgpipe.ingest.relations import MAX_WORDS, Canonicaliser, canonicalise, normal_form
+from kgpipe.ingest.relations import Canonicaliser, canonicalise
 from kgpipe.ontology import load_ontology
 from kgpipe.records import Provenance, Triple
+from kgpipe.wording import MAX_WORDS, normal_form
 
 DIM = 64
 

@@ -20,93 +20,26 @@ The thresholds were tuned on ``data/sample`` and the first 40 GenWiki-Hard docum
 
 from __future__ import annotations
 
-import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from ..records import Triple
+from ..wording import normal_form
 
 if TYPE_CHECKING:
     from ..ontology import Ontology
 
-MAX_WORDS = 4  # acceptance of issue 11: no relation wording over 4 words
 LABEL_THRESHOLD = 0.6  # cosine to the nearest ontology label or alias for a phrase to take that label
 CLUSTER_THRESHOLD = 0.8  # cosine to a cluster's leader for a phrase to join it (no ontology)
-
-_AUXILIARIES = frozenset({"is", "was", "are", "were", "be", "been", "being", "am", "will", "would", "shall", "should",
-                          "can", "could", "may", "might", "must", "does", "did", "do", "also", "then", "later"})  # fmt: skip
-_HAVE = frozenset({"has", "have", "had", "having"})
-_ARTICLES = frozenset({"a", "an", "the"})
-_MODIFIERS = _ARTICLES | frozenset({"also", "currently", "originally", "formerly", "still", "first", "once", "now",
-                                    "officially", "primarily", "mainly", "later", "then", "its", "their", "his", "her"})  # fmt: skip
-_PREPOSITIONS = frozenset({"in", "of", "at", "on", "by", "for", "to", "from", "with", "as", "into", "under", "over"})
-_PARTICIPLES = frozenset({"won", "led", "made", "held", "built", "taught", "bought", "sold", "left", "met", "run",
-                          "begun", "become", "got", "set", "put", "read", "said", "told", "found", "been", "being",
-                          "known", "shown", "grown", "drawn", "flown", "thrown", "born", "borne", "taken", "given",
-                          "written", "chosen", "spoken", "broken", "driven", "seen", "risen", "fallen", "proven",
-                          "forgotten", "hidden", "stolen", "sworn", "beaten", "eaten", "ridden", "gone", "done"})  # fmt: skip
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_NON_WORD = re.compile(r"[^\w&'’]+")
-
 
 class Embed(Protocol):
     """What the canonicaliser needs of an embedder (``kgpipe.llms.embed.Embedder``): unit rows per text."""
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-def normal_form(relation: str) -> str:
-    """The relation's lexical normal form (see the module docstring); readable, at most ``MAX_WORDS`` words.
-
-    >>> [normal_form(r) for r in ("was founded in", "Is Founded In", "founded_in", "has been married to", "is a")]
-    ['founded in', 'founded in', 'founded in', 'married to', 'is a']
-    """
-    words = _words(relation)
-    if not words:
-        return ""
-    k = 0
-    while k < len(words) - 1:
-        w = words[k]
-        if w in _AUXILIARIES or (w in _HAVE and _participle(words[k + 1])):
-            k += 1
-        elif w in _HAVE and words[k + 1] in _AUXILIARIES:
-            k += 1
-        else:
-            break
-    rest = words[k:]
-    while len(rest) > 1 and rest[0] in _ARTICLES:
-        rest = rest[1:]
-    if not rest or all(w in _ARTICLES | _PREPOSITIONS for w in rest):
-        # only the copula said it ("is a", "was the"): keep it as "is a", the instance relation's wording
-        return "is a" if words[0] in _AUXILIARIES and set(words[1:]) <= _ARTICLES else " ".join(words[:MAX_WORDS])
-    return " ".join(shorten(rest))
-
-
-def shorten(words: list[str], max_words: int = MAX_WORDS) -> list[str]:
-    """``words`` without modifiers (articles, "also", "currently"...) when over ``max_words``; then its first
-    words, ending in the wording's last preposition when it had one ("moved from x to" keeps "to")."""
-    if len(words) <= max_words:
-        return words
-    kept = [w for w in words if w not in _MODIFIERS] or words
-    if len(kept) <= max_words:
-        return kept
-    if kept[-1] in _PREPOSITIONS:
-        return kept[: max_words - 1] + [kept[-1]]
-    return kept[:max_words]
-
-
-def _words(relation: str) -> list[str]:
-    text = relation.replace("_", " ").replace("-", " ")
-    if " " not in text.strip():  # an identifier ("bornIn", "isPartOf"); a phrase keeps "iPhone" whole
-        text = _CAMEL.sub(" ", text)
-    return [w for w in _NON_WORD.split(text.casefold()) if w]
-
-
-def _participle(word: str) -> bool:
-    return word.endswith("ed") or word in _PARTICIPLES
 
 
 def _passive(phrase: str) -> bool:
@@ -121,7 +54,7 @@ class Canonicaliser:
     needs an embedding (not for exact ontology labels, nor for a batch with one wording).
     """
 
-    def __init__(self, ontology: "Ontology | None" = None, embedder: Embed | None = None, *,
+    def __init__(self, ontology: Ontology | None = None, embedder: Embed | None = None, *,
                  label_threshold: float = LABEL_THRESHOLD, cluster_threshold: float = CLUSTER_THRESHOLD,
                  unmapped: str = "keep") -> None:  # fmt: skip
         if unmapped not in ("keep", "drop"):
@@ -237,7 +170,7 @@ class Canonicaliser:
 
 def canonicalise(
     triples: Sequence[Triple],
-    ontology: "Ontology | None" = None,
+    ontology: Ontology | None = None,
     embedder: Embed | None = None,
     *,
     unmapped: str = "keep",
