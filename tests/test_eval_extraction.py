@@ -186,3 +186,26 @@ def test_real_model_on_three_genwiki_documents(gemma, settings):
     assert report["triples_kept"] + report["rejected"] == report["triples_proposed"]
     assert 0.0 <= report["g_bertscore"]["f1"] <= 1.0 and report["g_bertscore"]["f1"] > report["triples"]["f1"]
     assert report["judge_weights"] == {"lexical": 0.22, "likelihood": 0.18} and report["seconds_per_doc"] > 0
+
+
+def test_a_folder_with_a_gold_list_is_a_benchmark(tmp_path, settings):
+    """``--benchmark sample``: the documents of a folder as a build reads them, each scored against the gold facts
+    its file name has in ``<folder>_gold.tsv``."""
+    from kgpipe.eval.extraction import benchmark_files, load_folder_benchmark
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Nadap is a village in Hungary .", encoding="utf-8")
+    (folder / "b.md").write_text("# Longa\n\nLonga is in Spain .", encoding="utf-8")
+    (tmp_path / "docs_gold.tsv").write_text("# comment\nNadap\tlocated in\tHungary\ta.txt\nLonga\tlocated in\tSpain\tb.md\n",
+                                            encoding="utf-8")  # fmt: skip
+    documents, graphs = load_folder_benchmark(folder)
+    assert [d.path.rsplit("/", 1)[1] for d in documents] == ["a.txt", "b.md"]
+    assert graphs == [[("Nadap", "located in", "Hungary")], [("Longa", "located in", "Spain")]]
+    llm = by_text({"Nadap is a village in Hungary .": "Nadap | located in | Hungary\nEND",
+                   "Longa Longa is in Spain .": "Longa | located in | Spain\nEND"})  # fmt: skip
+    report = evaluate_extraction(folder, None, judge=False, settings=settings.replace(llm_cache=False, extraction="free"),
+                                 llm=llm, embed=fake_embed)  # fmt: skip
+    assert report["documents"] == 2 and report["pairs"]["f1"] == 1.0
+    sample, gold = benchmark_files("sample")
+    assert gold is None and (sample / "ibm.md").is_file()
