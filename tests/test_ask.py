@@ -88,23 +88,60 @@ def test_ask_answers_a_two_hop_question_from_a_verified_path(settings, store, ge
         kgpipe.ask("what is the meaning of life ?", settings, store=store, llm=gemma)
 
 
-@pytest.mark.slow
-def test_cli_ask_on_the_sample_graph(settings, store, capsys):
-    import kgpipe
+@pytest.fixture(scope="module")
+def sample_graph(tmp_path_factory, state_dir):
+    """``data/sample`` built once with the default extraction (grounded, the general ontology, canonical relations)."""
+    import uuid
 
-    kgpipe.build(str(REPO / "data" / "sample"), settings, store=store)
+    import kgpipe
+    from kgpipe.config import Settings
+
+    settings = Settings(state_dir=str(state_dir), graph=f"test_sample_{uuid.uuid4().hex[:8]}", progress=False)
+    kgpipe.build(str(REPO / "data" / "sample"), settings)
+    return settings
+
+
+@pytest.mark.slow
+def test_cli_ask_on_the_sample_graph(sample_graph, capsys):
+    settings = sample_graph
     flags = ["--state-dir", settings.state_dir, "--graph", settings.graph, "--no-progress"]
-    # The sample graph holds "Pierre Curie married Marie Curie" and "Pierre Curie died in Paris" (pierre_curie.md).
-    assert main([*flags, "ask", "Where did the husband of Marie Curie die?", "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["answer"] == "Paris", result
-    best = result["paths"][0]
-    assert len(best["hops"]) == 2 and best["hops"][-1]["relation"] == "died in", best
-    assert all(p["verified"] for p in result["paths"])
-    assert all(hop["documents"] and hop["chunks"] for hop in best["provenance"])
-    assert main([*flags, "ask", "Where did the husband of Marie Curie die?"]) == 0
+    # Questions data/sample_gold.tsv answers, each from a fact grounded extraction stores (ibm.md, apple_inc.html)
+    for question, expected, relation in (("Where is Apple headquartered?", "Cupertino", "headquartered in"),
+                                         ("When was IBM founded?", "1911", "founded in"),
+                                         ("What did Marie Curie discover?", "polonium", "discovered")):  # fmt: skip
+        assert main([*flags, "ask", question, "--json"]) == 0
+        result = json.loads(capsys.readouterr().out)
+        assert result["answer"] == expected, result
+        best = result["paths"][0]
+        assert best["hops"][-1]["relation"] == relation, best
+        assert all(p["verified"] for p in result["paths"])
+        assert all(hop["documents"] and hop["chunks"] for hop in best["provenance"])
+    assert main([*flags, "ask", "Where is Apple headquartered?"]) == 0
     text = capsys.readouterr().out
-    assert text.startswith("answer: Paris") and "path 1: " in text and "data/sample/pierre_curie.md" in text
+    assert text.startswith("answer: Cupertino") and "path 1: " in text and "data/sample/apple_inc.html" in text
     assert main([*flags, "ask", "What is the airspeed velocity of an unladen swallow?"]) == 2
     err = capsys.readouterr().err
     assert "no entity of the graph" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 11/15: the graph states 'IBM headquartered in Armonk', but the answer "
+                   "ranking prefers the two-hop IBM <- acquired <- Red Hat -> headquartered in -> North Carolina")
+def test_where_is_ibm_headquartered_on_the_sample_graph(sample_graph):
+    import kgpipe
+
+    answer = kgpipe.ask("Where is IBM headquartered?", sample_graph)
+    assert answer.answer in ("Armonk", "New York"), answer.to_dict()
+    assert answer.answer != "IBM"  # never the entity asked about (no path back to it is offered)
+
+
+def test_no_path_back_to_the_asked_entity_is_offered(settings, store, gemma, import_kb):
+    """"Where did Steve Jobs die?" once answered "Steve Jobs" through died in / lived in: a path that returns to an
+    entity the question names answers nothing, so none is offered."""
+    import kgpipe
+
+    import_kb([("Steve Jobs", "died in", "Palo Alto"), ("Steve Jobs", "lived in", "Palo Alto"),
+               ("Steve Jobs", "born in", "San Francisco"), ("Palo Alto", "located in", "California")])  # fmt: skip
+    answer = kgpipe.ask("Where did Steve Jobs die?", settings, store=store, llm=gemma)
+    assert answer.answer == "Palo Alto", answer.to_dict()
+    assert answer.paths and all(sp.path.end[1] != "Steve Jobs" for sp in answer.paths)

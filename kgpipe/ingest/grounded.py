@@ -42,14 +42,14 @@ if TYPE_CHECKING:
     from ..ontology import Ontology
 
 PROMPT_VERSION = "extract.grounded.v1"  # with an ontology that has its examples' relations; else extract.v1's prompt
-_EXAMPLE_RELATIONS = ("date of birth", "date of death", "born in", "won", "located in", "founded in", "author of")  # extract.grounded.v1's
+_EXAMPLE_RELATIONS = ("date of birth", "date of death", "born in", "won", "located in", "founded in", "author of")
 _GRAMMAR_VERSION = 1  # part of the cache key: a change to the grammar's rules is a new version
 FREE_RELATION_TOKENS = 6
 # Membership of a kind ("Apple | is a | company") is the node's type, not a fact between two names: grounded
 # decoding leaves it out. Offered, the small model took it for 53-64% of its lines, rarely rightly; leaving it
 # out raised GenWiki-Hard (first 40) pair F1 from 0.167 to 0.243 (judge off).
 TYPE_RELATION = "instance of"
-TAILS_PER_RELATION = 2  # a head takes a relation at most this often per chunk ("Apple | is a | city / state / ...")
+TAILS_PER_RELATION = 2  # a head takes a relation at most this often per chunk (not "located in" five places at once)
 END = "END"
 _HEAD, _RELATION, _TAIL, _DONE = range(4)
 _NUMBER = "_number"

@@ -165,7 +165,10 @@ def ask(
     if llm is None or isinstance(llm, str):
         llm = resolve_llm(llm or settings.llm, settings)
     decoder = local_model(llm)
-    found = paths_around(the_store, [lk.id for lk in links], hops=depth, limit=PATH_LIMIT)
+    asked = {lk.id for lk in links}
+    # A path back to an entity the question names answers nothing ("Where did Steve Jobs die?" -> "Steve Jobs" via
+    # died in / born in): only paths that end elsewhere are offered.
+    found = [p for p in paths_around(the_store, list(asked), hops=depth, limit=PATH_LIMIT) if p.end[0] not in asked]
     prompt = path_prompt(question)
     if not constrained:
         decoded = generate_paths(decoder, prompt, None, beams=k, max_new_tokens=MAX_FREE_TOKENS)
