@@ -60,6 +60,7 @@ def test_every_line_is_names_and_relations_of_the_chunk(tokenizer, seed: int) ->
         assert head in NAMES and tail in NAMES and relation in RELATIONS
         assert head != tail
     assert len(triples) == len(set(triples)) <= 5
+    assert len({(h, t) for h, _, t in triples}) == len(triples)  # one relation per pair of names
 
 
 def test_no_line_twice_even_when_the_model_would_repeat_itself(tokenizer) -> None:
