@@ -55,7 +55,7 @@ RELATIONS = ["born in", "won", "located in"]
 def test_every_line_is_names_and_relations_of_the_chunk(tokenizer, seed: int) -> None:
     rng = np.random.default_rng(seed)
     grammar = TripleGrammar(tokenizer, NAMES, RELATIONS, max_triples=5)
-    triples = grammar.triples(walk(grammar, lambda allowed, _: rng.choice(allowed)))
+    triples = grammar.triples(walk(grammar, lambda allowed, _, rng=rng: rng.choice(allowed)))
     for head, relation, tail in triples:
         assert head in NAMES and tail in NAMES and relation in RELATIONS
         assert head != tail
@@ -106,7 +106,7 @@ def test_types_keep_relations_to_their_domain_and_range(tokenizer) -> None:
     assert label["born in"] not in grammar.no_relations[texts.index("Marie Curie")]
     for seed in range(10):
         rng = np.random.default_rng(seed)
-        for head, relation, tail in grammar.triples(walk(grammar, lambda allowed, _: rng.choice(allowed))):
+        for head, relation, tail in grammar.triples(walk(grammar, lambda allowed, _, rng=rng: rng.choice(allowed))):
             assert general.allows(names[head] or "Thing", relation, names[tail] or "Thing") is not False, (head, relation, tail)
 
 

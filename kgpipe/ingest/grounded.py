@@ -336,7 +336,7 @@ def extract_grounded(
                    FREE_RELATION_TOKENS]
         memo = getattr(llm, "memo", None)
         if memo is not None:
-            value = memo("grounded", [payload], lambda todo: run(todo, [chunk_prompt], [names]))[0]
+            value = memo("grounded", [payload], lambda todo, p=chunk_prompt, n=names: run(todo, [p], [n]))[0]
         else:
             value = run([0], [chunk_prompt], [names])[0]
         prov = Provenance(chunk.doc_id, chunk.id, llm.model_id, version, (chunk.start, chunk.end))

@@ -151,9 +151,9 @@ def ask(
     ``kgpipe eval qa``): its texts are returned in ``Answer.texts`` and no path is claimed.
     """
     from ..llms import local_model, resolve_llm
+    from ..llms.trie import path_trie
     from ..stores import open_store
     from .beam import generate_paths
-    from ..llms.trie import path_trie
 
     started = time.perf_counter()
     settings = settings or load_settings()
