@@ -145,11 +145,14 @@ def test_kill_9_mid_build_resumes_without_duplicates(settings, tmp_path):
     names = ["apples.txt", "capitals.html", "pierre_curie.md", "ibm.md"]
     for name in names:
         shutil.copy(SAMPLE / name, docs / name)
-    # small batches and short replies so the first documents are written early, and the kill lands mid-build
-    small = settings.replace(batch_size=1, max_new_tokens=32)
+    # small batches and short replies so the first documents are written early, and the kill lands mid-build;
+    # free extraction, whose replies the killed process (no cache) and the reference (cached) give alike: grounded
+    # decoding with free relation words (no ontology) was seen to differ between the two processes (open problem)
+    small = settings.replace(batch_size=1, max_new_tokens=32, extraction="free")
     reference = resolve_store("falkordb", small.replace(graph=small.graph + "_ref"))
     build(docs, small, store=reference)  # fills the LLM cache; the killed run below does not use it
-    env = dict(os.environ, KGPIPE_LLM_CACHE="false", KGPIPE_BATCH_SIZE="1", KGPIPE_MAX_NEW_TOKENS="32")
+    env = dict(os.environ, KGPIPE_LLM_CACHE="false", KGPIPE_BATCH_SIZE="1", KGPIPE_MAX_NEW_TOKENS="32",
+               KGPIPE_EXTRACTION="free", KGPIPE_ONTOLOGY="", KGPIPE_CANONICAL_RELATIONS="false")
     cmd = [sys.executable, "-m", "kgpipe.cli", "--state-dir", small.state_dir, "--graph", small.graph,
            "--no-progress", "build", str(docs)]  # fmt: skip
     store = resolve_store("falkordb", small)
