@@ -22,9 +22,8 @@ per call, with the prompt's shared prefix (instructions, ontology, examples) com
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -122,6 +121,7 @@ class TripleGrammar:
             self._relations = _Names(tokenizer, [f" {r} |" for r in self.relations], "x |")
         else:
             self._separator, self._free = _free_vocabulary(tokenizer)
+            self._free_or_close = np.union1d(self._free, [self._separator])
 
     def start(self) -> _State:
         return _State() if self.names and self.max_triples > 0 else _State(_DONE)
@@ -147,10 +147,6 @@ class TripleGrammar:
                 return self._free
             return np.asarray([self._separator]) if len(words) >= FREE_RELATION_TOKENS else self._free_or_close
         return np.empty(0, dtype=np.int64)
-
-    @property
-    def _free_or_close(self) -> np.ndarray:
-        return np.union1d(self._free, [self._separator])
 
     def advance(self, state: _State, token: int) -> _State:
         if state.phase == _HEAD:
@@ -205,15 +201,14 @@ def _free_vocabulary(tokenizer: Any) -> tuple[int, np.ndarray]:
 
 @dataclass
 class GroundedStats:
-    """What grounded extraction cost: chunks, triples, forward passes and forced tokens, seconds."""
+    """What grounded extraction cost: chunks, triples, forward passes, forced and all tokens (the stage's
+    seconds are measured by its caller, with the other stages')."""
 
     chunks: int = 0
     triples: int = 0
     passes: int = 0
     forced: int = 0
     tokens: int = 0
-    seconds: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 # spaCy's entity labels as the general ontology's classes (an ontology without the class: no constraint).
@@ -328,7 +323,6 @@ def extract_grounded(
                         "forced": decoded.forced, "tokens": len(decoded.tokens)})  # fmt: skip
         return out
 
-    began = time.perf_counter()
     for chunk in chunks:
         chunk_prompt, version = grounded_prompt(chunk.text, ontology)
         names = names_of(chunk)
@@ -349,7 +343,6 @@ def extract_grounded(
         stats.tokens += value["tokens"]
         if on_progress is not None:
             on_progress(1)
-    stats.seconds += time.perf_counter() - began
     return result
 
 
