@@ -194,6 +194,16 @@ def _eval_qa(args: argparse.Namespace, settings: Settings) -> Any:
                        unconstrained=args.unconstrained, settings=settings)  # fmt: skip
 
 
+def _eval_ask(args: argparse.Namespace, settings: Settings) -> Any:
+    from .errors import ConfigError
+    from .eval.ask import evaluate_ask
+
+    if not args.docs or not args.questions:
+        raise ConfigError("eval ask needs --docs FOLDER and --questions FILE.tsv (question<TAB>answer|answer... lines; "
+                          "no answer: the documents do not say, see data/sample_questions.tsv)")
+    return evaluate_ask(args.docs, args.questions, settings=settings)
+
+
 def _eval_context(args: argparse.Namespace, settings: Settings) -> Any:
     from .errors import ConfigError
     from .eval.context import evaluate_context
@@ -222,7 +232,7 @@ def _eval_calibration(args: argparse.Namespace, settings: Settings) -> Any:
 
 #: ``kgpipe eval WHAT``: one function per measurable stage.
 EVALS: dict[str, Callable[[argparse.Namespace, Settings], Any]] = {
-    "completion": _eval_completion, "extraction": _eval_extraction, "fusion": _eval_fusion, "graph": _eval_graph, "qa": _eval_qa,
+    "ask": _eval_ask, "completion": _eval_completion, "extraction": _eval_extraction, "fusion": _eval_fusion, "graph": _eval_graph, "qa": _eval_qa,
     "context": _eval_context, "text2cypher": _eval_text2cypher, "calibration": _eval_calibration,
 }  # fmt: skip
 
@@ -364,6 +374,7 @@ def _parser() -> argparse.ArgumentParser:
              "extraction: triple P/R/F1, G-BLEU, G-ROUGE, G-BERTScore against gold graphs; graph: the stored graph's "
              "(head, tail) pairs and triples against gold facts, names or aliases; fusion: B-cubed and "
              "pairwise P/R/F1 against gold clusters; qa: Hits@1, answer F1 and path faithfulness on PathQuestion; "
+             "ask: right, wrong and abstained answers to questions about documents built into a graph; "
              "context: KG-RAG tokens saved and answers kept by pruning; text2cypher: queries validated, run and right; "
              "calibration: how the judge calibration's AUROC estimate converges with its number of examples)")
     sp.add_argument("what", choices=sorted(EVALS))
@@ -389,7 +400,9 @@ def _parser() -> argparse.ArgumentParser:
                                    "head<TAB>relation<TAB>tail[<TAB>source] lines (data/sample_gold.tsv)")
     sp.add_argument("--adjudicate", action="store_true", help="fusion: let the LLM (--llm) decide borderline pairs")
     sp.add_argument("--kb", help="qa, context, text2cypher: the KB, head<TAB>relation<TAB>tail lines (loaded into a fresh graph)")
-    sp.add_argument("--questions", help="qa, context: question<TAB>answer(alt1/alt2/...)[<TAB>gold path] lines (PathQuestion)")
+    sp.add_argument("--questions", help="qa, context: question<TAB>answer(alt1/alt2/...)[<TAB>gold path] lines (PathQuestion); "
+                                        "ask: question<TAB>answer|answer... lines, no answer where the documents do not say")
+    sp.add_argument("--docs", help="ask: the folder of documents the questions are about (built into its own graph)")
     sp.add_argument("--unconstrained", action="store_true", help="qa: decode without the KG-Trie (hallucination baseline)")
     sp.add_argument("--every", type=int, help="qa, context: use every N-th question (default 1; context 38)")
     sp.add_argument("--hops", type=int, default=2, help="context: hops of the neighbourhood fetched (default 2)")

@@ -46,8 +46,8 @@ class Settings:
     judge_threshold: float = 0.3  # keep triples whose combined confidence is at least this
     extraction: str = "grounded"  # "grounded": every name a span of its chunk, every relation the ontology's (a local model
     # decodes under that grammar; an HTTP model's output is validated and snapped); "free": as the model wrote it
-    max_triples: int = 6  # most triples grounded extraction writes per chunk
-    canonical_relations: bool = True  # map relation wordings to the ontology's labels, or cluster them by meaning (MiniLM); the wording is kept on the fact
+    max_triples: int = 3  # most triples grounded extraction writes per sentence
+    canonical_relations: bool = True  # map relation wordings to the ontology's labels, or cluster them by meaning (MiniLM); the wording is kept on the fact; grounded: MiniLM re-chooses each line's label once its tail is known
     resolve_references: bool = True  # replace pronouns and "the company"-style references by names before extraction
     denoise: bool = False  # rewrite each chunk as short factual sentences before extraction (one more LLM call per chunk)
     chunk_tokens: int = 60  # token budget per chunk (word and punctuation tokens); small models extract better from short chunks
@@ -57,6 +57,7 @@ class Settings:
     query_limit: int = 10000  # most rows a read (kgpipe query / kgpipe.query) returns, enforced at the server; 0 = no cap
     ask_paths: int = 3  # reasoning paths (beams) kgpipe ask returns
     ask_hops: int = 2  # most hops in a reasoning path
+    ask_min_relevance: float = 0.0  # abstain when the best path's nearest hop is less similar to the question
     reasoner: str = ""  # LLM that writes the final answer from the paths (any backend spec); empty = the path ends
     cypher_limit: int = 100  # most rows a generated (Text2Cypher) query may return; a larger LIMIT is capped
     context_hops: int = 2  # KG-RAG: hops of fact neighbourhood fetched around the question's entities (2: multi-hop questions)

@@ -170,3 +170,4 @@ class GraphBatch:
     entities: list[Entity] = field(default_factory=list)
     mentions: list[Mention] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
+    folded: list[Triple] = field(default_factory=list)  # two different names fused into one entity: not written

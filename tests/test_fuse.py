@@ -82,6 +82,18 @@ def test_fuse_merges_aliases_across_documents_and_keeps_homonyms_apart():
     assert marie.type == "Person" and marie.name == "Marie Skłodowska-Curie"
 
 
+def test_a_fact_between_two_names_of_one_entity_is_folded_not_written():
+    docs, chunks, _ = _corpus()
+    apple = next(c for c in chunks if c.id == "apple-1")
+    prov = Provenance(apple.doc_id, apple.id, "m", "extract.grounded.v1")
+    triples = [Triple("Apple Inc.", "acquired", "Apple", "Company", "Company", 0.9, prov),  # a misread sentence
+               Triple("Apple", "makes", "iPhone", "Company", "Thing", 0.9, prov),
+               Triple("Narcissus", "loves", "Narcissus", "Thing", "Thing", 0.9, prov)]  # one name: stated, kept
+    batch = fuse(triples, docs, chunks)[apple.doc_id]
+    assert [(t.head, t.relation, t.tail) for t in batch.folded] == [("Apple Inc.", "acquired", "Apple")]
+    assert sorted(f.relation for f in batch.facts) == ["loves", "makes"]
+
+
 def _entity_rows(store) -> dict[str, tuple[str, list[str]]]:
     rows = store.execute("MATCH (e:Entity) RETURN e.id, e.name, e.aliases").rows
     return {i: (n, sorted(a or [])) for i, n, a in rows}

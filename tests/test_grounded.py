@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from kgpipe.ingest.grounded import TripleGrammar, extract_grounded, names_of, typed_grammar
+from kgpipe.ingest.grounded import (
+    TripleGrammar,
+    extract_grounded,
+    names_of,
+    rerank_relations,
+    sentence_names,
+    typed_grammar,
+)
 from kgpipe.llms.decode import greedy
 from kgpipe.llms.grammar import GrammarDecoder
 from kgpipe.llms.trie import continuation_ids
@@ -185,16 +192,66 @@ def test_forced_tokens_are_fed_without_passes(tokenizer) -> None:
 
 
 def test_grounded_extraction_with_gemma_names_only_spans(gemma) -> None:
+    from kgpipe.ingest.references import resolve_chunks
+
     text = ("Marie Curie was a physicist and chemist. She was born in Warsaw in 1867 and won the Nobel Prize in "
             "Physics in 1903 with Pierre Curie.")  # fmt: skip
-    chunk = Chunk("c1", "d1", 0, text, 0, len(text))
+    [chunk] = resolve_chunks([Chunk("c1", "d1", 0, text, 0, len(text))])  # "She" read as "Marie Curie", as a build does
     names = names_of(chunk)
-    result = extract_grounded([chunk], gemma, ontology=load_ontology("general"), max_triples=6)
+    result = extract_grounded([chunk], gemma, ontology=load_ontology("general"), max_triples=3)
     assert result.triples, "the model wrote no triple"
     labels = {r.label for r in load_ontology("general").relations}
+    by_sentence = dict(sentence_names(chunk))
     for t in result.triples:
-        assert t.head in names and t.tail in names and t.head in text and t.tail in text
+        assert t.head in names and t.tail in names and t.head in chunk.text and t.tail in chunk.text
         assert t.relation in labels
+        assert any(t.head in s and t.tail in s for s in by_sentence)  # both names from one sentence
     pairs = {(t.head, t.relation, t.tail) for t in result.triples}
     assert len(pairs) == len(result.triples)
     assert ("Marie Curie", "born in", "Warsaw") in pairs  # the one fact a reader cannot miss
+
+
+# -- sentences and the relation re-choice ------------------------------------------------------------------
+
+
+def test_each_sentence_offers_its_own_names_with_the_chunk_kinds() -> None:
+    text = "Marie Curie was born in Warsaw. It rained. Warsaw is the capital of Poland."
+    chunk = Chunk("c1", "d1", 0, text, 0, len(text))
+    units = sentence_names(chunk)
+    assert [s for s, _ in units] == ["Marie Curie was born in Warsaw.", "Warsaw is the capital of Poland."]
+    first, second = (names for _, names in units)
+    assert set(first) == {"Marie Curie", "Warsaw"} and "Poland" in second and "Marie Curie" not in second
+    kinds = names_of(chunk)
+    assert all(kind == kinds[name] for _, names in units for name, kind in names.items())
+
+
+def test_sentences_without_a_parser_split_at_stops_and_lines() -> None:
+    from kgpipe.ingest.spans import sentence_bounds
+
+    class Blank:  # a pipeline without a parser
+        pipe_names: list[str] = []
+
+    text = "First one. Second!\nThird line\n\n"
+    assert [text[a:b] for a, b in sentence_bounds(text, Blank())] == ["First one.", "Second!", "Third line"]
+
+
+@pytest.mark.slow
+def test_the_words_between_two_names_rechoose_the_relation() -> None:
+    from kgpipe.llms.embed import Embedder
+
+    general = load_ontology("general")
+    encode = Embedder().encode
+    sentence = "Apple is headquartered in Cupertino."
+    names = {"Apple": "Organization", "Cupertino": "Place"}
+    assert rerank_relations(sentence, names, [("Apple", "located in", "Cupertino")], general, encode) == [
+        ("Apple", "headquartered in", "Cupertino")]
+    died = "Marie Curie died on 4 July 1934 in Passy."
+    names = {"Marie Curie": "Person", "4 July 1934": "Date", "Passy": "Place"}
+    lines = [("Marie Curie", "date of birth", "4 July 1934"), ("Marie Curie", "born in", "Passy")]
+    # "died on" re-chooses the date's relation; another name between Marie Curie and Passy: the model's choice stays
+    assert rerank_relations(died, names, lines, general, encode) == [
+        ("Marie Curie", "date of death", "4 July 1934"), ("Marie Curie", "born in", "Passy")]
+    adjacent = "Physicist Pierre Curie"  # no words between the names: nothing to read
+    assert rerank_relations(adjacent, {"Physicist": "Concept", "Pierre Curie": "Person"},
+                            [("Pierre Curie", "field of work", "Physicist")], general, encode) == [
+        ("Pierre Curie", "field of work", "Physicist")]  # fmt: skip

@@ -4,7 +4,9 @@ Every head and tail is a mention (its name, declared type and source chunk as co
 ``EntityIndex`` resolves them all at once, across documents and against the entities the graph
 already has (see ``kgpipe.fusion.resolve``). The output is still one ``GraphBatch`` per document, so a
 document is written, and marked complete, on its own. Facts that land on the same
-(head, relation, tail) after fusion are merged: provenance unioned, confidence max.
+(head, relation, tail) after fusion are merged: provenance unioned, confidence max. A triple between two
+different names that fusion finds to be one entity (`Marie Skłodowska-Curie | spouse of | Marie Curie`)
+relates a thing to itself through a misread sentence: it is not written but listed (``GraphBatch.folded``).
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ def _fill(batch: GraphBatch, resolved: list[tuple[Triple, str, str]], entities: 
     for t, head, tail in resolved:
         prov = t.provenance
         assert prov is not None
+        if head == tail and normalise_name(t.head) != normalise_name(t.tail):
+            batch.folded.append(t)
+            continue
         for eid, name in ((head, t.head), (tail, t.tail)):
             used.setdefault(eid)
             mentions.setdefault((eid, prov.chunk_id), {})[name] = None

@@ -74,6 +74,7 @@ def extract_and_judge(
         value, out.stages[name] = measured(llm, work)
         return value
 
+    canon = canonicaliser or Canonicaliser(ontology)  # loads MiniLM only when first used
     if settings.resolve_references:
         chunks = timed("resolve", lambda: resolve_chunks(chunks))
     out.read = chunks
@@ -82,9 +83,11 @@ def extract_and_judge(
         source = timed("denoise", lambda: _denoise(chunks, llm, settings, out))
     with bar(total=len(chunks), desc="extract", unit="chunk", enabled=settings.progress, leave=False) as b:
         if constrained_extraction(llm, settings):
+            # With canonical relations, MiniLM chooses each line's label again once its tail is known.
+            encode = canon.embedder.encode if settings.canonical_relations else None
             extracted = timed("extract", lambda: extract_grounded(
                 source, llm, ontology=ontology, max_new_tokens=settings.max_new_tokens,
-                max_triples=settings.max_triples, on_progress=b.update, stats=out.grounded,
+                max_triples=settings.max_triples, on_progress=b.update, stats=out.grounded, encode=encode,
             ))  # fmt: skip
         else:
             extracted = timed("extract", lambda: extract(
@@ -93,7 +96,6 @@ def extract_and_judge(
             ))  # fmt: skip
     out.proposed = len(extracted.triples)
     if settings.canonical_relations or _snaps(llm, settings):
-        canon = canonicaliser or Canonicaliser(ontology)
         extracted.triples = timed("refine", lambda: _refine(extracted.triples, chunks, llm, canon, settings, out))
     out.failures.extend(extracted.failures)
     out.failed_chunks.extend(extracted.failed)

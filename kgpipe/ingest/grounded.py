@@ -34,7 +34,7 @@ from ..llms.trie import PathTrie, continuation_ids
 from ..prompts import prompt
 from ..records import GENERIC_TYPE, Chunk, Provenance, Triple
 from .extract import ExtractionResult, build_prompt
-from .spans import DETERMINERS, candidate_spans
+from .spans import DETERMINERS, candidate_spans, sentence_bounds
 
 if TYPE_CHECKING:
     from ..llms import LLM
@@ -205,6 +205,7 @@ class GroundedStats:
     seconds are measured by its caller, with the other stages')."""
 
     chunks: int = 0
+    sentences: int = 0  # decoded: those with two names or more
     triples: int = 0
     passes: int = 0
     forced: int = 0
@@ -212,10 +213,11 @@ class GroundedStats:
 
 
 # spaCy's entity labels as the general ontology's classes (an ontology without the class: no constraint).
-# Numbers other than years and nationality words get a type no class range accepts.
+# Numbers other than years and nationality words get a type no class range accepts. The small tagger's works,
+# products, laws and events are too often wrong ("the Nobel Prize" a work, "Watson" a person) to bar a relation:
+# those spans stay untyped.
 _CLASS_OF_LABEL = {"PERSON": "Person", "ORG": "Organization", "GPE": "Place", "LOC": "Place", "FAC": "Place",
-                   "DATE": "Date", "WORK_OF_ART": "CreativeWork", "LAW": "CreativeWork", "PRODUCT": "Product",
-                   "EVENT": "Event", "CARDINAL": _NUMBER, "QUANTITY": _NUMBER, "MONEY": _NUMBER, "PERCENT": _NUMBER,
+                   "DATE": "Date", "CARDINAL": _NUMBER, "QUANTITY": _NUMBER, "MONEY": _NUMBER, "PERCENT": _NUMBER,
                    "ORDINAL": _NUMBER, "NORP": _NUMBER}  # fmt: skip
 _TAGGED = ("Person", "Organization", "Place", "Date")  # classes the entity tagger names reliably
 _YEAR = re.compile(r"1\d{3}|20\d{2}")
@@ -225,7 +227,30 @@ def names_of(chunk: Chunk) -> dict[str, str]:
     """The distinct candidate names of a chunk (no "|", which the line format reserves), in text order, each with
     the kind of thing it names as far as the span tells: a class name of the general ontology, ``_NUMBER``, or ""."""
     seen: dict[str, str] = {}
-    spans = candidate_spans(chunk.text)
+    for name, kind, _, _ in _named_spans(chunk.text):
+        if not seen.get(name):
+            seen[name] = kind
+    return seen
+
+
+def sentence_names(chunk: Chunk) -> list[tuple[str, dict[str, str]]]:
+    """The chunk's sentences, each with the candidate names inside it and their kinds (as ``names_of`` gives them
+    for the whole chunk, so a name has one kind wherever it occurs); sentences with fewer than two names, which
+    state no fact between names, are left out."""
+    kinds = names_of(chunk)
+    spans = _named_spans(chunk.text)
+    out = []
+    for start, end in sentence_bounds(chunk.text):
+        inside = {name: kinds[name] for name, _, a, b in spans if start <= a and b <= end}
+        if len(inside) >= 2:
+            out.append((chunk.text[start:end], inside))
+    return out
+
+
+def _named_spans(text: str) -> list[tuple[str, str, int, int]]:
+    """Candidate names of ``text`` with their kinds and offsets (see ``names_of``), in text order."""
+    out = []
+    spans = candidate_spans(text)
     entities = [s for s in spans if s.label]
     texts = {" ".join(s.text.split()) for s in spans}
     for span in spans:
@@ -245,9 +270,8 @@ def names_of(chunk: Chunk) -> dict[str, str]:
             kind = "Concept"  # a common noun phrase ("physicist", "British racing driver"): a kind of thing
         else:
             kind = ""
-        if not seen.get(name):
-            seen[name] = kind
-    return seen
+        out.append((name, kind, span.start, span.end))
+    return out
 
 
 def _repeated(words: list[str]) -> bool:
@@ -267,9 +291,16 @@ def typed_grammar(tokenizer: Any, names: dict[str, str], ontology: "Ontology | N
     texts = list(names)
     if ontology is None:
         return TripleGrammar(tokenizer, texts, None, max_triples=max_triples)
+    labels, no_relations, no_tails = typing(names, ontology)
+    return TripleGrammar(tokenizer, texts, labels, max_triples=max_triples, no_relations=no_relations, no_tails=no_tails)
+
+
+def typing(names: dict[str, str], ontology: "Ontology") -> tuple[list[str], list[list[int]], list[list[int]]]:
+    """The grammar's relation labels, and by index the relations each name may not head and the names each
+    relation may not point to: a relation only between names whose kinds fit its domain and range."""
+    texts = list(names)
     relations = typed_grammar_relations(ontology)
     lineage = {kind: set(ontology.ancestors(kind)) for kind in set(names.values()) if kind and kind != _NUMBER}
-
     tagged = [c for c in _TAGGED if ontology.cls(c) is not None]
 
     def fits(kind: str, allowed: tuple[str, ...]) -> bool:
@@ -287,8 +318,7 @@ def typed_grammar(tokenizer: Any, names: dict[str, str], ontology: "Ontology | N
         banned = [r for r, rel in enumerate(relations)
                   if not fits(names[name], rel.domain) or len(set(no_tails[r]) | {h}) >= len(texts)]  # fmt: skip
         no_relations.append(banned)
-    return TripleGrammar(tokenizer, texts, [r.label for r in relations], max_triples=max_triples,
-                         no_relations=no_relations, no_tails=no_tails)  # fmt: skip
+    return [r.label for r in relations], no_relations, no_tails
 
 
 def extract_grounded(
@@ -297,9 +327,10 @@ def extract_grounded(
     *,
     ontology: "Ontology | None" = None,
     max_new_tokens: int = 96,
-    max_triples: int = 6,
+    max_triples: int = 3,
     on_progress: Callable[[int], None] | None = None,
     stats: GroundedStats | None = None,
+    encode: Callable[[list[str]], np.ndarray] | None = None,
 ) -> ExtractionResult:
     """Each chunk's triples decoded under its ``TripleGrammar`` by the local model behind ``llm`` (through the
     response cache when ``llm`` has one). Raises ``MissingCapability`` for a model without logits."""
@@ -323,27 +354,79 @@ def extract_grounded(
                         "forced": decoded.forced, "tokens": len(decoded.tokens)})  # fmt: skip
         return out
 
+    memo = getattr(llm, "memo", None)
     for chunk in chunks:
-        chunk_prompt, version = grounded_prompt(chunk.text, ontology)
-        names = names_of(chunk)
-        payload = [chunk_prompt, names, relations, max_triples, max_new_tokens, _GRAMMAR_VERSION, TAILS_PER_RELATION,
-                   FREE_RELATION_TOKENS]
-        memo = getattr(llm, "memo", None)
-        if memo is not None:
-            value = memo("grounded", [payload], lambda todo, p=chunk_prompt, n=names: run(todo, [p], [n]))[0]
-        else:
-            value = run([0], [chunk_prompt], [names])[0]
-        prov = Provenance(chunk.doc_id, chunk.id, llm.model_id, version, (chunk.start, chunk.end))
-        for head, relation, tail in value["triples"]:
-            result.triples.append(Triple(head, relation, tail, GENERIC_TYPE, GENERIC_TYPE, 1.0, prov))
+        prov: Provenance | None = None
+        seen: set[tuple[str, str, str]] = set()
+        for sentence, names in sentence_names(chunk):
+            sentence_prompt, version = grounded_prompt(sentence, ontology)
+            payload = [sentence_prompt, names, relations, max_triples, max_new_tokens, _GRAMMAR_VERSION,
+                       TAILS_PER_RELATION, FREE_RELATION_TOKENS]  # fmt: skip
+            if memo is not None:
+                value = memo("grounded", [payload], lambda todo, p=sentence_prompt, n=names: run(todo, [p], [n]))[0]
+            else:
+                value = run([0], [sentence_prompt], [names])[0]
+            prov = prov or Provenance(chunk.doc_id, chunk.id, llm.model_id, version, (chunk.start, chunk.end))
+            lines = [tuple(t) for t in value["triples"]]
+            if encode is not None and ontology is not None:
+                lines = rerank_relations(sentence, names, lines, ontology, encode)
+            for head, relation, tail in lines:
+                if (head, relation, tail) not in seen:  # two sentences that state one fact: one triple
+                    seen.add((head, relation, tail))
+                    result.triples.append(Triple(head, relation, tail, GENERIC_TYPE, GENERIC_TYPE, 1.0, prov))
+            stats.sentences += 1
+            stats.triples += len(value["triples"])
+            stats.passes += value["passes"]
+            stats.forced += value["forced"]
+            stats.tokens += value["tokens"]
         stats.chunks += 1
-        stats.triples += len(value["triples"])
-        stats.passes += value["passes"]
-        stats.forced += value["forced"]
-        stats.tokens += value["tokens"]
         if on_progress is not None:
             on_progress(1)
     return result
+
+
+EVIDENCE_WORDS = 8  # the words between a line's two names that may re-choose its relation; more: a clause, not a cue
+
+
+def rerank_relations(sentence: str, names: dict[str, str], triples: Sequence[tuple[str, str, str]],
+                     ontology: "Ontology", encode: Callable[[list[str]], np.ndarray]) -> list[tuple[str, str, str]]:
+    """Each decoded line's relation chosen again now that its tail is known: of the relations the two names'
+    kinds allow, the label closest (MiniLM cosine) to the words between the two names in the sentence
+    ("is headquartered in", "died on"). Lines whose names are adjacent, far apart or have another name between
+    them keep the model's choice.
+
+    Greedy decoding commits to a relation before it picks the tail, and the small model favours a few labels
+    whatever the sentence says (``Apple | located in | Cupertino`` from "Apple is headquartered in Cupertino")."""
+    labels, no_relations, no_tails = typing(names, ontology)
+    index = {n: i for i, n in enumerate(names)}
+    jobs = []
+    for k, (head, relation, tail) in enumerate(triples):
+        between = _between(sentence, head, tail)
+        if any(n in between for n in names if n not in (head, tail)):
+            between = ""  # the words link another name ("died on 4 July 1934 in"): no cue for this pair
+        allowed = [label for r, label in enumerate(labels)
+                   if r not in no_relations[index[head]] and index[tail] not in no_tails[r]]  # fmt: skip
+        if between and len(allowed) > 1:
+            jobs.append((k, between, allowed))
+    out = [tuple(t) for t in triples]
+    if not jobs:
+        return out  # type: ignore[return-value]
+    texts = sorted({x for _, between, allowed in jobs for x in (between, *allowed)})
+    vectors = dict(zip(texts, encode(texts)))
+    for k, between, allowed in jobs:
+        scores = [float(vectors[label] @ vectors[between]) for label in allowed]
+        head, _, tail = triples[k]
+        out[k] = (head, allowed[int(np.argmax(scores))], tail)
+    return out  # type: ignore[return-value]
+
+
+def _between(sentence: str, head: str, tail: str) -> str:
+    """The words between the first occurrences of two names in a sentence, if there are 1..EVIDENCE_WORDS."""
+    i, j = sentence.find(head), sentence.find(tail)
+    if i < 0 or j < 0:
+        return ""
+    words = (sentence[i + len(head) : j] if i < j else sentence[j + len(tail) : i]).split()
+    return " ".join(words) if 0 < len(words) <= EVIDENCE_WORDS else ""
 
 
 def grounded_prompt(text: str, ontology: "Ontology | None") -> tuple[str, str]:

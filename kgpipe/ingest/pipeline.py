@@ -31,7 +31,7 @@ from ..config import Settings, load_settings
 from ..errors import LLMError, StoreError, StoreUnavailable
 from ..fusion.fuse import EntityIndex, fuse
 from ..progress import bar
-from ..records import Chunk, ChunkFailure, Document, ExtractionFailure, GraphBatch, SkippedFile, WriteFailure
+from ..records import Chunk, ChunkFailure, Document, ExtractionFailure, GraphBatch, SkippedFile, Triple, WriteFailure
 from ..stores import resolve_store
 from .candidates import Candidates, extract_and_judge
 from .chunk import chunk
@@ -61,6 +61,7 @@ class BuildResult:
     triples_proposed: int = 0
     triples_kept: int = 0  # distinct facts written (repeats within a document merged)
     triples_rejected: int = 0  # by the judge (listed in ``report()``)
+    folded: list[Triple] = field(default_factory=list)  # two names of one entity: a fact of a thing with itself
     failures: list[ExtractionFailure] = field(default_factory=list)
     write_failures: list[WriteFailure] = field(default_factory=list)  # documents rolled back, built next time
     failed_chunks: list[ChunkFailure] = field(default_factory=list)  # LLM requests failed after retries
@@ -101,6 +102,8 @@ class BuildResult:
                 {"doc_id": f.doc_id, "chunk_id": f.chunk_id, "reason": f.reason, "reply": f.reply} for f in self.failures
             ],
             "rejected_triples": [r.as_dict() for r in self.rejected],
+            "folded_triples": [{"head": t.head, "relation": t.relation, "tail": t.tail,
+                                "chunk_id": t.provenance.chunk_id if t.provenance else None} for t in self.folded],
             "write_failures": [{"doc_id": f.doc_id, "path": f.path, "reason": f.reason} for f in self.write_failures],
         }
 
@@ -115,6 +118,7 @@ class BuildResult:
             "triples_proposed": self.triples_proposed,
             "triples_rejected": self.triples_rejected,
             "triples_kept": self.triples_kept,
+            **({"triples_folded": len(self.folded)} if self.folded else {}),
             "extraction_failures": len(self.failures),
             "write_failures": len(self.write_failures),
             "failed_chunks": len(self.failed_chunks),
@@ -220,6 +224,7 @@ def build(
                     result.write_failures.append(_roll_back(batch, the_store, exc))
                     continue
                 result.triples_kept += len(batch.facts)
+                result.folded.extend(batch.folded)
                 result.documents_built += 1
                 result.documents_incomplete += not complete
     for failure in result.failed_chunks:

@@ -32,6 +32,7 @@ from ..text import trained_pipeline
 
 if TYPE_CHECKING:
     from spacy.language import Language
+    from spacy.tokens import Doc
     from spacy.tokens import Span as SpacySpan
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def candidate_spans(text: str, nlp: "Language | None" = None, *, max_words: int 
         for m in _CAPITALISED_RUN.finditer(text):
             add(m.start(), m.end(), "capitalised")
     else:
-        doc = nlp(text)
+        doc = _parse(nlp, text)
         for ent in doc.ents:
             add(ent.start_char, ent.end_char, "entity", ent.label_)
         for chunk in doc.noun_chunks:
@@ -106,6 +107,31 @@ def candidate_spans(text: str, nlp: "Language | None" = None, *, max_words: int 
     for m in _NUMBER.finditer(text):
         add(m.start(), m.end(), "number")
     return sorted(found.values(), key=lambda s: (s.start, -s.end))
+
+
+def sentence_bounds(text: str, nlp: "Language | None" = None) -> list[tuple[int, int]]:
+    """Character offsets of ``text``'s sentences (the parser's; without one, split after ``.``, ``!``, ``?``
+    and at line ends), empty ones left out."""
+    nlp = nlp if nlp is not None else span_pipeline()
+    if nlp is not None and "parser" in nlp.pipe_names:
+        bounds = [(s.start_char, s.end_char) for s in _parse(nlp, text).sents]
+    else:
+        bounds = [(m.start(), m.end()) for m in re.finditer(r"[^\n.!?]+(?:[.!?]+|$)", text, re.M)]
+    return [_trim_space(text, a, b) for a, b in bounds if text[a:b].strip()]
+
+
+def _trim_space(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+@lru_cache(maxsize=32)
+def _parse(nlp: "Language", text: str) -> "Doc":
+    """One parse per text: names and sentences of a chunk are read from the same parse."""
+    return nlp(text)
 
 
 def _without_determiner(chunk: "SpacySpan") -> tuple[int, int] | None:

@@ -94,6 +94,9 @@ class Answer:
     candidate_paths: int = 0  # paths in the trie the decoder chose from
     seconds: float = 0.0
     texts: tuple[str, ...] = field(default=(), repr=False)  # decoded texts (unconstrained runs keep these)
+    relevance: float = 0.0  # how near the best path's nearest hop is to what was asked (MiniLM cosine)
+    abstained: bool = False  # no path is about what was asked: ``answer`` is empty, ``paths`` the closest facts
+    source: str = "graph"  # where the answer was read: "graph" (verified paths)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,12 +109,19 @@ class Answer:
             "prompt_version": self.prompt_version,
             "reasoner": self.reasoner,
             "candidate_paths": self.candidate_paths,
+            "relevance": round(self.relevance, 4),
+            "abstained": self.abstained,
+            "source": self.source if not self.abstained else "",
             "seconds": round(self.seconds, 3),
         }
 
     def __str__(self) -> str:
-        lines = [f"answer: {self.answer or '(no path found)'}"]
-        if len(self.candidates) > 1:
+        if self.abstained:
+            lines = ["answer: (the graph does not say; its closest facts follow)" if self.paths else
+                     "answer: (the graph does not say)"]  # fmt: skip
+        else:
+            lines = [f"answer: {self.answer or '(no path found)'}"]
+        if len(self.candidates) > 1 and not self.abstained:
             lines.append("candidates: " + ", ".join(f"{c.name} ({c.score:.2f})" for c in self.candidates))
         lines.append("linked: " + ", ".join(f"{lk.name} ({lk.method})" for lk in self.links))
         for i, sp in enumerate(self.paths, 1):
@@ -186,22 +196,27 @@ def ask(
     pool = [(by_text[texts[d.path_ids[0]]], d.logprob) for d in decoded if d.path_ids]
     heads = [group[0] for group, _ in pool]
     masks = mask_keys(m for lk in links for m in (lk.name, lk.mention))
-    relation = relation_scores(embedder or linker.embedder, question, masks, heads)
+    sims = hop_similarities(embedder or linker.embedder, question, masks, heads)
+    relation = [relation_term(s) for s in sims]
     explained = [e + RELATION_WEIGHT * r for e, r in zip(explain_scores(decoder, question, heads), relation)]
-    ranked = sorted(zip(pool, explained), key=lambda x: (-x[1], -x[0][1]))[:k]
+    order = sorted(range(len(pool)), key=lambda i: (-explained[i], -pool[i][1]))[:k]
+    ranked = [(pool[i], explained[i]) for i in order]
+    relevance = max(sims[order[0]]) if order else 0.0
     chosen = [(p, lp, score) for (group, lp), score in ranked for p in group]
     checks = verify(the_store, [p for p, _, _ in chosen])
     sources = provenance(the_store, [p for p, _, _ in chosen])
     scored = tuple(ScoredPath(p, lp, ok, tuple(src), score) for (p, lp, score), ok, src in zip(chosen, checks, sources))
     candidates = rank_answers([sp for sp in scored if sp.verified])
-    answer = candidates[0].name if candidates else ""
+    # Abstain when not even the best path has a hop about what was asked: a wrong answer is worse than none.
+    abstained = not candidates or relevance < settings.ask_min_relevance
+    answer = candidates[0].name if candidates and not abstained else ""
     reasoner = reasoner if reasoner is not None else (settings.reasoner or None)
     reasoner_id = ""
-    if reasoner is not None and scored:
+    if reasoner is not None and scored and not abstained:
         answer, reasoner_id = reason(question, [sp.path for sp in scored if sp.verified], reasoner, settings)
     versions = f"{PROMPT_VERSION}+{EXPLAIN_PROMPT}"
     return Answer(question, answer, candidates, scored, links, decoder.model_id, versions, reasoner_id, len(found),
-                  time.perf_counter() - started, tuple(d.text for d in decoded))  # fmt: skip
+                  time.perf_counter() - started, tuple(d.text for d in decoded), relevance, abstained)  # fmt: skip
 
 
 def explain_scores(decoder: "LocalModel", question: str, paths: Sequence[GraphPath]) -> list[float]:
@@ -213,15 +228,20 @@ def explain_scores(decoder: "LocalModel", question: str, paths: Sequence[GraphPa
     return list(decoder.logprob(contexts, [" " + " ".join(question.split())] * len(paths)))
 
 
-def relation_scores(embedder: "Embedder", question: str, masks: Sequence[str], paths: Sequence[GraphPath]) -> list[float]:
-    """For each path, the sum over its hops of (similarity of the masked question to the hop's relation −
-    ``RELATION_FLOOR``): a hop whose relation the question asks about adds, an irrelevant one costs."""
+def hop_similarities(embedder: "Embedder", question: str, masks: Sequence[str], paths: Sequence[GraphPath]) -> list[list[float]]:
+    """For each path, the MiniLM similarity of the masked question to each hop's relation."""
     if not paths:
         return []
     labels = sorted({h.relation for p in paths for h in p.hops})
     sims = embedder.encode([masked(label, masks) for label in labels]) @ embedder.encode([masked(question, masks)])[0]
     by_label = dict(zip(labels, sims.tolist()))
-    return [sum(by_label[h.relation] - RELATION_FLOOR for h in p.hops) for p in paths]
+    return [[by_label[h.relation] for h in p.hops] for p in paths]
+
+
+def relation_term(sims: Sequence[float]) -> float:
+    """The sum over a path's hops of (similarity − ``RELATION_FLOOR``): a hop whose relation the question asks
+    about adds, an irrelevant one costs."""
+    return sum(s - RELATION_FLOOR for s in sims)
 
 
 def rank_answers(paths: Sequence[ScoredPath]) -> tuple[Candidate, ...]:

@@ -407,6 +407,11 @@ def entity_index() -> Statement:
     return "MATCH (e:Entity) RETURN e.id AS id, e.name AS name, e.type AS type, e.aliases AS aliases", {}
 
 
+def entity_names(entity_id: str) -> Statement:
+    """One entity's name and aliases (``kgpipe eval ask`` accepts an answer under any of them)."""
+    return "MATCH (e:Entity {id: $id}) RETURN e.name AS name, e.aliases AS aliases", {"id": entity_id}
+
+
 def clear_conflict_marks() -> Statement:
     """Remove every fact's ``conflict`` mark (conflict resolution recomputes them all)."""
     return (
