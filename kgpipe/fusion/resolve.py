@@ -38,8 +38,8 @@ import numpy as np
 from ..records import GENERIC_TYPE, Adjudicator, Entity, MentionIn
 from ..stores import cypher
 from .cluster import assign, cluster, entity_id
-from .kinds import PROPER_CLASSES, coarse_type, kind_in_context, ner_types, surface_kind
-from .match import MERGE_AT, REVIEW_AT, Node, is_person, score_pair
+from .kinds import PROPER_CLASSES, coarse_type, compatible, kind_in_context, ner_types, surface_kind
+from .match import MERGE_AT, REVIEW_AT, SHORT_RULES, Node, explain_pair, is_person
 from .names import analyse, blocking_keys, normalise_name
 
 if TYPE_CHECKING:
@@ -179,17 +179,18 @@ class EntityIndex:
         else:
             _new_pairs(nodes, window, pairs)
         self._existing_pairs(nodes, n_new, window, pairs)
-        _short_form_pairs(nodes[:n_new], pairs)
+        _short_form_pairs(nodes, n_new, pairs)
         embedded = 0
         if embed and adjudicate is not None and 0 < n_new <= embed_limit:
             embedded = self._embedding_pairs(nodes, n_new, pairs)
         codes = pairs.unique()
-        edges, scores, vetoes, bridgeable = _score(nodes, codes)
+        edges, scores, vetoes, bridgeable, bare = _score(nodes, codes)
         adjudicated = 0
         if adjudicate is not None:
             edges, scores, adjudicated = _adjudicate(edges, scores, nodes, adjudicate)
         keep = scores >= MERGE_AT
-        roots = cluster(nodes, edges[keep], scores[keep], vetoes, bridgeable)
+        unclear: list[tuple[int, list[int]]] = []
+        roots = cluster(nodes, edges[keep], scores[keep], vetoes, bridgeable, bare[keep], unclear)
         ids, entities, new = assign(nodes, roots, self.entities)
         for entity in entities.values():
             self.add(entity)
@@ -204,6 +205,9 @@ class EntityIndex:
             "adjudicated": adjudicated,
             "embedded_names": embedded,
             "new_entities": len(new),
+            "ambiguous": [
+                {"mention": nodes[x].f.surface, "candidates": sorted({nodes[r].f.surface for r in rs})} for x, rs in unclear
+            ],
         }
         return Resolution([ids[k] for k in mention_node], entities, new, stats)
 
@@ -213,7 +217,7 @@ class EntityIndex:
         contexts = [m.context for m in mentions if m.context]
         ner = ner_types(contexts) if use_ner and contexts else {}
         context_ids: dict[str, int] = {}
-        by_key: dict[tuple[str, str | None, str | None], Node] = {}
+        by_key: dict[tuple[str, str | None, str | None, str | None], Node] = {}
         seen: dict[MentionIn, Node] = {}  # a mention repeated (same name, type, context) is looked at once
         mention_node: list[Node] = []
         for m in mentions:
@@ -223,7 +227,10 @@ class EntityIndex:
                 declared = coarse_type(m.type) or analyse(m.name).implied_type
                 if kind is None and declared in PROPER_CLASSES:  # a company or a person has a proper name
                     kind = "named"
-                key = (normalise_name(m.name), declared, kind)
+                f = analyse(m.name)
+                # A one-word person name ("Obama", "Mrs. Obama") is read in its own document: one node per context.
+                alone = declared == "PERSON" and len(f.tokens) == 1 and not f.is_acronym and m.context
+                key = (normalise_name(m.name), declared, kind, m.context if alone else "")
                 node = by_key.get(key)
                 if node is None:
                     node = by_key[key] = Node(-1, analyse(m.name), declared, kind)
@@ -238,7 +245,7 @@ class EntityIndex:
                 node.pending = form
             node.forms[node.pending] += 1
             mention_node.append(node)
-        nodes = [by_key[key] for key in sorted(by_key, key=lambda k: (k[0], str(k[1]), str(k[2])))]
+        nodes = [by_key[key] for key in sorted(by_key, key=lambda k: (k[0], str(k[1]), str(k[2]), str(k[3])))]
         for idx, node in enumerate(nodes):  # name order: ids do not depend on the order of the mentions
             node.idx = idx
             representative = _representative(node.forms)
@@ -357,30 +364,40 @@ def _new_pairs(nodes: list[Node], window: int, pairs: PairSet) -> None:
         pairs.add_window(members, min(m - 1, window // 4 if wide else window))
 
 
-def _short_form_pairs(nodes: list[Node], pairs: PairSet) -> None:
-    """A one-word name and the only multi-word person name in its contexts that contains that word."""
-    people: dict[tuple[int, str], set[int]] = {}
+def _short_form_pairs(nodes: list[Node], n_new: int, pairs: PairSet, limit: int = 50) -> None:
+    """A one-word name and the multi-word person names whose first or last word it is ("Obama" / "Barack Obama").
+
+    Candidates in the name's own contexts when there are any; otherwise, for a name typed as a person, those of
+    the whole run and of the graph whose *surname* it is (a text calls a person by the first name only once it
+    has named them: "Paris" in the Iliad is not Paris Hilton); ``limit`` at most, more say only that the name is
+    ambiguous. Which one it joins, if any, is decided in ``kgpipe.fusion.cluster`` (one candidate cluster, or none).
+    """
+    people: dict[str, list[int]] = {}
+    surnames: dict[str, list[int]] = {}
     for node in nodes:
         if node.person and len(node.f.tokens) > 1:
-            for ctx in node.contexts:
-                for token in (node.f.tokens[0], node.f.tokens[-1]):
-                    people.setdefault((ctx, token), set()).add(node.idx)
-    for node in nodes:
-        if len(node.f.tokens) != 1 or not node.contexts or node.kind == "common":
+            for token in {node.f.tokens[0], node.f.tokens[-1]}:
+                people.setdefault(token, []).append(node.idx)
+            surnames.setdefault(node.f.tokens[-1], []).append(node.idx)
+    for node in nodes[:n_new]:
+        if len(node.f.tokens) != 1 or node.kind == "common" or node.f.is_acronym:
             continue
-        found: set[int] = set()
-        for ctx in node.contexts:
-            found |= people.get((ctx, node.f.tokens[0]), set())
-        if len(found) == 1:
-            node.short_for = found.pop()
-            pairs.add(node.idx, node.short_for)
+        token = node.f.tokens[0]
+        near = [c for c in people.get(token, ()) if nodes[c].contexts & node.contexts and compatible(node.declared, nodes[c].declared)]
+        chosen = near or (surnames.get(token, [])[:limit] if node.declared == "PERSON" else [])
+        if chosen:
+            node.short_of = frozenset(chosen)
+            for c in chosen:
+                pairs.add(node.idx, c)
 
 
-def _score(nodes: list[Node], codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Score every candidate pair: edges worth keeping (codes, scores), vetoes, and surname vetoes."""
-    edges, scores, vetoes, bridgeable = array("q"), array("d"), array("q"), array("q")
+def _score(nodes: list[Node], codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Score every candidate pair: edges worth keeping (codes, scores), vetoes, surname vetoes, and per edge
+    the node that is a short form of the other (``-1``: none; see ``cluster``)."""
+    edges, scores, vetoes, bridgeable, bare = array("q"), array("d"), array("q"), array("q"), array("q")
     for code in codes.tolist():
-        s = score_pair(nodes[code >> 32], nodes[code & 0xFFFFFFFF])
+        i, j = code >> 32, code & 0xFFFFFFFF
+        s, rule = explain_pair(nodes[i], nodes[j])
         if s is None:
             vetoes.append(code)
         elif s < 0:
@@ -388,9 +405,10 @@ def _score(nodes: list[Node], codes: np.ndarray) -> tuple[np.ndarray, np.ndarray
         elif s >= REVIEW_AT:
             edges.append(code)
             scores.append(s)
+            bare.append(-1 if rule not in SHORT_RULES else i if len(nodes[i].f.tokens) < len(nodes[j].f.tokens) else j)
     as_np = [np.frombuffer(a, dtype=np.int64 if a.typecode == "q" else np.float64) if a else np.zeros(0, np.int64 if a.typecode == "q" else np.float64)
-             for a in (edges, scores, vetoes, bridgeable)]  # fmt: skip
-    return as_np[0], as_np[1], as_np[2], as_np[3]
+             for a in (edges, scores, vetoes, bridgeable, bare)]  # fmt: skip
+    return as_np[0], as_np[1], as_np[2], as_np[3], as_np[4]
 
 
 def _adjudicate(
