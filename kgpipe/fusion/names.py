@@ -251,8 +251,13 @@ def analyse(surface: str) -> NameFeatures:
         base, head = " ".join(tokens[:-1]), tokens[-1]
     elif len(tokens) > 1 and tokens[0] in _LEADING_HEADS:
         base, head = " ".join(tokens[1:]), tokens[0]
-    elif len(tokens) > 2 and tokens[0] in _FORMAL_PREFIXES and tokens[1] == "of":
-        base, head = " ".join(tokens[2:]), tokens[0]
+    elif "of" in tokens[1:-1] and tokens[tokens.index("of", 1) - 1] in _FORMAL_PREFIXES:
+        # "Republic of Poland", "Hashemite Kingdom of Jordan", "Democratic Republic of the Congo"
+        at = tokens.index("of", 1)
+        rest = list(tokens[at + 1 :])
+        while len(rest) > 1 and rest[0] in STOPWORDS:
+            rest.pop(0)
+        base, head = " ".join(rest), tokens[at - 1]
     return NameFeatures(
         surface=surface,
         norm=norm,
@@ -278,9 +283,7 @@ def head_type_word(f: NameFeatures) -> str | None:
     """The type word a name's dropped head noun stands for ("Mount Everest" -> "mountain"); ``None`` if descriptive or none."""
     if f.head is None or f.qualifier:
         return None
-    if f.tokens[0] == f.head and len(f.tokens) > 2 and f.tokens[1] == "of":
-        return _FORMAL_PREFIXES.get(f.head)
-    return HEAD_NOUNS.get(f.head)
+    return HEAD_NOUNS.get(f.head) or _FORMAL_PREFIXES.get(f.head)
 
 
 def singular(core: str) -> str:
