@@ -181,7 +181,9 @@ def _eval_fusion(args: argparse.Namespace, settings: Settings) -> Any:
         from .llms import resolve_llm
 
         adjudicate = llm_adjudicator(resolve_llm(settings.llm, settings))
-    return evaluate_fusion(args.gold, adjudicate=adjudicate)
+    from .fusion.aliases import read_aliases
+
+    return evaluate_fusion(args.gold, adjudicate=adjudicate, aliases=read_aliases(settings.aliases) if settings.aliases else ())
 
 
 def _eval_qa(args: argparse.Namespace, settings: Settings) -> Any:
@@ -308,6 +310,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("paths", nargs="+")
     sp.add_argument("--ontology", help="ontology name in ontologies/ (general, the default; scierc) or a path; \"\" for none")
+    sp.add_argument("--aliases", metavar="FILE",
+                    help="curated aliases for fusion: TSV, one entity a line, its names separated by tabs (Beijing<TAB>Peking)")
     sp.add_argument("--batch-size", type=int, help="prompts per LLM batch")
     sp.add_argument("--chunk-tokens", type=int, help="token budget per chunk")
     sp.add_argument("--report", metavar="FILE", help="write what was skipped, failed or rejected (JSON) to FILE")
@@ -388,6 +392,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--gold", help="fusion: gold mentions, JSON lines {mention, type, cluster[, context]}; graph: gold facts, "
                                    "head<TAB>relation<TAB>tail[<TAB>source] lines (data/sample_gold.tsv)")
     sp.add_argument("--adjudicate", action="store_true", help="fusion: let the LLM (--llm) decide borderline pairs")
+    sp.add_argument("--aliases", metavar="FILE", help="fusion: curated aliases (TSV, one entity a line, its names separated by tabs)")
     sp.add_argument("--kb", help="qa, context, text2cypher: the KB, head<TAB>relation<TAB>tail lines (loaded into a fresh graph)")
     sp.add_argument("--questions", help="qa, context: question<TAB>answer(alt1/alt2/...)[<TAB>gold path] lines (PathQuestion)")
     sp.add_argument("--unconstrained", action="store_true", help="qa: decode without the KG-Trie (hallucination baseline)")
@@ -407,7 +412,7 @@ def _parser() -> argparse.ArgumentParser:
 
 _FLAG_SETTINGS = (
     "state_dir", "store", "graph", "llm", "progress", "ontology", "batch_size", "chunk_tokens",
-    "judge", "judge_threshold", "denoise", "extraction",
+    "judge", "judge_threshold", "denoise", "extraction", "aliases",
 )
 
 

@@ -30,6 +30,7 @@ score by 0.1 rather than vetoing; types that agree add 0.02, which only orders e
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -59,7 +60,7 @@ class Node:
     """Mentions that share a normalised name, coarse type and kind; or one name of a graph entity (``entity``)."""
 
     __slots__ = ("idx", "f", "declared", "kind", "entity", "soft", "person", "forms", "raw", "types",
-                 "contexts", "context", "vector", "short_of", "pending", "curated")  # fmt: skip
+                 "contexts", "context", "vector", "short_of", "pending", "curated", "facts")  # fmt: skip
 
     def __init__(self, idx: int, f: NameFeatures, declared: str | None, kind: str | None, entity: str | None = None):
         self.idx = idx
@@ -77,6 +78,7 @@ class Node:
         self.vector: np.ndarray | None = None
         self.short_of: frozenset[int] = frozenset()  # full names this short name may stand for (``resolve``)
         self.curated: str | None = None  # the curated alias group of this name (ontology, alias file), if any
+        self.facts: set[tuple[str, str]] = set()  # (relation, other name normalised) of the facts it takes part in
         self.pending = ""  # the spelling of the mention being added (while nodes are built)
 
     def as_mention(self) -> MentionIn:
@@ -176,12 +178,40 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
         # Two different full names with the same initials: an acronym may join one, never chain both.
         chain = fa.acronyms & fb.acronyms and not (fa.is_acronym or fb.is_acronym or (a.person and b.person))
         return (None, "same initials, different names") if chain else (0.0, rule if rule != "embedding" else "no evidence")
+    if a.facts and b.facts:
+        shift = _fact_evidence(a.facts, b.facts)
+        if shift < 0:
+            evidence, rule = evidence + shift, f"{rule}, conflicting facts"
+        elif shift and rule in _LIFTED:
+            evidence, rule = evidence + shift, f"{rule}, shared facts"
     ta, tb = a.declared or a.soft, b.declared or b.soft
     if not compatible(ta, tb):
         evidence -= 0.1
     elif ta and ta == tb:  # agreeing types break ties: "CNN" (Model) goes to "convolutional neural network"
         evidence += 0.02
     return evidence, rule
+
+
+#: Name evidence too weak to merge on (the review band) that facts in common can lift to a merge; an embedding's is
+#: not lifted (related names share facts: Warsaw and Poland both lie in Europe).
+_LIFTED = frozenset({"person name prefix", "spelling"})
+#: Relations with one value per entity: two values are two entities ("born 1735" / "born 1767").
+_FUNCTIONAL = re.compile(r"\b(?:born|birth|died|death|birthplace|birthdate)\b")
+
+
+def _fact_evidence(fa: set[tuple[str, str]], fb: set[tuple[str, str]]) -> float:
+    """+0.15 for a fact in common (same relation, same other entity); -0.3 when a one-valued relation
+    ("born on", "date of birth") has different values; 0.0 otherwise."""
+    if not fa.isdisjoint(fb):
+        return 0.15
+    values: dict[str, set[str]] = {}
+    for relation, other in fa:
+        if _FUNCTIONAL.search(relation):
+            values.setdefault(relation, set()).add(other)
+    for relation, other in fb:
+        if relation in values and other not in values[relation]:
+            return -0.3
+    return 0.0
 
 
 def _strict_prefix(a: Node, b: Node) -> bool:

@@ -37,10 +37,11 @@ import numpy as np
 
 from ..records import GENERIC_TYPE, Adjudicator, Entity, MentionIn
 from ..stores import cypher
+from .aliases import alias_table
 from .cluster import assign, cluster, entity_id
 from .kinds import PROPER_CLASSES, coarse_type, compatible, kind_in_context, ner_types, surface_kind
 from .match import MERGE_AT, REVIEW_AT, SHORT_RULES, Node, explain_pair, is_person
-from .names import analyse, blocking_keys, normalise_name
+from .names import NameFeatures, analyse, blocking_keys, normalise_name, singular
 
 if TYPE_CHECKING:
     from ..llms.embed import Embedder
@@ -53,6 +54,28 @@ _MAX_BLOCK = 5000  # a word shared by more names than this says nothing about id
 
 
 @dataclass
+class Trace:
+    """What explains a resolution: the nodes, each mention's node, the pairs compared, the ambiguous short names."""
+
+    nodes: list[Node]
+    mention_node: list[int]
+    compared: set[int]  # pair codes i << 32 | j (i < j)
+    ambiguous: set[int]
+
+    def explain(self, i: int, j: int) -> dict[str, Any]:
+        """Why mentions ``i`` and ``j`` were (not) joined as a pair: the rule, its score, whether they were compared."""
+        a, b = self.mention_node[i], self.mention_node[j]
+        if a == b:
+            return {"rule": "one node (same normalised name, type and kind)", "score": 1.0, "compared": True}
+        score, rule = explain_pair(self.nodes[a], self.nodes[b])
+        code = min(a, b) << 32 | max(a, b)
+        found: dict[str, Any] = {"rule": rule, "score": None if score is None else round(score, 3), "compared": code in self.compared}
+        if a in self.ambiguous or b in self.ambiguous:
+            found["ambiguous"] = self.nodes[a if a in self.ambiguous else b].f.surface
+        return found
+
+
+@dataclass
 class Resolution:
     """``ids[i]`` is the entity of mention ``i``; ``entities`` are those entities as they should be written."""
 
@@ -60,6 +83,7 @@ class Resolution:
     entities: dict[str, Entity]
     new: set[str] = field(default_factory=set)
     stats: dict[str, Any] = field(default_factory=dict)
+    trace: Trace | None = None
 
 
 class EntityIndex:
@@ -71,8 +95,15 @@ class EntityIndex:
     (True, 1)
     """
 
-    def __init__(self, entities: Iterable[Entity] = (), *, embedder: "Embedder | None" = None) -> None:
+    def __init__(
+        self, entities: Iterable[Entity] = (), *, embedder: "Embedder | None" = None, aliases: Iterable[Sequence[str]] = ()
+    ) -> None:
+        """``aliases``: curated groups of names of one entity (``kgpipe.fusion.aliases``), joined whatever the names."""
         self.entities: dict[str, Entity] = {}
+        self.aliases = alias_table(aliases)  # normalised name -> group key
+        self._alias_names: dict[str, list[str]] = {}
+        for name, key in self.aliases.items():
+            self._alias_names.setdefault(key, []).append(name)
         self._blocks: dict[str, list[tuple[str, str, str]]] = {}  # key -> (core, entity id, surface), sorted on use
         self._unsorted: set[str] = set()
         self._unindexed: list[tuple[str, str]] = []  # (entity id, surface) not yet in ``_blocks``
@@ -141,6 +172,7 @@ class EntityIndex:
         embed_limit: int = 2000,
         window: int = 20,
         exhaustive: bool = False,
+        trace: bool = False,
     ) -> Resolution:
         """Resolve ``mentions`` to entity ids (see the module docstring); the index learns the new entities.
 
@@ -149,13 +181,14 @@ class EntityIndex:
         neighbours (synonyms no name key finds) when the run has at most ``embed_limit`` names
         (embedding costs about 1-5 ms a name on 2 cores). ``ner``: spaCy type hints from the contexts.
         ``exhaustive``: compare every pair of new names instead of blocking (the benchmark's baseline).
+        ``trace``: keep what explains the result in ``Resolution.trace`` (``kgpipe eval fusion``'s error reasons).
         """
         # Resolution makes millions of small acyclic objects; the cycle collector rescanning them
         # was 30% of the time at 300,000 mentions (measured), and grows with the heap. Paused here.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return self._resolve(mentions, adjudicate, ner, embed, embed_limit, window, exhaustive)
+            return self._resolve(mentions, adjudicate, ner, embed, embed_limit, window, exhaustive, trace)
         finally:
             if collecting:
                 gc.enable()
@@ -169,6 +202,7 @@ class EntityIndex:
         embed_limit: int,
         window: int,
         exhaustive: bool,
+        trace: bool = False,
     ) -> Resolution:
         graph_names = self._surface_count()
         nodes, mention_node = self._new_nodes(mentions, ner)
@@ -179,6 +213,8 @@ class EntityIndex:
         else:
             _new_pairs(nodes, window, pairs)
         self._existing_pairs(nodes, n_new, window, pairs)
+        if self.aliases:
+            self._curated_pairs(nodes, n_new, pairs)
         _short_form_pairs(nodes, n_new, pairs)
         embedded = 0
         if embed and adjudicate is not None and 0 < n_new <= embed_limit:
@@ -209,7 +245,10 @@ class EntityIndex:
                 {"mention": nodes[x].f.surface, "candidates": sorted({nodes[r].f.surface for r in rs})} for x, rs in unclear
             ],
         }
-        return Resolution([ids[k] for k in mention_node], entities, new, stats)
+        resolution = Resolution([ids[k] for k in mention_node], entities, new, stats)
+        if trace:
+            resolution.trace = Trace(nodes, mention_node, set(codes.tolist()), {x for x, _ in unclear})
+        return resolution
 
     # -- building nodes ------------------------------------------------------------------------
 
@@ -238,6 +277,8 @@ class EntityIndex:
                     node.raw.add(m.name)
                 if coarse_type(m.type):
                     node.types[m.type] += 1
+                for relation, other in m.facts:
+                    node.facts.add((" ".join(relation.casefold().split()), normalise_name(other)))
                 if m.context:
                     node.contexts.add(context_ids.setdefault(m.context, len(context_ids)))
                     node.context = node.context or m.context
@@ -253,7 +294,13 @@ class EntityIndex:
                 node.f = analyse(representative)
             node.soft = ner.get(node.f.norm) or ner.get(node.f.core)
             node.person = is_person(node)
+            node.curated = self._curated(node.f)
         return nodes, [node.idx for node in mention_node]
+
+    def _curated(self, f: NameFeatures) -> str | None:
+        if not self.aliases:
+            return None
+        return self.aliases.get(f.norm) or self.aliases.get(f.core)
 
     def _existing_node(self, nodes: list[Node], made: dict[tuple[str, str], int], entity_id: str, surface: str) -> int:
         key = (entity_id, surface)
@@ -264,6 +311,7 @@ class EntityIndex:
             kind = surface_kind(e.name) or ("named" if declared in PROPER_CLASSES else None)
             node = Node(len(nodes), f, declared, kind, entity=entity_id)
             node.person = is_person(node)
+            node.curated = self._curated(f)
             made[key] = node.idx
             nodes.append(node)
         return made[key]
@@ -279,6 +327,24 @@ class EntityIndex:
                     if key.startswith("a:") and not (node.f.is_acronym or analyse(surface).is_acronym):
                         continue  # shared initials matter only next to an acronym
                     pairs.add(node.idx, self._existing_node(nodes, made, eid, surface))
+
+    def _curated_pairs(self, nodes: list[Node], n_new: int, pairs: "PairSet") -> None:
+        """Every two names of one curated group, among the new names and with the graph's names of the group."""
+        groups: dict[str, list[int]] = {}
+        for node in nodes[:n_new]:
+            if node.curated:
+                groups.setdefault(node.curated, []).append(node.idx)
+        made: dict[tuple[str, str], int] = {(n.entity, n.f.surface): n.idx for n in nodes[n_new:] if n.entity}
+        for key, members in groups.items():
+            for name in self._alias_names.get(key, ()):
+                f = analyse(name)
+                for _, eid, surface in self.candidates(f"n:{singular(f.core)}", f.core, 8):
+                    if self._curated(analyse(surface)) == key:
+                        members.append(self._existing_node(nodes, made, eid, surface))
+            for k, i in enumerate(members):
+                for j in members[k + 1 :]:
+                    if i != j:
+                        pairs.add(i, j)
 
     def _embedding_pairs(self, nodes: list[Node], n_new: int, pairs: "PairSet", k: int = 5) -> int:
         """Each new name's nearest MiniLM neighbours among the new names and (small graphs) the graph's names."""
