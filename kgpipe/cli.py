@@ -89,8 +89,11 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
-    from .ingest.interchange import import_triples
+    from .ingest.interchange import import_aliases, import_triples
 
+    if args.alias_file:
+        _print(import_aliases(args.file, settings=settings), args.json)
+        return
     _print(import_triples(args.file, settings=settings, fmt=args.format), args.json)
 
 
@@ -334,6 +337,9 @@ def _parser() -> argparse.ArgumentParser:
     sp = add("import", cmd_import, "import triples: TSV head<TAB>relation<TAB>tail, or any RDF format")
     sp.add_argument("file")
     sp.add_argument("--format", help="tsv, or an rdflib format (turtle, xml, nt, json-ld...); default from the extension")
+    sp.add_argument("--aliases", dest="alias_file", action="store_true",
+                    help="FILE is a curated alias table (TSV, one entity a line, its names separated by tabs): "
+                         "its names become aliases of the existing entity each line names")
 
     sp = add("export", cmd_export, "export the graph", json_flag=False)
     sp.add_argument("--format", required=True, choices=["ttl", "jsonld", "graphml", "tsv"])

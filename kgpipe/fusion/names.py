@@ -230,6 +230,8 @@ def analyse(surface: str) -> NameFeatures:
         numbered = [t if t.isdigit() else t[0] for k, t in enumerate(_canonical_tokens(tokens)) if t not in STOPWORDS]
         if any(t.isdigit() for t in numbered):
             acronyms.add("".join(numbered))
+            # An ordinal in front goes at the end ("Second World War" -> "ww2").
+            acronyms.add("".join(t for t in numbered if not t.isdigit()) + "".join(t for t in numbered if t.isdigit()))
     raw_words = [w for w in re.split(r"[\s\-]+", surface.strip()) if w and w[0].isalpha()]
     capitalised = bool(raw_words) and all(w[0].isupper() or w.casefold() in STOPWORDS for w in raw_words)
     letters = _ACRONYM_CHARS.sub("", core)
