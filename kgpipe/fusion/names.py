@@ -236,14 +236,14 @@ def analyse(surface: str) -> NameFeatures:
     capitalised = bool(raw_words) and all(w[0].isupper() or w.casefold() in STOPWORDS for w in raw_words)
     letters = _ACRONYM_CHARS.sub("", core)
     forms = {letters}
-    roman_tail = re.search(r"[ivx]{2,}$", letters)
+    roman_tail = re.search(r"i{2,3}$", letters)  # "WWII"; not "BEVI", a word that ends like a numeral
     numbers = {n for k, t in enumerate(tokens) for n in [_number(t, k)] if n is not None}
     numbers |= {str(int(d)) for t in tokens if not t.isdigit() for d in _DIGITS.findall(t)}
     if is_acronym and roman_tail and roman_tail.start() >= 2 and _roman(roman_tail.group()):
         forms.add(letters[: roman_tail.start()] + str(_roman(roman_tail.group())))
         numbers.add(str(_roman(roman_tail.group())))
-    if len(tokens) > 1:  # a hyphenated word is one initial ("Co-operation" -> "c")
-        spaced = [w for w in normalise_name(re.sub(r"(?<=\w)-(?=\w)", "", fold_diacritics(surface))).split()][lo:]
+    if len(tokens) > 1 and re.search(r"\w-[a-z]", surface):  # "Co-operation" is one initial; "Kaka-Dormi" two names
+        spaced = [w for w in normalise_name(re.sub(r"(?<=\w)-(?=[a-z])", "", fold_diacritics(surface))).split()][lo:]
         acronyms.add("".join(w[0] for w in spaced if w not in STOPWORDS and w not in CORPORATE_SUFFIXES))
     base, qualifier, head = "", "", None
     name, rest = _qualified(surface)
