@@ -68,6 +68,7 @@ _ORDINAL_WORDS = {w: str(k) for k, w in enumerate(
     "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split())}  # fmt: skip
 _ORDINAL_DIGITS = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 _ROMAN_VALUES = {"i": 1, "v": 5, "x": 10, "l": 50}
+_ROMAN_LETTERS = frozenset(_ROMAN_VALUES)
 #: Generic head nouns a text adds to a name ("Yangtze *River*", "*Mount* Everest", "the ResNet *model*"), with the
 #: type word they name. A *place* head joins the bare name only when that name is typed as the same kind of place
 #: ("Lake Victoria" is not the city of Victoria); a *descriptive* head (``None``) joins any name of a compatible type.
@@ -132,13 +133,13 @@ def _number(token: str, k: int) -> str | None:
     """A token as the number it writes ("2", "ii", "second", "2nd", "twenty"), as digits; ``None`` if none."""
     if token.isdigit():
         return str(int(token))
+    if token.isalpha():
+        word = _NUMBER_WORDS.get(token) or _ORDINAL_WORDS.get(token)
+        if word:
+            return word
+        return _roman(token) if k and _ROMAN_LETTERS.issuperset(token) else None
     found = _ORDINAL_DIGITS.match(token)
-    if found:
-        return str(int(found.group(1)))
-    word = _NUMBER_WORDS.get(token) or _ORDINAL_WORDS.get(token)
-    if word:
-        return word
-    return _roman(token) if k else None
+    return str(int(found.group(1))) if found else None
 
 
 def _canonical_tokens(tokens: Sequence[str]) -> list[str]:
@@ -227,7 +228,7 @@ def analyse(surface: str) -> NameFeatures:
             acronyms.add("".join(w[0] for w in ws))
             acronyms.add("".join(w[0] for w in ws if w not in STOPWORDS))
         # Numbers keep their digits ("World War II" -> "ww2", "Group of Seven" -> "g7").
-        numbered = [t if t.isdigit() else t[0] for k, t in enumerate(_canonical_tokens(tokens)) if t not in STOPWORDS]
+        numbered = [t if t.isdigit() else t[0] for t in canonical if t not in STOPWORDS]
         if any(t.isdigit() for t in numbered):
             acronyms.add("".join(numbered))
             # An ordinal in front goes at the end ("Second World War" -> "ww2").
@@ -237,8 +238,8 @@ def analyse(surface: str) -> NameFeatures:
     letters = _ACRONYM_CHARS.sub("", core)
     forms = {letters}
     roman_tail = re.search(r"i{2,3}$", letters)  # "WWII"; not "BEVI", a word that ends like a numeral
-    numbers = {n for k, t in enumerate(tokens) for n in [_number(t, k)] if n is not None}
-    numbers |= {str(int(d)) for t in tokens if not t.isdigit() for d in _DIGITS.findall(t)}
+    numbers = {t for t in canonical if t.isdigit()}  # ``canonical`` writes every number in digits
+    numbers |= {str(int(d)) for t in tokens if not t.isdigit() and not t.isalpha() for d in _DIGITS.findall(t)}
     if is_acronym and roman_tail and roman_tail.start() >= 2 and _roman(roman_tail.group()):
         forms.add(letters[: roman_tail.start()] + str(_roman(roman_tail.group())))
         numbers.add(str(_roman(roman_tail.group())))
