@@ -238,7 +238,7 @@ def test_person_name_prefix_is_not_merged_on_the_name_alone():
 def test_facts_lift_a_review_band_match_and_conflicting_facts_lower_a_merge():
     def person(name: str, idx: int, *facts: tuple[str, str]) -> Node:
         n = node(name, idx, declared="PERSON")
-        n.facts.update(facts)
+        n.facts = set(facts)
         return n
 
     born = ("born in", "kirkbean")
@@ -249,6 +249,5 @@ def test_facts_lift_a_review_band_match_and_conflicting_facts_lower_a_merge():
     # A shared fact does not lift an embedding's guess (related names share facts).
     a, b = node("Warsaw", 0), node("Poland", 1)
     a.vector = b.vector = np.array([1.0, 0.0])
-    a.facts.add(("located in", "europe"))
-    b.facts.add(("located in", "europe"))
+    a.facts = b.facts = {("located in", "europe")}
     assert score_pair(a, b) == pytest.approx(0.65)

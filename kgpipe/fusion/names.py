@@ -112,7 +112,7 @@ class NameFeatures:
     implied_type: str | None  # "ORG" from a legal-form suffix, "PERSON" from an honorific
     numbers: frozenset[str]  # numbers, as digits, written as digits, words, ordinals or roman numerals after the first word
     variant: str  # content words with numbers as digits and spaced initials joined, sorted: what spelling variants share
-    acronym_forms: frozenset[str]  # ``letters``, and with trailing roman numerals as digits ("WWII" -> "ww2")
+    acronym_forms: tuple[str, ...]  # ``letters``, and with trailing roman numerals as digits ("WWII" -> "ww2")
     base: str  # the core without a trailing qualifier or a generic head noun ("springfield", "yangtze"); "" when none
     qualifier: str  # the qualifier after a comma or in parentheses ("Springfield, Illinois" -> "illinois")
     head: str | None  # the generic head noun dropped for ``base`` ("river", "model", "republic")
@@ -261,6 +261,7 @@ def analyse(surface: str) -> NameFeatures:
         while len(rest) > 1 and rest[0] in STOPWORDS:
             rest.pop(0)
         base, head = " ".join(rest), tokens[at - 1]
+    variant = " ".join(sorted(t for t in canonical if t not in STOPWORDS))
     return NameFeatures(
         surface=surface,
         norm=norm,
@@ -274,8 +275,8 @@ def analyse(surface: str) -> NameFeatures:
         capitalised=capitalised,
         implied_type=implied,
         numbers=frozenset(numbers),
-        variant=" ".join(sorted(t for t in canonical if t not in STOPWORDS)),
-        acronym_forms=frozenset(forms),
+        variant=core if variant == core else variant,  # one string where they agree: 506,032 names at 10^6
+        acronym_forms=tuple(sorted(forms)),
         base=base,
         qualifier=qualifier,
         head=head,
@@ -394,7 +395,7 @@ def person_evidence(a: NameFeatures, b: NameFeatures) -> float | None:
 def acronym_of(short: NameFeatures, long: NameFeatures) -> bool:
     """``short`` is written as an acronym and is the initials of ``long`` ("IBM" / "International Business Machines",
     "WWII" / "World War II", "G7" / "Group of Seven")."""
-    return short.is_acronym and len(long.tokens) > 1 and not short.acronym_forms.isdisjoint(long.acronyms)
+    return short.is_acronym and len(long.tokens) > 1 and any(a in long.acronyms for a in short.acronym_forms)
 
 
 def contains(a: NameFeatures, b: NameFeatures) -> bool:

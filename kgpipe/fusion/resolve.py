@@ -277,8 +277,8 @@ class EntityIndex:
                     node.raw.add(m.name)
                 if coarse_type(m.type):
                     node.types[m.type] += 1
-                for relation, other in m.facts:
-                    node.facts.add((" ".join(relation.casefold().split()), normalise_name(other)))
+                if m.facts:
+                    node.facts = {*node.facts, *((" ".join(r.casefold().split()), normalise_name(o)) for r, o in m.facts)}
                 if m.context:
                     node.contexts.add(context_ids.setdefault(m.context, len(context_ids)))
                     node.context = node.context or m.context
