@@ -1,31 +1,45 @@
 """How much two resolution nodes look like one entity: a score in [0, 1], or ``None`` when they cannot be.
 
 Scores are rule strengths, not probabilities; ``MERGE_AT`` joins, ``REVIEW_AT``..``MERGE_AT`` is the
-band an LLM may adjudicate. The rules, strongest first:
+band an LLM may adjudicate. ``explain_pair`` also names the rule. The rules, strongest first:
 
 ========================================  =====  ============================================
 evidence                                  score  example
 ========================================  =====  ============================================
+curated alias (ontology, alias file)      1.00   "Peking" / "Beijing"
 same core name                            1.00   "Apple Inc." / "Apple"; "Dr. Marie Curie" / "Marie Curie"
-same words in another order               0.95   "University of Paris" / "Paris University"
-acronym of the other                      0.90   "IBM" / "International Business Machines"
-person: first name + a shared surname     0.90   "Marie Curie" / "Marie Skłodowska-Curie"
+same words in another order, or the same  0.95   "University of Paris" / "Paris University";
+variant (numbers as digits, initials            "Second World War" / "World War II";
+joined)                                          "U N Security Council" / "UN Security Council"
+acronym of the other                      0.90   "IBM" / "International Business Machines"; "G7" /
+                                                 "Group of Seven"; "WWII" / "World War II"
+generic head noun (a place word only for  0.90   "Yangtze River" / "Yangtze" (typed River);
+the same kind of place)                          "the ResNet model" / "ResNet"
+person: first name + a shared surname     0.90   "Marie Curie" / "Marie Skłodowska-Curie"; "Bill" / "William"
 plural of a common noun                   0.90   "apples" / "apple"
-one-word short form, unique in context    0.85   "Jordan" / "Michael Jordan" (same chunk)
+trailing qualifier                        0.85   "Springfield, Illinois" / "Springfield"
+one-word short form                       0.85   "Jordan" / "Michael Jordan"
 spelling variant (differing words' edit   0.85   "Tchaikovsky" / "Tchaikowsky"; "RedHat" / "Red Hat"
 ratio >= 0.85, or only spacing differs)
+person name that starts a longer one      0.65   (LLM band) "John Paul" / "John Paul Jones"
 near spelling (edit ratio >= 0.8)         0.65   (LLM band)
 MiniLM cosine >= 0.7, no shared word      0.65   (LLM band) "Munich" / "München"
 ========================================  =====  ============================================
 
+The ``SHORT_RULES`` (short form, qualifier, head noun) join a bare name to a longer one only when it
+has one candidate cluster (``kgpipe.fusion.cluster``). Facts: one in common lifts a prefix or a near
+spelling by 0.15 (to a merge); two values of a one-valued relation (born, died) take 0.3 off.
+
 Vetoes (``None``): declared coarse types differ; a proper name against a common noun; different
-numbers ("Windows 10" / "Windows 11"); person names with different first names ("Pierre Curie" /
-"Marie Curie"); two different full names with the same initials, so that an acronym cannot chain
-them ("Cable News Network" / "convolutional neural network"). ``OTHER_SURNAME``: the same first
-name with other surnames, a veto that a third name bearing both lifts ("Marie Curie" / "Marie
-Skłodowska", joined by "Marie Skłodowska-Curie"). One name's words being part of the other's is
-never evidence ("Red Hat" / "Red Hat Enterprise Linux"). A spaCy type that disagrees lowers a
-score by 0.1 rather than vetoing; types that agree add 0.02, which only orders equal evidence.
+numbers however written ("Windows 10" / "Windows 11", "World War I" / "Second World War");
+different qualifiers ("Springfield, Illinois" / "Springfield, Massachusetts"); person names with
+different first names ("Pierre Curie" / "Marie Curie"); two different full names with the same
+initials, so that an acronym cannot chain them ("Cable News Network" / "convolutional neural
+network"). ``OTHER_SURNAME``: the same first name with other surnames, a veto that a third name
+bearing both lifts ("Marie Curie" / "Marie Skłodowska", joined by "Marie Skłodowska-Curie"). One
+name's words being part of the other's is never evidence ("Red Hat" / "Red Hat Enterprise Linux").
+A spaCy type that disagrees lowers a score by 0.1 rather than vetoing; types that agree add 0.02,
+which only orders equal evidence.
 """
 
 from __future__ import annotations

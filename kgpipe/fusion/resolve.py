@@ -8,10 +8,12 @@ How (Graphusion-style fusion, made incremental):
 2. **Blocking.** Nodes are compared only when they share a key from ``names.blocking_keys``
    (core name, bag of words, acronym/initials, first initial with a surname, a word, five-letter
    prefix and suffix); inside a key's block each node meets its ``window`` nearest neighbours in
-   name order, so the cost grows with the number of nodes, not its square. A one-word name that
-   is the only person in its context with that word also meets the full name ("Jordan" →
-   "Michael Jordan"). With an adjudicator, small runs add each name's nearest MiniLM neighbours
-   (synonyms such as "Munich"/"München" share no key).
+   name order, so the cost grows with the number of nodes, not its square. A one-word name also
+   meets the person names whose first or last word it is in its own context, or (typed as a
+   person, as a surname only) in the run and the graph ("Jordan" → "Michael Jordan"); a one-word
+   person name is one node per context, so each document's "Obama" is read on its own. Names of
+   one curated alias group meet each other. With an adjudicator, small runs add each name's
+   nearest MiniLM neighbours (synonyms such as "Munich"/"München" share no key).
 3. **Scoring** (``kgpipe.fusion.match.score_pair``): rules on names (exact core, same words, acronym,
    person names, plurals, typos) and vetoes: different coarse types, proper name versus common
    noun, different numbers, different first names. MiniLM cosine only sends a pair to review.
@@ -19,7 +21,8 @@ How (Graphusion-style fusion, made incremental):
    clusters unless a veto links them (a surname veto is lifted by a member bearing both
    surnames), an acronym would join two full names, or both clusters already are graph entities
    (fusion never merges or splits what the graph has). Borderline edges go to an adjudicator
-   (an LLM) when one is given; without one they stay apart.
+   (an LLM) when one is given; without one they stay apart. Short and bare names join last, and
+   only when they can stand for one cluster (else they are listed in ``stats["ambiguous"]``).
 5. **Ids.** A cluster holding a graph entity keeps its id and gains the new names as aliases; a new
    cluster's id is ``entity_id(canonical name)`` (so a rebuild finds the same ids), typed and
    numbered only when a homonym already holds that id.
