@@ -59,6 +59,19 @@ def test_cli_eval_fusion_prints_json(capsys):
     assert main(["eval", "fusion"]) == 2  # --gold is required
 
 
+def test_cli_eval_fusion_reads_an_alias_file(capsys, tmp_path):
+    from kgpipe.cli import main
+
+    aliases = tmp_path / "aliases.tsv"
+    aliases.write_text("Beijing\tPeking\nMumbai\tBombay\n", encoding="utf-8")
+    assert main(["eval", "fusion", "--gold", GOLD, "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(["eval", "fusion", "--gold", GOLD, "--json", "--aliases", str(aliases)]) == 0
+    aliased = json.loads(capsys.readouterr().out)
+    assert aliased["predicted_clusters"] == plain["predicted_clusters"] - 2
+    assert aliased["b_cubed"]["recall"] > plain["b_cubed"]["recall"] and aliased["b_cubed"]["precision"] == 1.0
+
+
 TEXT_GOLD = "data/fusion_gold_text.jsonl"
 
 
