@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Hashable, Sequence
 
 from ..errors import DataError
-from ..fusion.match import MERGE_AT
+from ..fusion.match import MERGE_AT, explain_pair
 from ..fusion.resolve import EntityIndex, Trace
 from ..records import GENERIC_TYPE, MentionIn
 
@@ -71,6 +71,19 @@ def pairwise(predicted: Sequence[Hashable], gold: Sequence[Hashable]) -> dict[st
     return _prf(true / said if said else 1.0, true / real if real else 1.0)
 
 
+def explain(trace: Trace, i: int, j: int) -> dict[str, Any]:
+    """Why mentions ``i`` and ``j`` were (not) joined as a pair: the rule, its score, whether they were compared."""
+    a, b = trace.mention_node[i], trace.mention_node[j]
+    if a == b:
+        return {"rule": "one node (same normalised name, type and kind)", "score": 1.0, "compared": True}
+    score, rule = explain_pair(trace.nodes[a], trace.nodes[b])
+    found: dict[str, Any] = {"rule": rule, "score": None if score is None else round(score, 3),
+                             "compared": (min(a, b) << 32 | max(a, b)) in trace.compared}  # fmt: skip
+    if a in trace.ambiguous or b in trace.ambiguous:
+        found["ambiguous"] = trace.nodes[a if a in trace.ambiguous else b].f.surface
+    return found
+
+
 def errors(
     mentions: Sequence[MentionIn], predicted: Sequence[str], gold: Sequence[str], trace: Trace | None = None
 ) -> dict[str, list[Any]]:
@@ -98,7 +111,7 @@ def errors(
                 continue
             why = [{"pair": [mentions[i].name, mentions[j].name], **found}
                    for k, i in enumerate(items) for j in items[k + 1 :] if gold[i] != gold[j]
-                   for found in [trace.explain(i, j)] if (found["score"] or 0) >= MERGE_AT and found["compared"]]  # fmt: skip
+                   for found in [explain(trace, i, j)] if (found["score"] or 0) >= MERGE_AT and found["compared"]]  # fmt: skip
             merged.append({"names": names, "why": why or [{"rule": "joined through other names"}]})
     split: list[Any] = []
     for items in by_gold.values():
@@ -112,7 +125,7 @@ def errors(
         first = [i for i in items if predicted[i] == pieces[0]]
         why = []
         for piece in pieces[1:]:
-            found = [(trace.explain(i, j), i, j) for i in first for j in items if predicted[j] == piece]
+            found = [(explain(trace, i, j), i, j) for i in first for j in items if predicted[j] == piece]
             best, i, j = max(found, key=lambda f: (f[0]["compared"], f[0]["score"] is not None, f[0]["score"] or 0))
             why.append({"pair": [mentions[i].name, mentions[j].name], **best})
         split.append({"names": names, "why": why})

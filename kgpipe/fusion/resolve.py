@@ -58,24 +58,13 @@ _MAX_BLOCK = 5000  # a word shared by more names than this says nothing about id
 
 @dataclass
 class Trace:
-    """What explains a resolution: the nodes, each mention's node, the pairs compared, the ambiguous short names."""
+    """What explains a resolution (``kgpipe.eval.fusion.explain``): the nodes, each mention's node, the pairs
+    compared (codes ``i << 32 | j``, ``i < j``), the short names left apart as ambiguous."""
 
     nodes: list[Node]
     mention_node: list[int]
-    compared: set[int]  # pair codes i << 32 | j (i < j)
+    compared: set[int]
     ambiguous: set[int]
-
-    def explain(self, i: int, j: int) -> dict[str, Any]:
-        """Why mentions ``i`` and ``j`` were (not) joined as a pair: the rule, its score, whether they were compared."""
-        a, b = self.mention_node[i], self.mention_node[j]
-        if a == b:
-            return {"rule": "one node (same normalised name, type and kind)", "score": 1.0, "compared": True}
-        score, rule = explain_pair(self.nodes[a], self.nodes[b])
-        code = min(a, b) << 32 | max(a, b)
-        found: dict[str, Any] = {"rule": rule, "score": None if score is None else round(score, 3), "compared": code in self.compared}
-        if a in self.ambiguous or b in self.ambiguous:
-            found["ambiguous"] = self.nodes[a if a in self.ambiguous else b].f.surface
-        return found
 
 
 @dataclass
