@@ -89,8 +89,11 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
-    from .ingest.interchange import import_triples
+    from .ingest.interchange import import_aliases, import_triples
 
+    if args.alias_file:
+        _print(import_aliases(args.file, settings=settings), args.json)
+        return
     _print(import_triples(args.file, settings=settings, fmt=args.format), args.json)
 
 
@@ -181,7 +184,9 @@ def _eval_fusion(args: argparse.Namespace, settings: Settings) -> Any:
         from .llms import resolve_llm
 
         adjudicate = llm_adjudicator(resolve_llm(settings.llm, settings))
-    return evaluate_fusion(args.gold, adjudicate=adjudicate)
+    from .fusion.aliases import read_aliases
+
+    return evaluate_fusion(args.gold, adjudicate=adjudicate, aliases=read_aliases(settings.aliases) if settings.aliases else ())
 
 
 def _eval_qa(args: argparse.Namespace, settings: Settings) -> Any:
@@ -318,6 +323,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("paths", nargs="+")
     sp.add_argument("--ontology", help="ontology name in ontologies/ (general, the default; scierc) or a path; \"\" for none")
+    sp.add_argument("--aliases", metavar="FILE",
+                    help="curated aliases for fusion: TSV, one entity a line, its names separated by tabs (Beijing<TAB>Peking)")
     sp.add_argument("--batch-size", type=int, help="prompts per LLM batch")
     sp.add_argument("--chunk-tokens", type=int, help="token budget per chunk")
     sp.add_argument("--report", metavar="FILE", help="write what was skipped, failed or rejected (JSON) to FILE")
@@ -340,6 +347,9 @@ def _parser() -> argparse.ArgumentParser:
     sp = add("import", cmd_import, "import triples: TSV head<TAB>relation<TAB>tail, or any RDF format")
     sp.add_argument("file")
     sp.add_argument("--format", help="tsv, or an rdflib format (turtle, xml, nt, json-ld...); default from the extension")
+    sp.add_argument("--aliases", dest="alias_file", action="store_true",
+                    help="FILE is a curated alias table (TSV, one entity a line, its names separated by tabs): "
+                         "its names become aliases of the existing entity each line names")
 
     sp = add("export", cmd_export, "export the graph", json_flag=False)
     sp.add_argument("--format", required=True, choices=["ttl", "jsonld", "graphml", "tsv"])
@@ -399,6 +409,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--gold", help="fusion: gold mentions, JSON lines {mention, type, cluster[, context]}; graph: gold facts, "
                                    "head<TAB>relation<TAB>tail[<TAB>source] lines (data/sample_gold.tsv)")
     sp.add_argument("--adjudicate", action="store_true", help="fusion: let the LLM (--llm) decide borderline pairs")
+    sp.add_argument("--aliases", metavar="FILE", help="fusion: curated aliases (TSV, one entity a line, its names separated by tabs)")
     sp.add_argument("--kb", help="qa, context, text2cypher: the KB, head<TAB>relation<TAB>tail lines (loaded into a fresh graph)")
     sp.add_argument("--questions", help="qa, context: question<TAB>answer(alt1/alt2/...)[<TAB>gold path] lines (PathQuestion); "
                                         "ask: question<TAB>answer|answer... lines, no answer where the documents do not say")
@@ -420,7 +431,7 @@ def _parser() -> argparse.ArgumentParser:
 
 _FLAG_SETTINGS = (
     "state_dir", "store", "graph", "llm", "progress", "ontology", "batch_size", "chunk_tokens",
-    "judge", "judge_threshold", "denoise", "extraction",
+    "judge", "judge_threshold", "denoise", "extraction", "aliases",
 )
 
 

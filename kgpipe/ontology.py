@@ -72,6 +72,9 @@ class Ontology:
     classes: tuple[OntologyClass, ...]
     relations: tuple[OntologyRelation, ...]
     source: str = ""
+    #: Names of one individual: its ``rdfs:label``/``skos:prefLabel`` and ``skos:altLabel``s, joined over ``owl:sameAs``
+    #: (fusion's curated aliases, ``kgpipe.fusion.aliases``).
+    entity_aliases: tuple[tuple[str, ...], ...] = ()
 
     @cached_property
     def _class_index(self) -> dict[str, OntologyClass]:
@@ -203,7 +206,8 @@ def load_ontology(name_or_path: str | Path) -> Ontology:
     classes, relations = _read_graph(graph)
     if not classes and not relations:
         raise DataError(f"{path}: no classes or properties found")
-    return Ontology(name=path.stem, classes=classes, relations=relations, source=str(path))
+    return Ontology(name=path.stem, classes=classes, relations=relations, source=str(path),
+                    entity_aliases=_read_individuals(graph, {c.iri for c in classes} | {r.iri for r in relations}))
 
 
 # --- reading RDF ----------------------------------------------------------------------------------
@@ -289,3 +293,31 @@ def _read_graph(graph: "Graph") -> tuple[tuple[OntologyClass, ...], tuple[Ontolo
             aliases=tuple(sorted(str(a) for a in graph.objects(iri, SKOS.altLabel))),
         ))
     return tuple(sorted(classes, key=path)), tuple(sorted(relations, key=lambda r: r.label.casefold()))
+
+
+def _read_individuals(graph: "Graph", schema: set[str]) -> tuple[tuple[str, ...], ...]:
+    """Each individual's names (label first, then ``skos:altLabel``s), those linked by ``owl:sameAs`` as one group."""
+    from rdflib import OWL, RDFS, URIRef
+    from rdflib.namespace import SKOS
+
+    names: dict[object, list[str]] = {}
+    for predicate in (SKOS.prefLabel, RDFS.label, SKOS.altLabel):
+        for subject, value in graph.subject_objects(predicate):
+            if isinstance(subject, URIRef) and str(subject) not in schema and not str(subject).startswith(_BUILTIN):
+                names.setdefault(subject, []).append(" ".join(str(value).split()))
+    linked: dict[object, object] = {}
+
+    def find(x: object) -> object:
+        while linked.setdefault(x, x) != x:
+            x = linked[x]
+        return x
+
+    for a, b in graph.subject_objects(OWL.sameAs):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            linked[rb] = ra
+    groups: dict[object, list[str]] = {}
+    for subject in set(names) | set(linked):
+        own = names.get(subject) or ([_local(subject)] if subject in linked else [])
+        groups.setdefault(find(subject), []).extend(own)
+    return tuple(sorted(g for g in (tuple(dict.fromkeys(n for n in v if n)) for v in groups.values()) if len(g) > 1))

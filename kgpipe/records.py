@@ -90,6 +90,9 @@ class MentionIn:
     name: str
     type: str = GENERIC_TYPE
     context: str | None = None
+    #: The facts the mention takes part in, as ``(relation, other name)`` (``"~relation"`` when it is the tail):
+    #: shared ones are evidence of one entity, different values of a one-valued relation (birth date) against it.
+    facts: tuple[tuple[str, str], ...] = ()
 
 
 #: Decides borderline pairs of mentions for fusion: one verdict (same thing or not) per pair, in order.

@@ -156,3 +156,17 @@ def test_cli_query_with_a_nul_parameter(capsys, settings, store) -> None:
     assert code == 0 and json.loads(out) == [{"e.id": "x", "e.name": "a\ufffdb"}]
     code, _, err = _run(capsys, settings, "query", "--params", "{not json", "RETURN 1")
     assert code == 2 and "--params is not valid JSON" in err
+
+
+def test_import_aliases_joins_a_curated_table_to_the_graph(capsys, settings, imported, tmp_path):
+    aliases = tmp_path / "aliases.tsv"
+    aliases.write_text("Warsaw\tWarszawa\tVarsovie\nAtlantis\tAtlantida\n", encoding="utf-8")
+    code, out, _ = _run(capsys, settings, "import", str(aliases), "--aliases", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["aliases_added"] == 2 and report["unmatched"] == 1
+    code, out, _ = _run(capsys, settings, "query", "--json", "MATCH (e:Entity {name: 'Warsaw'}) RETURN e.aliases")
+    assert set(json.loads(out)[0]["e.aliases"]) == {"Warszawa", "Varsovie"}
+    lonely = tmp_path / "lonely.tsv"
+    lonely.write_text("Warsaw\n", encoding="utf-8")
+    code, _, err = _run(capsys, settings, "import", str(lonely), "--aliases")
+    assert code == 2 and "two or more names" in err

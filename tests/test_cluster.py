@@ -157,3 +157,34 @@ def test_canonical_name():
     assert canonical_name(Counter({"Apple": 1, "apple": 1}), "common") == "apple"  # shows the kind
     assert canonical_name(Counter({"Apple": 2}), "common") == "apple"  # lower-cased to show it
     assert canonical_name(Counter({"red hat": 2}), "named") == "Red Hat"  # title-cased to show it
+
+
+def test_a_short_name_joins_its_one_candidate_and_stays_apart_when_it_has_two():
+    nodes = make(["Obama", "Barack Obama", "Michelle Obama"])
+    codes = pairs((0, 1), (0, 2))
+    scores, bare = np.array([0.85, 0.85]), np.array([0, 0], dtype=np.int64)
+    ambiguous: list = []
+    roots = cluster(nodes, codes, scores, pairs((1, 2)), pairs(), bare, ambiguous)
+    assert len(set(roots)) == 3 and ambiguous == [(0, [1, 2])]  # two candidates: apart, and reported
+    # Its own document first: "Obama" and "Barack Obama" share a context, "Michelle Obama" is elsewhere.
+    nodes[0].contexts, nodes[1].contexts, nodes[2].contexts = {7}, {7}, {8}
+    ambiguous = []
+    roots = cluster(nodes, codes, scores, pairs((1, 2)), pairs(), bare, ambiguous)
+    assert same(roots, 0, 1) and not same(roots, 0, 2) and ambiguous == []
+    # Candidates that are one cluster are one candidate.
+    nodes[2].contexts = {7}
+    roots = cluster(nodes, pairs((0, 1), (0, 2), (1, 2)), np.array([0.85, 0.85, 0.9]), pairs(), pairs(),
+                    np.array([0, 0, -1], dtype=np.int64))  # fmt: skip
+    assert same(roots, 0, 1, 2)
+
+
+def test_an_ambiguous_short_name_does_not_join_through_its_other_edges():
+    # Two "Obama" nodes (two documents) with the same name: the ambiguous one must not follow the resolved one.
+    nodes = make(["Obama", "Obama", "Barack Obama", "Michelle Obama"])
+    nodes[0].contexts, nodes[1].contexts, nodes[2].contexts, nodes[3].contexts = {1}, {2}, {1, 2}, {2}
+    codes = pairs((0, 1), (0, 2), (1, 2), (1, 3))
+    scores = np.array([1.0, 0.85, 0.85, 0.85])
+    bare = np.array([-1, 0, 1, 1], dtype=np.int64)
+    ambiguous: list = []
+    roots = cluster(nodes, codes, scores, pairs((2, 3)), pairs(), bare, ambiguous)
+    assert same(roots, 0, 2) and not same(roots, 1, 2) and not same(roots, 1, 3) and [x for x, _ in ambiguous] == [1]

@@ -42,10 +42,10 @@ def test_shipped_gold_set_has_hard_cases_and_fusion_scores_above_target():
     rows = [json.loads(line) for line in open(GOLD, encoding="utf-8")]
     assert len(rows) >= 150 and len({r["cluster"] for r in rows}) >= 50
     report = evaluate_fusion(GOLD)
-    assert report["b_cubed"]["f1"] >= 0.9
-    assert report["b_cubed"]["precision"] >= 0.95
+    assert report["b_cubed"]["f1"] >= 0.95  # issue 12's target (0.952 measured)
+    assert report["b_cubed"]["precision"] >= 0.98
     assert report["candidate_pairs"] < report["all_pairs"] / 10
-    merged = {frozenset(label.split("[")[1].rstrip("]") for label in group) for group in report["errors"]["merged"]}
+    merged = {frozenset(label.split("[")[1].rstrip("]") for label in group["names"]) for group in report["errors"]["merged"]}
     for apart in ({"apple_inc", "apple_fruit"}, {"marie_curie", "pierre_curie"}, {"cnn_network", "cnn_model"}):
         assert not any(apart <= group for group in merged)
 
@@ -57,3 +57,54 @@ def test_cli_eval_fusion_prints_json(capsys):
     report = json.loads(capsys.readouterr().out)
     assert set(report["b_cubed"]) == {"precision", "recall", "f1"} and report["mentions"] >= 150
     assert main(["eval", "fusion"]) == 2  # --gold is required
+
+
+def test_cli_eval_fusion_reads_an_alias_file(capsys, tmp_path):
+    from kgpipe.cli import main
+
+    aliases = tmp_path / "aliases.tsv"
+    aliases.write_text("Beijing\tPeking\nMumbai\tBombay\n", encoding="utf-8")
+    assert main(["eval", "fusion", "--gold", GOLD, "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(["eval", "fusion", "--gold", GOLD, "--json", "--aliases", str(aliases)]) == 0
+    aliased = json.loads(capsys.readouterr().out)
+    assert aliased["predicted_clusters"] == plain["predicted_clusters"] - 2
+    assert aliased["b_cubed"]["recall"] > plain["b_cubed"]["recall"] and aliased["b_cubed"]["precision"] == 1.0
+
+
+TEXT_GOLD = "data/fusion_gold_text.jsonl"
+
+
+def test_second_gold_set_of_running_text_is_held_out_and_scored():
+    """The second set (mentions in paragraphs of news, science, biographies) was written before the rules of issue 12
+    and not tuned on; this holds its measured figures (P 0.991, F1 0.907) against regressions."""
+    with open(TEXT_GOLD, encoding="utf-8") as lines:
+        rows = [json.loads(line) for line in lines if not line.startswith("#")]
+    assert len(rows) >= 150 and all(r.get("context") for r in rows)
+    report = evaluate_fusion(TEXT_GOLD)
+    assert report["b_cubed"]["precision"] >= 0.98 and report["b_cubed"]["f1"] >= 0.9
+
+
+def test_errors_say_which_rule_joined_or_failed_to_join(tmp_path):
+    path = tmp_path / "gold.jsonl"
+    lines = [
+        {"mention": "Michael Jordan", "type": "Person", "cluster": "mj"},
+        {"mention": "Michael Jeffrey Jordan", "type": "Person", "cluster": "mj2"},  # wrongly labelled apart: a merge
+        {"mention": "Beijing", "type": "City", "cluster": "bj"},
+        {"mention": "Peking", "type": "City", "cluster": "bj"},  # no rule joins them: a split
+        {"mention": "Bach", "type": "Person", "cluster": "js", "context": "J. S. Bach and C. P. E. Bach played; Bach led."},
+        {"mention": "J. S. Bach", "type": "Person", "cluster": "js", "context": "J. S. Bach and C. P. E. Bach played; Bach led."},
+        {"mention": "C. P. E. Bach", "type": "Person", "cluster": "cpe", "context": "J. S. Bach and C. P. E. Bach played; Bach led."},
+    ]
+    path.write_text("\n".join(json.dumps(x) for x in lines), encoding="utf-8")
+    report = evaluate_fusion(path, ner=False)
+    (merged,) = report["errors"]["merged"]
+    assert merged["why"][0]["rule"] == "person name" and merged["why"][0]["compared"]
+    why = {tuple(s["names"]): s["why"][0] for s in report["errors"]["split"]}
+    assert why[("Beijing", "Peking")]["rule"] == "no evidence" and why[("Beijing", "Peking")]["score"] == 0.0
+    bach = why[("Bach", "J. S. Bach")]
+    assert bach["rule"] == "short form" and bach["ambiguous"] == "Bach"
+    assert [a["mention"] for a in report["ambiguous"]] == ["Bach"]
+    # A curated alias joins the split pair.
+    aliased = evaluate_fusion(path, ner=False, aliases=[("Beijing", "Peking")])
+    assert not any("Peking" in " ".join(s["names"]) for s in aliased["errors"]["split"])

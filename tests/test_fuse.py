@@ -137,3 +137,24 @@ def test_building_twice_or_adding_a_document_never_duplicates_an_entity(store):
     assert "Dr. Marie Curie" in after[marie][1]
     apple_fruit = next(i for i, (n, a) in after.items() if n == "apple")
     assert {e.id for e in batches[later_doc.id].entities} >= {ibm, marie, apple_fruit}
+
+
+def test_fuse_gives_each_mention_its_fact_and_resolves_with_the_index_aliases():
+    doc = _doc("people")
+    texts = ["John Paul was born in Kirkbean.", "John Paul Jones was born in Kirkbean.", "Peking is the capital of China.",
+             "Beijing is the capital of China."]  # fmt: skip
+    chunks = [Chunk(f"p-{i}", doc.id, i, text, 0, len(text)) for i, text in enumerate(texts)]
+
+    def t(h: str, r: str, tl: str, k: int, ht: str) -> Triple:
+        return Triple(h, r, tl, ht, "Place", 0.9, Provenance(doc.id, chunks[k].id, "m", "extract.v1"))
+
+    triples = [t("John Paul", "born in", "Kirkbean", 0, "Person"), t("John Paul Jones", "born in", "Kirkbean", 1, "Person"),
+               t("Peking", "capital of", "China", 2, "City"), t("Beijing", "capital of", "China", 3, "City")]  # fmt: skip
+
+    def entities(index: EntityIndex) -> list[set[str]]:
+        groups = _groups(fuse(triples, [doc], chunks, index, ner=False))
+        return sorted((names for names in groups.values() if len(names) > 1), key=sorted)
+
+    # The fact in common lifts the name prefix to a merge; no rule joins the exonym without the alias table.
+    assert entities(EntityIndex()) == [{"John Paul Jones", "John Paul"}]
+    assert entities(EntityIndex(aliases=[("Beijing", "Peking")])) == [{"Beijing", "Peking"}, {"John Paul Jones", "John Paul"}]

@@ -9,7 +9,7 @@ import pytest
 
 from kgpipe.api import query
 from kgpipe.errors import DataError, UnsafeQuery
-from kgpipe.ingest.interchange import export, import_triples
+from kgpipe.ingest.interchange import export, import_aliases, import_triples
 from kgpipe.ingest.write import stats
 
 HOSTILE = [
@@ -145,3 +145,26 @@ def test_graphml_export_of_names_with_control_characters(settings, store):
     buf = io.StringIO()
     export("tsv", buf, settings=settings, store=store)
     assert "Ctl\x01\x07Name\u202e\tknows\x0b\tTab\\tNul\ufffd" in buf.getvalue()  # TSV keeps them
+
+
+def test_import_aliases_joins_existing_entities(settings, store, tmp_path):
+    from kgpipe.fusion.resolve import EntityIndex, MentionIn
+    from kgpipe.stores import cypher
+
+    existing = [
+        {"id": "e-bj", "name": "Beijing", "type": "City", "aliases": ["Beijing City"]},
+        {"id": "e-nl", "name": "Netherlands", "type": "Country", "aliases": []},
+        {"id": "e-hl", "name": "Holland", "type": "Region", "aliases": []},
+    ]
+    for text, params in cypher.upsert_entities(existing):
+        store.execute(text, params, write=True)
+    path = tmp_path / "aliases.tsv"
+    path.write_text("Beijing\tPeking\tPeiping\nNetherlands\tHolland\nAtlantis\tAtlantida\n", encoding="utf-8")
+    report = import_aliases(path, settings=settings, store=store)
+    assert report["entities_updated"] == 1 and report["aliases_added"] == 2 and report["unmatched"] == 1
+    assert report["several"] == [["Netherlands", "Holland"]]  # two entities already: reported, not merged
+    rows = {r[0]: r[1] for r in query("MATCH (e:Entity) RETURN e.id, e.aliases", settings=settings, store=store).rows}
+    assert set(rows["e-bj"]) == {"Beijing City", "Peking", "Peiping"} and not rows["e-nl"] and not rows["e-hl"]
+    # A later build's mentions reach the entity through its new aliases.
+    assert EntityIndex.from_store(store).resolve([MentionIn("Peking", "City")], ner=False).ids == ["e-bj"]
+    assert import_aliases(path, settings=settings, store=store)["aliases_added"] == 0  # idempotent

@@ -14,7 +14,9 @@ from kgpipe.fusion.match import (
     EMBED_REVIEW,
     MERGE_AT,
     REVIEW_AT,
+    SHORT_RULES,
     Node,
+    explain_pair,
     is_person,
     score_pair,
 )
@@ -66,7 +68,7 @@ def test_plural_of_a_common_noun_but_not_of_a_name():
 def test_short_form_unique_in_context():
     jordan, michael = node("Jordan", 0), node("Michael Jordan", 1)
     assert score_pair(jordan, michael) == 0.0  # a one-word name is no evidence on its own
-    jordan.short_for = michael.idx  # what the resolver sets when "Jordan" has one expansion in its chunk
+    jordan.short_of = frozenset({michael.idx})  # what the resolver sets when "Jordan" may stand for "Michael Jordan"
     assert score_pair(jordan, michael) == pytest.approx(0.85)
     assert score_pair(michael, jordan) == pytest.approx(0.85)
 
@@ -158,3 +160,94 @@ def test_as_mention_type_preference():
     assert bare.as_mention().type == "PLACE"
     bare.context = "Zorblax is a town."
     assert bare.as_mention().context == "Zorblax is a town." and bare.as_mention().name == "Zorblax"
+
+
+def typed(name: str, idx: int, *types: str) -> Node:
+    """A node whose mentions were declared with these specific types ("River", "City")."""
+    from kgpipe.fusion.kinds import coarse_type
+
+    n = node(name, idx, declared=coarse_type(types[0]) if types else None)
+    n.types.update(types)
+    return n
+
+
+@pytest.mark.parametrize(
+    "a, b, rule",
+    [
+        ("Second World War", "World War II", "same words"),  # ordinal word / roman numeral
+        ("World War 2", "World War II", "same words"),  # digits / roman numeral
+        ("type one diabetes", "Type I diabetes", "same words"),  # number word / roman numeral
+        ("Louis the Fourteenth", "Louis XIV", "same words"),  # ordinal word after an article
+        ("Super Bowl LVII", "Super Bowl 57", "same words"),  # roman numeral up to 49 and beyond ("LVII")
+        ("U N Security Council", "UN Security Council", "same words"),  # spaced initials
+        ("WWII", "World War II", "acronym"),  # an acronym ending in a roman numeral
+        ("WW2", "Second World War", "acronym"),  # an acronym with a digit ...
+        ("G7", "Group of Seven", "acronym"),  # ... that stands for a number word
+        ("OECD", "Organisation for Economic Co-operation and Development", "acronym"),  # a hyphenated word: one initial
+        ("Springfield, Illinois", "Springfield", "qualifier"),  # trailing qualifier after a comma
+        ("Springfield (Illinois)", "Springfield", "qualifier"),  # ... or in parentheses
+        ("the ResNet model", "ResNet", "head noun"),  # a descriptive head noun
+        ("Teddy Roosevelt", "Theodore Roosevelt", "person name"),  # a given-name variant from the nicknames package
+        ("Bill Clinton", "William Clinton", "person name"),
+    ],
+)
+def test_name_variant_classes_join(a: str, b: str, rule: str):
+    for x, y in ((a, b), (b, a)):
+        found, why = explain_pair(node(x, 0), node(y, 1))
+        assert why == rule and found is not None and found >= MERGE_AT, (x, y, found, why)
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("World War I", "Second World War"),  # the numbers the variants write differ: still a veto
+        ("Super Bowl LVII", "Super Bowl LIV"),
+        ("Type 1 diabetes", "type two diabetes"),
+        ("Springfield, Illinois", "Springfield (Massachusetts)"),  # same name, different qualifiers
+        ("Pope John Paul I", "John Paul II"),
+    ],
+)
+def test_name_variants_keep_different_things_apart(a: str, b: str):
+    assert score(a, b) is None and score(b, a) is None
+
+
+def test_place_head_nouns_need_the_same_kind_of_place():
+    assert score_pair(typed("Yangtze River", 0, "River"), typed("Yangtze", 1, "River")) == pytest.approx(0.92)
+    assert score_pair(typed("Mount Everest", 0, "Mountain"), typed("Everest", 1, "Mountain")) == pytest.approx(0.92)
+    assert score_pair(typed("Hashemite Kingdom of Jordan", 0, "Country"), typed("Jordan", 1, "Country")) == pytest.approx(0.92)
+    # A lake is not the city that shares its name, nor is a bare name with no type joined on the head noun alone.
+    assert score_pair(typed("Lake Victoria", 0, "Lake"), typed("Victoria", 1, "City")) == 0.0
+    assert score_pair(typed("New York State", 0, "State"), typed("New York", 1)) == 0.0
+
+
+def test_short_name_rules_are_marked_for_the_ambiguity_guard():
+    assert {"short form", "qualifier", "head noun"} <= SHORT_RULES
+    assert explain_pair(node("Senator Warren", 0), node("Warren", 1)) == (1.0, "same name")  # title + surname
+
+
+def test_person_name_prefix_is_not_merged_on_the_name_alone():
+    person = {"declared": "PERSON"}
+    assert score("John Paul", "John Paul Jones", **person) == pytest.approx(0.67)  # review band (types agree: +0.02)
+    assert REVIEW_AT <= score("Jean Paul", "Jean Paul Sartre", **person) < MERGE_AT
+    # Not a prefix guard case: a double-barrelled surname, a title that goes on with "of", a middle name.
+    assert score("Marie Skłodowska", "Marie Skłodowska-Curie", **person) >= MERGE_AT
+    assert score("Louis XIV", "Louis XIV of France", **person) >= MERGE_AT
+    assert score("Michael Jordan", "Michael Jeffrey Jordan", **person) >= MERGE_AT
+
+
+def test_facts_lift_a_review_band_match_and_conflicting_facts_lower_a_merge():
+    def person(name: str, idx: int, *facts: tuple[str, str]) -> Node:
+        n = node(name, idx, declared="PERSON")
+        n.facts = set(facts)
+        return n
+
+    born = ("born in", "kirkbean")
+    assert score_pair(person("John Paul", 0, born), person("John Paul Jones", 1, born)) >= MERGE_AT
+    assert score_pair(person("John Paul", 0, born), person("John Paul Jones", 1, ("born in", "rome"))) < REVIEW_AT
+    # Different birth dates keep two names apart that would merge on the name.
+    assert score_pair(person("Marie Curie", 0, ("born on", "1867")), person("Marie Sklodowska Curie", 1, ("born on", "1934"))) < MERGE_AT
+    # A shared fact does not lift an embedding's guess (related names share facts).
+    a, b = node("Warsaw", 0), node("Poland", 1)
+    a.vector = b.vector = np.array([1.0, 0.0])
+    a.facts = b.facts = {("located in", "europe")}
+    assert score_pair(a, b) == pytest.approx(0.65)

@@ -145,3 +145,24 @@ def test_sample_gold_uses_general_relations(general: Ontology) -> None:
     for head, relation, tail, source in rows:
         assert general.normalise_relation(relation) == relation, relation
         assert source in sources
+
+
+def test_individuals_labels_alt_labels_and_same_as_are_entity_aliases(tmp_path: Path) -> None:
+    path = tmp_path / "places.ttl"
+    path.write_text(
+        """@prefix : <http://example.org/> .
+@prefix owl: <http://www.w3.org/2002/07/owl#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+:City a owl:Class ; rdfs:label "City" ; skos:altLabel "Town" .
+:beijing a :City ; rdfs:label "Beijing" ; skos:altLabel "Peking" .
+:peiping skos:prefLabel "Peiping" ; owl:sameAs :beijing .
+:nl rdfs:label "Netherlands" ; skos:altLabel "Holland", "The Netherlands" .
+:lonely rdfs:label "Nowhere" .
+""",
+        encoding="utf-8",
+    )
+    onto = load_ontology(path)
+    groups = {frozenset(g) for g in onto.entity_aliases}
+    assert groups == {frozenset({"Beijing", "Peking", "Peiping"}), frozenset({"Netherlands", "Holland", "The Netherlands"})}
+    assert not any("Town" in g for g in groups)  # a class's synonyms are not an entity's

@@ -193,3 +193,47 @@ def test_llm_adjudicator_with_the_default_model(gemma):
     assert "München (City)" in build_prompt(MentionIn("Munich", "City"), MentionIn("München", "City"))
     verdicts = llm_adjudicator(gemma)([(MentionIn("Munich", "City"), MentionIn("München", "City"))] * 2)
     assert len(verdicts) == 2 and verdicts[0] == verdicts[1] and all(isinstance(v, bool) for v in verdicts)
+
+
+def test_a_short_name_resolves_in_its_document_first_then_in_the_graph():
+    one = "Barack Obama spoke in Chicago. Obama praised the city."
+    both = "Barack Obama and Michelle Obama visited a school. Obama spoke first."
+    mentions = [
+        MentionIn("Barack Obama", "Person", one),  # 0
+        MentionIn("Obama", "Person", one),  # 1: the one Obama of its document
+        MentionIn("Barack Obama", "Person", both),  # 2
+        MentionIn("Michelle Obama", "Person", both),  # 3
+        MentionIn("Obama", "Person", both),  # 4: two Obamas in its document: ambiguous
+        MentionIn("Mrs. Obama", "Person", both),  # 5: a title and a surname, the same two candidates
+    ]
+    r = EntityIndex().resolve(mentions, ner=False)
+    assert _same(r.ids, 0, 1, 2) and r.ids[3] != r.ids[0]
+    assert r.ids[4] not in (r.ids[0], r.ids[3]) and r.ids[5] not in (r.ids[0], r.ids[3])
+    assert {a["mention"] for a in r.stats["ambiguous"]} == {"Obama", "Mrs. Obama"}
+    # No full name in its own text: the one compatible entity in the graph, and none when the graph has two.
+    index = EntityIndex([Entity("e-tolstoy", "Leo Tolstoy", "Person")])
+    assert index.resolve([MentionIn("Tolstoy", "Person", "Tolstoy wrote long novels.")], ner=False).ids == ["e-tolstoy"]
+    index = EntityIndex([Entity("e-js", "Johann Sebastian Bach", "Person"), Entity("e-cpe", "Carl Philipp Emanuel Bach", "Person")])
+    r = index.resolve([MentionIn("Bach", "Person", "Bach taught all his sons.")], ner=False)
+    assert r.ids[0] not in ("e-js", "e-cpe") and r.stats["ambiguous"][0]["mention"] == "Bach"
+    # A first name alone is read in its document only: Paris of the Iliad is not Paris Hilton.
+    r = EntityIndex().resolve([MentionIn("Paris Hilton", "Person"), MentionIn("Paris", "Person", "In the Iliad, Paris abducted Helen.")], ner=False)
+    assert r.ids[0] != r.ids[1]
+
+
+def test_curated_aliases_join_names_no_rule_finds_but_keep_the_type_veto():
+    index = EntityIndex([Entity("e-nl", "Netherlands", "Country")], aliases=[("Beijing", "Peking", "Peiping"), ("Netherlands", "Holland")])
+    r = index.resolve([MentionIn("Beijing", "City"), MentionIn("Peking", "City"), MentionIn("Peiping"),
+                       MentionIn("Holland", "Country"), MentionIn("Peking", "University")], ner=False)  # fmt: skip
+    assert _same(r.ids, 0, 1, 2) and r.ids[3] == "e-nl" and r.ids[4] != r.ids[0]
+    plain = EntityIndex().resolve([MentionIn("Beijing", "City"), MentionIn("Peking", "City")], ner=False).ids
+    assert plain[0] != plain[1]  # without the table no rule joins them
+
+
+def test_facts_of_the_mentions_are_evidence():
+    def run(born_a: str, born_b: str) -> bool:
+        ids = EntityIndex().resolve([MentionIn("John Paul", "Person", None, (("born in", born_a),)),
+                                     MentionIn("John Paul Jones", "Person", None, (("born in", born_b),))], ner=False).ids  # fmt: skip
+        return ids[0] == ids[1]
+
+    assert run("Kirkbean", "Kirkbean") and not run("Rome", "Kirkbean")

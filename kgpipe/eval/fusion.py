@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Hashable, Sequence
 
 from ..errors import DataError
-from ..fusion.resolve import EntityIndex
+from ..fusion.match import MERGE_AT, explain_pair
+from ..fusion.resolve import EntityIndex, Trace
 from ..records import GENERIC_TYPE, MentionIn
 
 
@@ -70,8 +71,28 @@ def pairwise(predicted: Sequence[Hashable], gold: Sequence[Hashable]) -> dict[st
     return _prf(true / said if said else 1.0, true / real if real else 1.0)
 
 
-def errors(mentions: Sequence[MentionIn], predicted: Sequence[str], gold: Sequence[str]) -> dict[str, list[list[str]]]:
-    """Predicted clusters that mix gold clusters (``merged``) and gold clusters cut in pieces (``split``)."""
+def explain(trace: Trace, i: int, j: int) -> dict[str, Any]:
+    """Why mentions ``i`` and ``j`` were (not) joined as a pair: the rule, its score, whether they were compared."""
+    a, b = trace.mention_node[i], trace.mention_node[j]
+    if a == b:
+        return {"rule": "one node (same normalised name, type and kind)", "score": 1.0, "compared": True}
+    score, rule = explain_pair(trace.nodes[a], trace.nodes[b])
+    found: dict[str, Any] = {"rule": rule, "score": None if score is None else round(score, 3),
+                             "compared": (min(a, b) << 32 | max(a, b)) in trace.compared}  # fmt: skip
+    if a in trace.ambiguous or b in trace.ambiguous:
+        found["ambiguous"] = trace.nodes[a if a in trace.ambiguous else b].f.surface
+    return found
+
+
+def errors(
+    mentions: Sequence[MentionIn], predicted: Sequence[str], gold: Sequence[str], trace: Trace | None = None
+) -> dict[str, list[Any]]:
+    """Predicted clusters that mix gold clusters (``merged``) and gold clusters cut in pieces (``split``).
+
+    With a ``trace``, each error comes as ``{"names": ..., "why": [...]}``: for a split, why the first piece did not
+    join each other piece (the rule and score of the best pair between them, whether blocking compared them, an
+    ambiguous short name); for a merge, the pairs across gold clusters that merged directly and their rule.
+    """
     by_pred: dict[str, list[int]] = defaultdict(list)
     by_gold: dict[str, list[int]] = defaultdict(list)
     for i, (p, g) in enumerate(zip(predicted, gold)):
@@ -81,20 +102,46 @@ def errors(mentions: Sequence[MentionIn], predicted: Sequence[str], gold: Sequen
     def show(i: int) -> str:
         return f"{mentions[i].name} [{gold[i]}]"
 
-    merged = [[show(i) for i in items] for items in by_pred.values() if len({gold[i] for i in items}) > 1]
-    split = [
-        [" | ".join(mentions[i].name for i in items if predicted[i] == p) for p in dict.fromkeys(predicted[i] for i in items)]
-        for items in by_gold.values()
-        if len({predicted[i] for i in items}) > 1
-    ]
+    merged: list[Any] = []
+    for items in by_pred.values():
+        if len({gold[i] for i in items}) > 1:
+            names = [show(i) for i in items]
+            if trace is None:
+                merged.append(names)
+                continue
+            why = [{"pair": [mentions[i].name, mentions[j].name], **found}
+                   for k, i in enumerate(items) for j in items[k + 1 :] if gold[i] != gold[j]
+                   for found in [explain(trace, i, j)] if (found["score"] or 0) >= MERGE_AT and found["compared"]]  # fmt: skip
+            merged.append({"names": names, "why": why or [{"rule": "joined through other names"}]})
+    split: list[Any] = []
+    for items in by_gold.values():
+        pieces = list(dict.fromkeys(predicted[i] for i in items))
+        if len(pieces) < 2:
+            continue
+        names = [" | ".join(mentions[i].name for i in items if predicted[i] == p) for p in pieces]
+        if trace is None:
+            split.append(names)
+            continue
+        first = [i for i in items if predicted[i] == pieces[0]]
+        why = []
+        for piece in pieces[1:]:
+            found = [(explain(trace, i, j), i, j) for i in first for j in items if predicted[j] == piece]
+            best, i, j = max(found, key=lambda f: (f[0]["compared"], f[0]["score"] is not None, f[0]["score"] or 0))
+            why.append({"pair": [mentions[i].name, mentions[j].name], **best})
+        split.append({"names": names, "why": why})
     return {"merged": merged, "split": split}
 
 
-def evaluate_fusion(path: str | Path, *, ner: bool = True, embed: bool = True, adjudicate: Any = None) -> dict[str, Any]:
-    """Resolve the gold file's mentions into an empty index and score them against the gold clusters."""
+def evaluate_fusion(
+    path: str | Path, *, ner: bool = True, embed: bool = True, adjudicate: Any = None, aliases: Sequence[Sequence[str]] = ()
+) -> dict[str, Any]:
+    """Resolve the gold file's mentions into an empty index and score them against the gold clusters.
+
+    ``aliases``: curated groups of names (``kgpipe.fusion.aliases.read_aliases``) the index is given.
+    """
     mentions, gold = load_gold(path)
     started = time.perf_counter()
-    resolution = EntityIndex().resolve(mentions, ner=ner, embed=embed, adjudicate=adjudicate)
+    resolution = EntityIndex(aliases=aliases).resolve(mentions, ner=ner, embed=embed, adjudicate=adjudicate, trace=True)
     seconds = time.perf_counter() - started
     predicted = resolution.ids
     return {
@@ -108,5 +155,6 @@ def evaluate_fusion(path: str | Path, *, ner: bool = True, embed: bool = True, a
         "all_pairs": resolution.stats["all_pairs"],
         "adjudicated_pairs": resolution.stats["adjudicated"],
         "seconds": round(seconds, 2),
-        "errors": errors(mentions, predicted, gold),
+        "ambiguous": resolution.stats["ambiguous"],
+        "errors": errors(mentions, predicted, gold, resolution.trace),
     }

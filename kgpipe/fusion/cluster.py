@@ -37,8 +37,16 @@ def cluster(
     scores: np.ndarray,
     vetoes: np.ndarray,
     bridgeable: np.ndarray,
+    bare: np.ndarray | None = None,
+    ambiguous: list[tuple[int, list[int]]] | None = None,
 ) -> list[int]:
     """The cluster root of every node. Pairs are codes ``i << 32 | j``; ``edges[k]`` scored ``scores[k]``.
+
+    ``bare[k]`` (``-1``: none): the node of ``edges[k]`` that is a short or bare form of the other ("Obama" /
+    "Barack Obama", "Springfield" / "Springfield, Illinois"; ``match.SHORT_RULES``). Such a node joins after
+    the others have clustered, and only when its candidates are one cluster: those in its own document if
+    it has any there, else all of them; with two or more it stays apart and ``(node, [roots])`` is appended
+    to ``ambiguous``. Its other edges ("Obama" / "Obama") apply after that, unless it was ambiguous.
 
     ``bridgeable``: person names with one first name and other surnames; they may share a cluster
     only with a member whose surnames include both ("Marie Skłodowska-Curie" joins "Marie Curie"
@@ -104,14 +112,47 @@ def cluster(
         else:
             first_node[node.entity] = node.idx
             entity[root] = node.entity
+    short: dict[int, list[int]] = {}  # bare node -> the nodes it may be short for
+    if bare is not None and len(bare):
+        is_short = bare >= 0
+        for code, x in zip(edges[is_short].tolist(), bare[is_short].tolist()):
+            short.setdefault(x, []).append((code & 0xFFFFFFFF) if x == code >> 32 else code >> 32)
+        edges, scores = edges[~is_short], scores[~is_short]
+    deferred: list[int] = []
     for code in edges[np.lexsort((edges, -scores))].tolist():  # best first; ties in name order
         i, j = code >> 32, code & 0xFFFFFFFF
+        if i in short or j in short:
+            deferred.append(code)
+            continue
         a, b = find(i), find(j)
         if a == b or (a in entity and b in entity):
             continue
         if (acronym[i] or acronym[j]) and a in full and b in full:
             continue  # an acronym between two clusters that both hold full names: it may stand for either
         if blocked(a, b):
+            continue
+        join(a, b)
+    resolved: set[int] = set()
+    unclear: set[int] = set()
+    for x in sorted(short):
+        own = find(x)
+        near = {find(p) for p in short[x] if nodes[p].contexts & nodes[x].contexts} - {own}
+        roots = near or {find(p) for p in short[x]} - {own}
+        if len(roots) == 1:
+            (root,) = roots
+            if not (own in entity and root in entity) and not blocked(own, root):
+                join(own, root)
+                resolved.add(x)
+        elif roots:
+            unclear.add(x)
+            if ambiguous is not None:
+                ambiguous.append((x, sorted(roots)))
+    for code in deferred:
+        i, j = code >> 32, code & 0xFFFFFFFF
+        if i in unclear or j in unclear or (i in resolved and j in resolved):
+            continue
+        a, b = find(i), find(j)
+        if a == b or (a in entity and b in entity) or blocked(a, b):
             continue
         join(a, b)
     return [find(i) for i in range(n)]

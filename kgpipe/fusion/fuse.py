@@ -60,8 +60,8 @@ def fuse_mentions(
     mentions: list[MentionIn] = []
     for t in triples:
         context = chunk_text.get(t.provenance.chunk_id) if t.provenance else None
-        mentions.append(MentionIn(t.head, t.head_type or GENERIC_TYPE, context))
-        mentions.append(MentionIn(t.tail, t.tail_type or GENERIC_TYPE, context))
+        mentions.append(MentionIn(t.head, t.head_type or GENERIC_TYPE, context, ((t.relation, t.tail),)))
+        mentions.append(MentionIn(t.tail, t.tail_type or GENERIC_TYPE, context, ((f"~{t.relation}", t.head),)))
     return index.resolve(mentions, **resolve_options)
 
 

@@ -1,42 +1,68 @@
 """How much two resolution nodes look like one entity: a score in [0, 1], or ``None`` when they cannot be.
 
 Scores are rule strengths, not probabilities; ``MERGE_AT`` joins, ``REVIEW_AT``..``MERGE_AT`` is the
-band an LLM may adjudicate. The rules, strongest first:
+band an LLM may adjudicate. ``explain_pair`` also names the rule. The rules, strongest first:
 
 ========================================  =====  ============================================
 evidence                                  score  example
 ========================================  =====  ============================================
+curated alias (ontology, alias file)      1.00   "Peking" / "Beijing"
 same core name                            1.00   "Apple Inc." / "Apple"; "Dr. Marie Curie" / "Marie Curie"
-same words in another order               0.95   "University of Paris" / "Paris University"
-acronym of the other                      0.90   "IBM" / "International Business Machines"
-person: first name + a shared surname     0.90   "Marie Curie" / "Marie Skłodowska-Curie"
+same words in another order, or the same  0.95   "University of Paris" / "Paris University";
+variant (numbers as digits, initials            "Second World War" / "World War II";
+joined)                                          "U N Security Council" / "UN Security Council"
+acronym of the other                      0.90   "IBM" / "International Business Machines"; "G7" /
+                                                 "Group of Seven"; "WWII" / "World War II"
+generic head noun (a place word only for  0.90   "Yangtze River" / "Yangtze" (typed River);
+the same kind of place)                          "the ResNet model" / "ResNet"
+person: first name + a shared surname     0.90   "Marie Curie" / "Marie Skłodowska-Curie"; "Bill" / "William"
 plural of a common noun                   0.90   "apples" / "apple"
-one-word short form, unique in context    0.85   "Jordan" / "Michael Jordan" (same chunk)
+trailing qualifier                        0.85   "Springfield, Illinois" / "Springfield"
+one-word short form                       0.85   "Jordan" / "Michael Jordan"
 spelling variant (differing words' edit   0.85   "Tchaikovsky" / "Tchaikowsky"; "RedHat" / "Red Hat"
 ratio >= 0.85, or only spacing differs)
+person name that starts a longer one      0.65   (LLM band) "John Paul" / "John Paul Jones"
 near spelling (edit ratio >= 0.8)         0.65   (LLM band)
 MiniLM cosine >= 0.7, no shared word      0.65   (LLM band) "Munich" / "München"
 ========================================  =====  ============================================
 
+The ``SHORT_RULES`` (short form, qualifier, head noun) join a bare name to a longer one only when it
+has one candidate cluster (``kgpipe.fusion.cluster``). Facts: one in common lifts a prefix or a near
+spelling by 0.15 (to a merge); two values of a one-valued relation (born, died) take 0.3 off.
+
 Vetoes (``None``): declared coarse types differ; a proper name against a common noun; different
-numbers ("Windows 10" / "Windows 11"); person names with different first names ("Pierre Curie" /
-"Marie Curie"); two different full names with the same initials, so that an acronym cannot chain
-them ("Cable News Network" / "convolutional neural network"). ``OTHER_SURNAME``: the same first
-name with other surnames, a veto that a third name bearing both lifts ("Marie Curie" / "Marie
-Skłodowska", joined by "Marie Skłodowska-Curie"). One name's words being part of the other's is
-never evidence ("Red Hat" / "Red Hat Enterprise Linux"). A spaCy type that disagrees lowers a
-score by 0.1 rather than vetoing; types that agree add 0.02, which only orders equal evidence.
+numbers however written ("Windows 10" / "Windows 11", "World War I" / "Second World War");
+different qualifiers ("Springfield, Illinois" / "Springfield, Massachusetts"); person names with
+different first names ("Pierre Curie" / "Marie Curie"); two different full names with the same
+initials, so that an acronym cannot chain them ("Cable News Network" / "convolutional neural
+network"). ``OTHER_SURNAME``: the same first name with other surnames, a veto that a third name
+bearing both lifts ("Marie Curie" / "Marie Skłodowska", joined by "Marie Skłodowska-Curie"). One
+name's words being part of the other's is never evidence ("Red Hat" / "Red Hat Enterprise Linux").
+A spaCy type that disagrees lowers a score by 0.1 rather than vetoing; types that agree add 0.02,
+which only orders equal evidence.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
 
 from ..records import GENERIC_TYPE, MentionIn
 from .kinds import compatible, names_a_kind_of_thing
-from .names import OTHER_SURNAME, NameFeatures, acronym_of, contains, edit_ratio, person_evidence, singular
+from .names import (
+    OTHER_SURNAME,
+    STOPWORDS,
+    NameFeatures,
+    acronym_of,
+    contains,
+    edit_ratio,
+    head_type_word,
+    normalise_name,
+    person_evidence,
+    singular,
+)
 
 MERGE_AT = 0.8
 REVIEW_AT = 0.6
@@ -44,11 +70,14 @@ EMBED_REVIEW = 0.7
 TYPO_RATIO = 0.85
 
 
+_NONE: frozenset = frozenset()  # the empty set every node starts with
+
+
 class Node:
     """Mentions that share a normalised name, coarse type and kind; or one name of a graph entity (``entity``)."""
 
     __slots__ = ("idx", "f", "declared", "kind", "entity", "soft", "person", "forms", "raw", "types",
-                 "contexts", "context", "vector", "short_for", "pending")  # fmt: skip
+                 "contexts", "context", "vector", "short_of", "pending", "curated", "facts")  # fmt: skip
 
     def __init__(self, idx: int, f: NameFeatures, declared: str | None, kind: str | None, entity: str | None = None):
         self.idx = idx
@@ -64,7 +93,11 @@ class Node:
         self.contexts: set[int] = set()
         self.context: str | None = None  # one context, to show an adjudicator
         self.vector: np.ndarray | None = None
-        self.short_for: int | None = None
+        self.short_of: frozenset[int] = _NONE  # full names this short name may stand for (``resolve``)
+        self.curated: str | None = None  # the curated alias group of this name (ontology, alias file), if any
+        # (relation, other name normalised) of the facts it takes part in; one shared empty set until it has some
+        # (``frozenset()`` allocates 216 bytes each time: 10 MiB per field at 10^5 mentions, measured)
+        self.facts: set[tuple[str, str]] | frozenset[tuple[str, str]] = _NONE
         self.pending = ""  # the spelling of the mention being added (while nodes are built)
 
     def as_mention(self) -> MentionIn:
@@ -88,51 +121,142 @@ def is_person(node: Node) -> bool:
     return not names_a_kind_of_thing(f.tokens)
 
 
+#: Rules whose edge joins a short or bare name ("Obama", "Springfield", "Yangtze") to a longer one: such a name joins
+#: the one cluster it can stand for, preferring candidates in its own document, and none when it could stand for two.
+SHORT_RULES = frozenset({"short form", "qualifier", "head noun"})
+
+
 def score_pair(a: Node, b: Node) -> float | None:
     """Evidence that ``a`` and ``b`` are one entity (see the module table); ``None`` vetoes the pair.
 
     ``OTHER_SURNAME`` (negative): a veto that a name bearing both surnames can lift (see ``kgpipe.fusion.cluster``).
     """
+    return explain_pair(a, b)[0]
+
+
+def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
+    """``score_pair``'s score and the rule that gave it ("acronym", "different numbers", "no evidence"...)."""
     if not compatible(a.declared, b.declared):
-        return None
+        return None, "different types"
     if a.kind and b.kind and a.kind != b.kind:
-        return None
+        return None, "proper name vs common noun"
     fa, fb = a.f, b.f
+    if a.curated and a.curated == b.curated:
+        return 1.0, "curated alias"
     if fa.numbers != fb.numbers:
-        return None if fa.numbers and fb.numbers else 0.0
+        return (None, "different numbers") if fa.numbers and fb.numbers else (0.0, "numbers on one side")
     person = a.person and b.person
-    evidence = 0.0
+    evidence, rule = 0.0, "no evidence"
     if fa.core == fb.core:
-        evidence = 1.0
+        evidence, rule = 1.0, "same name"
+    elif fa.variant == fb.variant and len(fa.tokens) > 1 and len(fb.tokens) > 1:
+        evidence, rule = 0.95, "same words"  # also numbers as digits/words/roman, spaced initials
+    elif fa.qualifier or fb.qualifier:
+        if fa.qualifier and fb.qualifier:
+            if fa.base == fb.base:
+                return None, "different qualifiers"
+        elif (fa.base if fa.qualifier else fb.base) == (fb.core if fa.qualifier else fa.core):
+            evidence, rule = 0.85, "qualifier"  # "Springfield, Illinois" / "Springfield"
+    elif fa.head != fb.head and _head_noun(a, b):
+        evidence, rule = 0.9, "head noun"
     elif person:
         found = person_evidence(fa, fb)
         if found is None:
-            return None
+            return None, "different first names"
         # A typo: in a surname when the first names agree, anywhere in a one-word name.
         spelling = _spelling(*((fa.tokens[1:], fb.tokens[1:]) if found == OTHER_SURNAME else (fa.tokens, fb.tokens)))
-        evidence = max(found, 0.0) or _acronym(a, b) or _short_form(a, b) or spelling
+        if found > 0 and _strict_prefix(a, b):
+            # "John Paul" / "John Paul Jones": a name that is the start of a longer one is not merged on name alone.
+            evidence, rule = 0.65, "person name prefix"
+        elif found > 0:
+            evidence, rule = found, "person name"
+        elif _acronym(a, b):
+            evidence, rule = 0.9, "acronym"
+        elif _short_form(a, b):
+            evidence, rule = 0.85, "short form"
+        elif spelling:
+            evidence, rule = spelling, "spelling"
         if not evidence and found == OTHER_SURNAME:
-            return OTHER_SURNAME
-    elif a.short_for == b.idx or b.short_for == a.idx:
-        evidence = 0.85
+            return OTHER_SURNAME, "other surname"
+    elif b.idx in a.short_of or a.idx in b.short_of:
+        evidence, rule = 0.85, "short form"
     elif fa.content and fa.content == fb.content:
-        evidence = 0.95
+        evidence, rule = 0.95, "same words"
     elif _acronym(a, b):
-        evidence = 0.9
+        evidence, rule = 0.9, "acronym"
     elif "named" not in (a.kind, b.kind) and singular(fa.core) == singular(fb.core):
-        evidence = 0.9
+        evidence, rule = 0.9, "plural"
     elif not contains(fa, fb):
-        evidence = (0.0 if fa.is_acronym or fb.is_acronym else _spelling(fa.tokens, fb.tokens)) or _embedding(a, b)
+        evidence = 0.0 if fa.is_acronym or fb.is_acronym else _spelling(fa.tokens, fb.tokens)
+        rule = "spelling"
+        if not evidence:
+            evidence, rule = _embedding(a, b), "embedding"
+    else:
+        rule = "one name inside the other"
     if not evidence:
         # Two different full names with the same initials: an acronym may join one, never chain both.
         chain = fa.acronyms & fb.acronyms and not (fa.is_acronym or fb.is_acronym or (a.person and b.person))
-        return None if chain else 0.0
+        return (None, "same initials, different names") if chain else (0.0, rule if rule != "embedding" else "no evidence")
+    if a.facts and b.facts:
+        shift = _fact_evidence(a.facts, b.facts)
+        if shift < 0:
+            evidence, rule = evidence + shift, f"{rule}, conflicting facts"
+        elif shift and rule in _LIFTED:
+            evidence, rule = evidence + shift, f"{rule}, shared facts"
     ta, tb = a.declared or a.soft, b.declared or b.soft
     if not compatible(ta, tb):
         evidence -= 0.1
     elif ta and ta == tb:  # agreeing types break ties: "CNN" (Model) goes to "convolutional neural network"
         evidence += 0.02
-    return evidence
+    return evidence, rule
+
+
+#: Name evidence too weak to merge on (the review band) that facts in common can lift to a merge; an embedding's is
+#: not lifted (related names share facts: Warsaw and Poland both lie in Europe).
+_LIFTED = frozenset({"person name prefix", "spelling"})
+#: Relations with one value per entity: two values are two entities ("born 1735" / "born 1767").
+_FUNCTIONAL = re.compile(r"\b(?:born|birth|died|death|birthplace|birthdate)\b")
+
+
+def _fact_evidence(fa: set[tuple[str, str]], fb: set[tuple[str, str]]) -> float:
+    """+0.15 for a fact in common (same relation, same other entity); -0.3 when a one-valued relation
+    ("born on", "date of birth") has different values; 0.0 otherwise."""
+    if not fa.isdisjoint(fb):
+        return 0.15
+    values: dict[str, set[str]] = {}
+    for relation, other in fa:
+        if _FUNCTIONAL.search(relation):
+            values.setdefault(relation, set()).add(other)
+    for relation, other in fb:
+        if relation in values and other not in values[relation]:
+            return -0.3
+    return 0.0
+
+
+def _strict_prefix(a: Node, b: Node) -> bool:
+    """One name's words start the other's, and the longer goes on with a name word ("John Paul" / "John Paul Jones",
+    not "Louis XIV" / "Louis XIV of France", nor a double-barrelled surname: "Marie Skłodowska" / "Marie Skłodowska-Curie")."""
+    short, long = (a, b) if len(a.f.tokens) < len(b.f.tokens) else (b, a)
+    n = len(short.f.tokens)
+    if n < 2 or n >= len(long.f.tokens) or long.f.tokens[:n] != short.f.tokens or long.f.tokens[n] in STOPWORDS:
+        return False
+    words = [w for form in (long.f.surface, *long.forms, *long.raw) for w in form.split() if "-" in w]
+    return not any(normalise_name(w.split("-")[0]) == short.f.tokens[-1] for w in words)
+
+
+def _head_noun(a: Node, b: Node) -> bool:
+    """A name with a generic head noun and the bare name: "Yangtze River" / "Yangtze", "the ResNet model" / "ResNet".
+
+    A place word ("river", "lake", "mount", "Republic of") joins only a name typed as that kind of place ("Lake
+    Victoria" is not the city of Victoria); a descriptive one ("model", "dataset") any name of a compatible type.
+    """
+    headed, bare = (a, b) if a.f.head else (b, a)
+    if not headed.f.base or headed.f.base != bare.f.core or bare.f.head:
+        return False
+    word = head_type_word(headed.f)
+    if word is None:
+        return True
+    return any(t.split()[-1].casefold().rstrip("s") == word for t in bare.types)
 
 
 def _acronym(a: Node, b: Node) -> float:
@@ -145,7 +269,7 @@ def _acronym(a: Node, b: Node) -> float:
 
 
 def _short_form(a: Node, b: Node) -> float:
-    return 0.85 if a.short_for == b.idx or b.short_for == a.idx else 0.0
+    return 0.85 if b.idx in a.short_of or a.idx in b.short_of else 0.0
 
 
 def _spelling(ta: tuple[str, ...], tb: tuple[str, ...]) -> float:

@@ -9,6 +9,10 @@ comparing millions of candidate pairs costs set and string operations only::
     ['ibm', 'ibmc']
     >>> analyse("Apple Inc.").core, analyse("Apple Inc.").implied_type
     ('apple', 'ORG')
+    >>> analyse("Second World War").variant == analyse("World War II").variant == analyse("World War 2").variant
+    True
+    >>> analyse("Springfield, Illinois").base, analyse("Springfield, Illinois").qualifier
+    ('springfield', 'illinois')
 """
 
 from __future__ import annotations
@@ -18,19 +22,21 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
+from nicknames import NickNamer
 from rapidfuzz.distance import Levenshtein
 
 from ..text import fold_diacritics
 
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+")
 _PUNCT = re.compile(r"[^\w\s&+#]")
-_DIGITS = re.compile(r"\d")
+_DIGITS = re.compile(r"\d+")
 _ROMAN = re.compile(r"(?=[ivxl]{2,}$)(xl|l?x{0,3})(ix|iv|v?i{0,3})$|[ivx]$")  # up to 49; "dc", "mc" are words
 
 #: Titles dropped from the front of a name; their presence marks a person.
 HONORIFICS = frozenset(
     "mr mrs ms miss mx dr doctor prof professor sir dame lord lady madame mme mlle monsieur mister "
-    "rev reverend president senator sen general gen captain capt".split()
+    "rev reverend president senator sen general gen captain capt queen king pope prince princess count countess "
+    "duke duchess emperor empress chancellor governor mayor judge rabbi".split()
 )
 #: Degrees and honours dropped from the end of a person's name. Generational marks ("Jr.", "III") are
 #: kept: "Henry Ford II" is not Henry Ford.
@@ -54,6 +60,28 @@ _NICKNAMES = {
     "pete": "peter", "jack": "john", "johnny": "john", "al": "albert", "fred": "frederick", "maggie": "margaret",
 }  # fmt: skip
 _ACRONYM_CHARS = re.compile(r"[^A-Za-z0-9]")
+_NUMBER_WORDS = {w: str(k) for k, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}  # fmt: skip
+_ORDINAL_WORDS = {w: str(k) for k, w in enumerate(
+    "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+    "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split())}  # fmt: skip
+_ORDINAL_DIGITS = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
+_ROMAN_VALUES = {"i": 1, "v": 5, "x": 10, "l": 50}
+_ROMAN_LETTERS = frozenset(_ROMAN_VALUES)
+#: Generic head nouns a text adds to a name ("Yangtze *River*", "*Mount* Everest", "the ResNet *model*"), with the
+#: type word they name. A *place* head joins the bare name only when that name is typed as the same kind of place
+#: ("Lake Victoria" is not the city of Victoria); a *descriptive* head (``None``) joins any name of a compatible type.
+HEAD_NOUNS = {
+    "river": "river", "lake": "lake", "mount": "mountain", "mountain": "mountain", "sea": "sea", "ocean": "ocean",
+    "island": "island", "desert": "desert", "state": "state", "province": "province", "county": "county",
+    "model": None, "architecture": None, "algorithm": None, "method": None, "dataset": None, "corpus": None,
+    "framework": None, "library": None, "protocol": None, "benchmark": None,
+}  # fmt: skip
+_LEADING_HEADS = frozenset({"lake", "mount", "island"})  # heads written before the name
+#: "<noun> of <name>": the same place under its formal name ("Republic of Poland", "City of Vancouver").
+_FORMAL_PREFIXES = {"republic": "country", "kingdom": "country", "state": "state", "city": "city",
+                    "province": "province", "commonwealth": "country", "island": "island", "isle": "island"}  # fmt: skip
 
 
 @lru_cache(maxsize=1 << 18)
@@ -82,7 +110,74 @@ class NameFeatures:
     is_acronym: bool  # the surface is written like an acronym ("IBM", "U.S.", "AT&T")
     capitalised: bool  # every word starts upper-case (a proper name, as written)
     implied_type: str | None  # "ORG" from a legal-form suffix, "PERSON" from an honorific
-    numbers: frozenset[str]  # numbers and roman numerals after the first word ("World War I" is not "World War II")
+    numbers: frozenset[str]  # numbers, as digits, written as digits, words, ordinals or roman numerals after the first word
+    variant: str  # content words with numbers as digits and spaced initials joined, sorted: what spelling variants share
+    acronym_forms: tuple[str, ...]  # ``letters``, and with trailing roman numerals as digits ("WWII" -> "ww2")
+    base: str  # the core without a trailing qualifier or a generic head noun ("springfield", "yangtze"); "" when none
+    qualifier: str  # the qualifier after a comma or in parentheses ("Springfield, Illinois" -> "illinois")
+    head: str | None  # the generic head noun dropped for ``base`` ("river", "model", "republic")
+
+
+def _roman(token: str) -> str | None:
+    """A roman numeral (up to 49) as digits, ``None`` for anything else."""
+    if not _ROMAN.match(token):
+        return None
+    total = 0
+    for ch, nxt in zip(token, token[1:] + " "):
+        value = _ROMAN_VALUES[ch]
+        total += -value if _ROMAN_VALUES.get(nxt, 0) > value else value
+    return str(total)
+
+
+def _number(token: str, k: int) -> str | None:
+    """A token as the number it writes ("2", "ii", "second", "2nd", "twenty"), as digits; ``None`` if none."""
+    if token.isdigit():
+        return str(int(token))
+    if token.isalpha():
+        word = _NUMBER_WORDS.get(token) or _ORDINAL_WORDS.get(token)
+        if word:
+            return word
+        return _roman(token) if k and _ROMAN_LETTERS.issuperset(token) else None
+    found = _ORDINAL_DIGITS.match(token)
+    return str(int(found.group(1))) if found else None
+
+
+def _canonical_tokens(tokens: Sequence[str]) -> list[str]:
+    """Numbers as digits and runs of single letters joined ("u n security council" -> "un security council")."""
+    out: list[str] = []
+    run = ""
+    for k, t in enumerate(tokens):
+        num = _number(t, k)
+        if num is None and len(t) == 1 and t.isalpha():
+            run += t
+            continue
+        if run:
+            out.append(run)
+            run = ""
+        out.append(num if num is not None else t)
+    if run:
+        out.append(run)
+    return out
+
+
+def _qualified(surface: str) -> tuple[str, str]:
+    """``(name, qualifier)`` of "Springfield, Illinois" or "Springfield (Illinois)"; ``("", "")`` when unqualified.
+
+    A comma before a legal form or a generational mark ("Red Hat, Inc.", "Carter, Jr.") is no qualifier.
+    """
+    text = surface.strip()
+    if text.endswith(")") and "(" in text:
+        name, _, rest = text[:-1].rpartition("(")
+        return (name, rest) if name.strip() and rest.strip() else ("", "")
+    name, comma, rest = text.partition(",")
+    if not comma or not name.strip():
+        return "", ""
+    words = normalise_name(rest).split()
+    if not words or all(w in CORPORATE_SUFFIXES or w in PERSON_SUFFIXES or w in ("jr", "sr") for w in words):
+        return "", ""
+    if len("".join(words)) <= 3 and all(len(w) <= 2 for w in words):  # "Washington, D.C.": an abbreviation, kept
+        return "", ""
+    return name, rest
 
 
 @lru_cache(maxsize=1 << 18)
@@ -122,15 +217,51 @@ def analyse(surface: str) -> NameFeatures:
     joined = _ACRONYM_CHARS.sub("", "".join(kept_cased))
     uppers = sum(ch.isupper() for ch in joined)
     one_word_or_initials = len(kept_cased) == 1 or all(len(w) == 1 for w in kept_cased)
-    is_acronym = one_word_or_initials and 2 <= len(joined) <= 8 and uppers >= 2 and uppers * 2 > len(joined)
+    # Digits count as capitals ("G7", "3M"), but one capital at least.
+    caps = uppers + sum(ch.isdigit() for ch in joined)
+    is_acronym = one_word_or_initials and 2 <= len(joined) <= 8 and uppers >= 1 and caps >= 2 and caps * 2 > len(joined)
+    canonical = _canonical_tokens(tokens)
     acronyms: set[str] = set()
     if len(tokens) > 1:
         for ws in (list(tokens), norm.split()):
             ws = [w for w in ws if not w.isdigit()]
             acronyms.add("".join(w[0] for w in ws))
             acronyms.add("".join(w[0] for w in ws if w not in STOPWORDS))
+        # Numbers keep their digits ("World War II" -> "ww2", "Group of Seven" -> "g7").
+        numbered = [t if t.isdigit() else t[0] for t in canonical if t not in STOPWORDS]
+        if any(t.isdigit() for t in numbered):
+            acronyms.add("".join(numbered))
+            # An ordinal in front goes at the end ("Second World War" -> "ww2").
+            acronyms.add("".join(t for t in numbered if not t.isdigit()) + "".join(t for t in numbered if t.isdigit()))
     raw_words = [w for w in re.split(r"[\s\-]+", surface.strip()) if w and w[0].isalpha()]
     capitalised = bool(raw_words) and all(w[0].isupper() or w.casefold() in STOPWORDS for w in raw_words)
+    letters = _ACRONYM_CHARS.sub("", core)
+    forms = {letters}
+    roman_tail = re.search(r"i{2,3}$", letters)  # "WWII"; not "BEVI", a word that ends like a numeral
+    numbers = {t for t in canonical if t.isdigit()}  # ``canonical`` writes every number in digits
+    numbers |= {str(int(d)) for t in tokens if not t.isdigit() and not t.isalpha() for d in _DIGITS.findall(t)}
+    if is_acronym and roman_tail and roman_tail.start() >= 2 and _roman(roman_tail.group()):
+        forms.add(letters[: roman_tail.start()] + str(_roman(roman_tail.group())))
+        numbers.add(str(_roman(roman_tail.group())))
+    if len(tokens) > 1 and re.search(r"\w-[a-z]", surface):  # "Co-operation" is one initial; "Kaka-Dormi" two names
+        spaced = [w for w in normalise_name(re.sub(r"(?<=\w)-(?=[a-z])", "", fold_diacritics(surface))).split()][lo:]
+        acronyms.add("".join(w[0] for w in spaced if w not in STOPWORDS and w not in CORPORATE_SUFFIXES))
+    base, qualifier, head = "", "", None
+    name, rest = _qualified(surface)
+    if name:
+        base, qualifier = analyse(name).core, normalise_name(rest)
+    elif len(tokens) > 1 and tokens[-1] in HEAD_NOUNS and tokens[-1] not in _LEADING_HEADS:
+        base, head = " ".join(tokens[:-1]), tokens[-1]
+    elif len(tokens) > 1 and tokens[0] in _LEADING_HEADS:
+        base, head = " ".join(tokens[1:]), tokens[0]
+    elif "of" in tokens[1:-1] and tokens[tokens.index("of", 1) - 1] in _FORMAL_PREFIXES:
+        # "Republic of Poland", "Hashemite Kingdom of Jordan", "Democratic Republic of the Congo"
+        at = tokens.index("of", 1)
+        rest = list(tokens[at + 1 :])
+        while len(rest) > 1 and rest[0] in STOPWORDS:
+            rest.pop(0)
+        base, head = " ".join(rest), tokens[at - 1]
+    variant = " ".join(sorted(t for t in canonical if t not in STOPWORDS))
     return NameFeatures(
         surface=surface,
         norm=norm,
@@ -138,13 +269,25 @@ def analyse(surface: str) -> NameFeatures:
         tokens=tokens,
         content=frozenset(t for t in tokens if t not in STOPWORDS),
         compact=core.replace(" ", ""),
-        letters=_ACRONYM_CHARS.sub("", core),
+        letters=letters,
         acronyms=frozenset(a for a in acronyms if len(a) >= 2),
         is_acronym=is_acronym,
         capitalised=capitalised,
         implied_type=implied,
-        numbers=frozenset(t for k, t in enumerate(tokens) if _DIGITS.search(t) or (k and _ROMAN.match(t))),
+        numbers=frozenset(numbers),
+        variant=core if variant == core else variant,  # one string where they agree: 506,032 names at 10^6
+        acronym_forms=tuple(sorted(forms)),
+        base=base,
+        qualifier=qualifier,
+        head=head,
     )
+
+
+def head_type_word(f: NameFeatures) -> str | None:
+    """The type word a name's dropped head noun stands for ("Mount Everest" -> "mountain"); ``None`` if descriptive or none."""
+    if f.head is None or f.qualifier:
+        return None
+    return HEAD_NOUNS.get(f.head) or _FORMAL_PREFIXES.get(f.head)
 
 
 def singular(core: str) -> str:
@@ -168,7 +311,7 @@ def blocking_keys(f: NameFeatures) -> list[str]:
     if len(f.content) > 1:
         keys.append("k:" + " ".join(sorted(f.content)))
     if f.is_acronym or (len(f.tokens) == 1 and 2 <= len(f.letters) <= 6):
-        keys.append(f"a:{f.letters}")
+        keys.extend(f"a:{a}" for a in f.acronym_forms)
     keys.extend(f"a:{a}" for a in f.acronyms)
     keys.extend(f"t:{t}" for t in f.content if len(t) > 1 and not t.isdigit())
     if len(f.tokens) > 1:  # a person's first initial with each surname: "M. Rida", "Mary Ann Rida"
@@ -191,13 +334,26 @@ def edit_ratio(a: str, b: str, floor: float = 0.0) -> float:
     return ratio if ratio >= floor else 0.0
 
 
+@lru_cache(maxsize=1)
+def _nicknamer() -> NickNamer:
+    return NickNamer()
+
+
+@lru_cache(maxsize=1 << 16)
+def _given_name_variants(name: str) -> frozenset[str]:
+    """A given name's variants in the ``nicknames`` package's curated table ("bill" -> william, billy...)."""
+    namer = _nicknamer()
+    return frozenset(namer.nicknames_of(name) | namer.canonicals_of(name))
+
+
 def same_first_name(a: str, b: str) -> bool:
-    """First names that can be the same person's: equal, an initial of the other, or a known nickname."""
+    """First names that can be the same person's: equal, an initial of the other, or a known variant
+    ("Bill"/"William", "Jimmy"/"James"; the ``nicknames`` package's table and a few of kgpipe's own)."""
     if a == b:
         return True
     if len(a) == 1 or len(b) == 1:
         return a[0] == b[0]
-    return _NICKNAMES.get(a, a) == _NICKNAMES.get(b, b)
+    return _NICKNAMES.get(a, a) == _NICKNAMES.get(b, b) or b in _given_name_variants(a) or a in _given_name_variants(b)
 
 
 #: ``person_evidence``: same first name, surnames that cannot be one person's (a veto a third name may lift).
@@ -237,8 +393,9 @@ def person_evidence(a: NameFeatures, b: NameFeatures) -> float | None:
 
 
 def acronym_of(short: NameFeatures, long: NameFeatures) -> bool:
-    """``short`` is written as an acronym and is the initials of ``long`` ("IBM" / "International Business Machines")."""
-    return short.is_acronym and len(long.tokens) > 1 and short.letters in long.acronyms
+    """``short`` is written as an acronym and is the initials of ``long`` ("IBM" / "International Business Machines",
+    "WWII" / "World War II", "G7" / "Group of Seven")."""
+    return short.is_acronym and len(long.tokens) > 1 and any(a in long.acronyms for a in short.acronym_forms)
 
 
 def contains(a: NameFeatures, b: NameFeatures) -> bool:

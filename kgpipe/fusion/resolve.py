@@ -8,10 +8,12 @@ How (Graphusion-style fusion, made incremental):
 2. **Blocking.** Nodes are compared only when they share a key from ``names.blocking_keys``
    (core name, bag of words, acronym/initials, first initial with a surname, a word, five-letter
    prefix and suffix); inside a key's block each node meets its ``window`` nearest neighbours in
-   name order, so the cost grows with the number of nodes, not its square. A one-word name that
-   is the only person in its context with that word also meets the full name ("Jordan" →
-   "Michael Jordan"). With an adjudicator, small runs add each name's nearest MiniLM neighbours
-   (synonyms such as "Munich"/"München" share no key).
+   name order, so the cost grows with the number of nodes, not its square. A one-word name also
+   meets the person names whose first or last word it is in its own context, or (typed as a
+   person, as a surname only) in the run and the graph ("Jordan" → "Michael Jordan"); a one-word
+   person name is one node per context, so each document's "Obama" is read on its own. Names of
+   one curated alias group meet each other. With an adjudicator, small runs add each name's
+   nearest MiniLM neighbours (synonyms such as "Munich"/"München" share no key).
 3. **Scoring** (``kgpipe.fusion.match.score_pair``): rules on names (exact core, same words, acronym,
    person names, plurals, typos) and vetoes: different coarse types, proper name versus common
    noun, different numbers, different first names. MiniLM cosine only sends a pair to review.
@@ -19,7 +21,8 @@ How (Graphusion-style fusion, made incremental):
    clusters unless a veto links them (a surname veto is lifted by a member bearing both
    surnames), an acronym would join two full names, or both clusters already are graph entities
    (fusion never merges or splits what the graph has). Borderline edges go to an adjudicator
-   (an LLM) when one is given; without one they stay apart.
+   (an LLM) when one is given; without one they stay apart. Short and bare names join last, and
+   only when they can stand for one cluster (else they are listed in ``stats["ambiguous"]``).
 5. **Ids.** A cluster holding a graph entity keeps its id and gains the new names as aliases; a new
    cluster's id is ``entity_id(canonical name)`` (so a rebuild finds the same ids), typed and
    numbered only when a homonym already holds that id.
@@ -37,10 +40,11 @@ import numpy as np
 
 from ..records import GENERIC_TYPE, Adjudicator, Entity, MentionIn
 from ..stores import cypher
+from .aliases import alias_table
 from .cluster import assign, cluster, entity_id
-from .kinds import PROPER_CLASSES, coarse_type, kind_in_context, ner_types, surface_kind
-from .match import MERGE_AT, REVIEW_AT, Node, is_person, score_pair
-from .names import analyse, blocking_keys, normalise_name
+from .kinds import PROPER_CLASSES, coarse_type, compatible, kind_in_context, ner_types, surface_kind
+from .match import MERGE_AT, REVIEW_AT, SHORT_RULES, Node, explain_pair, is_person
+from .names import NameFeatures, analyse, blocking_keys, normalise_name, singular
 
 if TYPE_CHECKING:
     from ..llms.embed import Embedder
@@ -53,6 +57,17 @@ _MAX_BLOCK = 5000  # a word shared by more names than this says nothing about id
 
 
 @dataclass
+class Trace:
+    """What explains a resolution (``kgpipe.eval.fusion.explain``): the nodes, each mention's node, the pairs
+    compared (codes ``i << 32 | j``, ``i < j``), the short names left apart as ambiguous."""
+
+    nodes: list[Node]
+    mention_node: list[int]
+    compared: set[int]
+    ambiguous: set[int]
+
+
+@dataclass
 class Resolution:
     """``ids[i]`` is the entity of mention ``i``; ``entities`` are those entities as they should be written."""
 
@@ -60,6 +75,7 @@ class Resolution:
     entities: dict[str, Entity]
     new: set[str] = field(default_factory=set)
     stats: dict[str, Any] = field(default_factory=dict)
+    trace: Trace | None = None
 
 
 class EntityIndex:
@@ -71,8 +87,15 @@ class EntityIndex:
     (True, 1)
     """
 
-    def __init__(self, entities: Iterable[Entity] = (), *, embedder: "Embedder | None" = None) -> None:
+    def __init__(
+        self, entities: Iterable[Entity] = (), *, embedder: "Embedder | None" = None, aliases: Iterable[Sequence[str]] = ()
+    ) -> None:
+        """``aliases``: curated groups of names of one entity (``kgpipe.fusion.aliases``), joined whatever the names."""
         self.entities: dict[str, Entity] = {}
+        self.aliases = alias_table(aliases)  # normalised name -> group key
+        self._alias_names: dict[str, list[str]] = {}
+        for name, key in self.aliases.items():
+            self._alias_names.setdefault(key, []).append(name)
         self._blocks: dict[str, list[tuple[str, str, str]]] = {}  # key -> (core, entity id, surface), sorted on use
         self._unsorted: set[str] = set()
         self._unindexed: list[tuple[str, str]] = []  # (entity id, surface) not yet in ``_blocks``
@@ -141,6 +164,7 @@ class EntityIndex:
         embed_limit: int = 2000,
         window: int = 20,
         exhaustive: bool = False,
+        trace: bool = False,
     ) -> Resolution:
         """Resolve ``mentions`` to entity ids (see the module docstring); the index learns the new entities.
 
@@ -149,13 +173,14 @@ class EntityIndex:
         neighbours (synonyms no name key finds) when the run has at most ``embed_limit`` names
         (embedding costs about 1-5 ms a name on 2 cores). ``ner``: spaCy type hints from the contexts.
         ``exhaustive``: compare every pair of new names instead of blocking (the benchmark's baseline).
+        ``trace``: keep what explains the result in ``Resolution.trace`` (``kgpipe eval fusion``'s error reasons).
         """
         # Resolution makes millions of small acyclic objects; the cycle collector rescanning them
         # was 30% of the time at 300,000 mentions (measured), and grows with the heap. Paused here.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return self._resolve(mentions, adjudicate, ner, embed, embed_limit, window, exhaustive)
+            return self._resolve(mentions, adjudicate, ner, embed, embed_limit, window, exhaustive, trace)
         finally:
             if collecting:
                 gc.enable()
@@ -169,6 +194,7 @@ class EntityIndex:
         embed_limit: int,
         window: int,
         exhaustive: bool,
+        trace: bool = False,
     ) -> Resolution:
         graph_names = self._surface_count()
         nodes, mention_node = self._new_nodes(mentions, ner)
@@ -179,17 +205,20 @@ class EntityIndex:
         else:
             _new_pairs(nodes, window, pairs)
         self._existing_pairs(nodes, n_new, window, pairs)
-        _short_form_pairs(nodes[:n_new], pairs)
+        if self.aliases:
+            self._curated_pairs(nodes, n_new, pairs)
+        _short_form_pairs(nodes, n_new, pairs)
         embedded = 0
         if embed and adjudicate is not None and 0 < n_new <= embed_limit:
             embedded = self._embedding_pairs(nodes, n_new, pairs)
         codes = pairs.unique()
-        edges, scores, vetoes, bridgeable = _score(nodes, codes)
+        edges, scores, vetoes, bridgeable, bare = _score(nodes, codes)
         adjudicated = 0
         if adjudicate is not None:
             edges, scores, adjudicated = _adjudicate(edges, scores, nodes, adjudicate)
         keep = scores >= MERGE_AT
-        roots = cluster(nodes, edges[keep], scores[keep], vetoes, bridgeable)
+        unclear: list[tuple[int, list[int]]] = []
+        roots = cluster(nodes, edges[keep], scores[keep], vetoes, bridgeable, bare[keep], unclear)
         ids, entities, new = assign(nodes, roots, self.entities)
         for entity in entities.values():
             self.add(entity)
@@ -204,8 +233,14 @@ class EntityIndex:
             "adjudicated": adjudicated,
             "embedded_names": embedded,
             "new_entities": len(new),
+            "ambiguous": [
+                {"mention": nodes[x].f.surface, "candidates": sorted({nodes[r].f.surface for r in rs})} for x, rs in unclear
+            ],
         }
-        return Resolution([ids[k] for k in mention_node], entities, new, stats)
+        resolution = Resolution([ids[k] for k in mention_node], entities, new, stats)
+        if trace:
+            resolution.trace = Trace(nodes, mention_node, set(codes.tolist()), {x for x, _ in unclear})
+        return resolution
 
     # -- building nodes ------------------------------------------------------------------------
 
@@ -213,7 +248,7 @@ class EntityIndex:
         contexts = [m.context for m in mentions if m.context]
         ner = ner_types(contexts) if use_ner and contexts else {}
         context_ids: dict[str, int] = {}
-        by_key: dict[tuple[str, str | None, str | None], Node] = {}
+        by_key: dict[tuple[str, str | None, str | None, str | None], Node] = {}
         seen: dict[MentionIn, Node] = {}  # a mention repeated (same name, type, context) is looked at once
         mention_node: list[Node] = []
         for m in mentions:
@@ -223,7 +258,10 @@ class EntityIndex:
                 declared = coarse_type(m.type) or analyse(m.name).implied_type
                 if kind is None and declared in PROPER_CLASSES:  # a company or a person has a proper name
                     kind = "named"
-                key = (normalise_name(m.name), declared, kind)
+                f = analyse(m.name)
+                # A one-word person name ("Obama", "Mrs. Obama") is read in its own document: one node per context.
+                alone = declared == "PERSON" and len(f.tokens) == 1 and not f.is_acronym and m.context
+                key = (normalise_name(m.name), declared, kind, m.context if alone else "")
                 node = by_key.get(key)
                 if node is None:
                     node = by_key[key] = Node(-1, analyse(m.name), declared, kind)
@@ -231,6 +269,8 @@ class EntityIndex:
                     node.raw.add(m.name)
                 if coarse_type(m.type):
                     node.types[m.type] += 1
+                if m.facts:
+                    node.facts = {*node.facts, *((" ".join(r.casefold().split()), normalise_name(o)) for r, o in m.facts)}
                 if m.context:
                     node.contexts.add(context_ids.setdefault(m.context, len(context_ids)))
                     node.context = node.context or m.context
@@ -238,7 +278,7 @@ class EntityIndex:
                 node.pending = form
             node.forms[node.pending] += 1
             mention_node.append(node)
-        nodes = [by_key[key] for key in sorted(by_key, key=lambda k: (k[0], str(k[1]), str(k[2])))]
+        nodes = [by_key[key] for key in sorted(by_key, key=lambda k: (k[0], str(k[1]), str(k[2]), str(k[3])))]
         for idx, node in enumerate(nodes):  # name order: ids do not depend on the order of the mentions
             node.idx = idx
             representative = _representative(node.forms)
@@ -246,7 +286,13 @@ class EntityIndex:
                 node.f = analyse(representative)
             node.soft = ner.get(node.f.norm) or ner.get(node.f.core)
             node.person = is_person(node)
+            node.curated = self._curated(node.f)
         return nodes, [node.idx for node in mention_node]
+
+    def _curated(self, f: NameFeatures) -> str | None:
+        if not self.aliases:
+            return None
+        return self.aliases.get(f.norm) or self.aliases.get(f.core)
 
     def _existing_node(self, nodes: list[Node], made: dict[tuple[str, str], int], entity_id: str, surface: str) -> int:
         key = (entity_id, surface)
@@ -257,6 +303,7 @@ class EntityIndex:
             kind = surface_kind(e.name) or ("named" if declared in PROPER_CLASSES else None)
             node = Node(len(nodes), f, declared, kind, entity=entity_id)
             node.person = is_person(node)
+            node.curated = self._curated(f)
             made[key] = node.idx
             nodes.append(node)
         return made[key]
@@ -272,6 +319,24 @@ class EntityIndex:
                     if key.startswith("a:") and not (node.f.is_acronym or analyse(surface).is_acronym):
                         continue  # shared initials matter only next to an acronym
                     pairs.add(node.idx, self._existing_node(nodes, made, eid, surface))
+
+    def _curated_pairs(self, nodes: list[Node], n_new: int, pairs: "PairSet") -> None:
+        """Every two names of one curated group, among the new names and with the graph's names of the group."""
+        groups: dict[str, list[int]] = {}
+        for node in nodes[:n_new]:
+            if node.curated:
+                groups.setdefault(node.curated, []).append(node.idx)
+        made: dict[tuple[str, str], int] = {(n.entity, n.f.surface): n.idx for n in nodes[n_new:] if n.entity}
+        for key, members in groups.items():
+            for name in self._alias_names.get(key, ()):
+                f = analyse(name)
+                for _, eid, surface in self.candidates(f"n:{singular(f.core)}", f.core, 8):
+                    if self._curated(analyse(surface)) == key:
+                        members.append(self._existing_node(nodes, made, eid, surface))
+            for k, i in enumerate(members):
+                for j in members[k + 1 :]:
+                    if i != j:
+                        pairs.add(i, j)
 
     def _embedding_pairs(self, nodes: list[Node], n_new: int, pairs: "PairSet", k: int = 5) -> int:
         """Each new name's nearest MiniLM neighbours among the new names and (small graphs) the graph's names."""
@@ -357,30 +422,40 @@ def _new_pairs(nodes: list[Node], window: int, pairs: PairSet) -> None:
         pairs.add_window(members, min(m - 1, window // 4 if wide else window))
 
 
-def _short_form_pairs(nodes: list[Node], pairs: PairSet) -> None:
-    """A one-word name and the only multi-word person name in its contexts that contains that word."""
-    people: dict[tuple[int, str], set[int]] = {}
+def _short_form_pairs(nodes: list[Node], n_new: int, pairs: PairSet, limit: int = 50) -> None:
+    """A one-word name and the multi-word person names whose first or last word it is ("Obama" / "Barack Obama").
+
+    Candidates in the name's own contexts when there are any; otherwise, for a name typed as a person, those of
+    the whole run and of the graph whose *surname* it is (a text calls a person by the first name only once it
+    has named them: "Paris" in the Iliad is not Paris Hilton); ``limit`` at most, more say only that the name is
+    ambiguous. Which one it joins, if any, is decided in ``kgpipe.fusion.cluster`` (one candidate cluster, or none).
+    """
+    people: dict[str, list[int]] = {}
+    surnames: dict[str, list[int]] = {}
     for node in nodes:
         if node.person and len(node.f.tokens) > 1:
-            for ctx in node.contexts:
-                for token in (node.f.tokens[0], node.f.tokens[-1]):
-                    people.setdefault((ctx, token), set()).add(node.idx)
-    for node in nodes:
-        if len(node.f.tokens) != 1 or not node.contexts or node.kind == "common":
+            for token in {node.f.tokens[0], node.f.tokens[-1]}:
+                people.setdefault(token, []).append(node.idx)
+            surnames.setdefault(node.f.tokens[-1], []).append(node.idx)
+    for node in nodes[:n_new]:
+        if len(node.f.tokens) != 1 or node.kind == "common" or node.f.is_acronym:
             continue
-        found: set[int] = set()
-        for ctx in node.contexts:
-            found |= people.get((ctx, node.f.tokens[0]), set())
-        if len(found) == 1:
-            node.short_for = found.pop()
-            pairs.add(node.idx, node.short_for)
+        token = node.f.tokens[0]
+        near = [c for c in people.get(token, ()) if nodes[c].contexts & node.contexts and compatible(node.declared, nodes[c].declared)]
+        chosen = near or (surnames.get(token, [])[:limit] if node.declared == "PERSON" else [])
+        if chosen:
+            node.short_of = frozenset(chosen)
+            for c in chosen:
+                pairs.add(node.idx, c)
 
 
-def _score(nodes: list[Node], codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Score every candidate pair: edges worth keeping (codes, scores), vetoes, and surname vetoes."""
-    edges, scores, vetoes, bridgeable = array("q"), array("d"), array("q"), array("q")
+def _score(nodes: list[Node], codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Score every candidate pair: edges worth keeping (codes, scores), vetoes, surname vetoes, and per edge
+    the node that is a short form of the other (``-1``: none; see ``cluster``)."""
+    edges, scores, vetoes, bridgeable, bare = array("q"), array("d"), array("q"), array("q"), array("q")
     for code in codes.tolist():
-        s = score_pair(nodes[code >> 32], nodes[code & 0xFFFFFFFF])
+        i, j = code >> 32, code & 0xFFFFFFFF
+        s, rule = explain_pair(nodes[i], nodes[j])
         if s is None:
             vetoes.append(code)
         elif s < 0:
@@ -388,9 +463,10 @@ def _score(nodes: list[Node], codes: np.ndarray) -> tuple[np.ndarray, np.ndarray
         elif s >= REVIEW_AT:
             edges.append(code)
             scores.append(s)
+            bare.append(-1 if rule not in SHORT_RULES else i if len(nodes[i].f.tokens) < len(nodes[j].f.tokens) else j)
     as_np = [np.frombuffer(a, dtype=np.int64 if a.typecode == "q" else np.float64) if a else np.zeros(0, np.int64 if a.typecode == "q" else np.float64)
-             for a in (edges, scores, vetoes, bridgeable)]  # fmt: skip
-    return as_np[0], as_np[1], as_np[2], as_np[3]
+             for a in (edges, scores, vetoes, bridgeable, bare)]  # fmt: skip
+    return as_np[0], as_np[1], as_np[2], as_np[3], as_np[4]
 
 
 def _adjudicate(

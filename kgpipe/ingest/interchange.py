@@ -21,6 +21,7 @@ from urllib.parse import quote, unquote
 
 from ..config import Settings
 from ..errors import DataError
+from ..fusion.aliases import read_aliases
 from ..fusion.fuse import entity_id, normalise_name
 from ..records import GENERIC_TYPE, Document, Entity, Fact, GraphBatch
 from ..stores import cypher, open_store
@@ -146,6 +147,45 @@ def import_triples(
     replaced = write_version(batch, the_store, built, settings.write_batch)
     return {"file": doc.path, "unchanged": False, "replaced_previous_version": replaced, "triples": len(triples),
             "entities": len(entities), "problems": problems}  # fmt: skip
+
+
+def import_aliases(
+    path: str | os.PathLike[str], *, settings: Settings | None = None, store: "Store | str | None" = None
+) -> dict[str, Any]:
+    """Join a curated alias file (``kgpipe.fusion.aliases``) to the graph's entities: each line that names exactly one
+    existing entity (by its name or an alias, as ``import_triples`` matches) gives it the line's other names as
+    aliases, which later builds fuse into it ("Peking" mentions join the entity "Beijing"). A line naming two
+    entities is reported in ``several`` and changes nothing (fusion never merges entities the graph already has);
+    a line naming none in ``unmatched``.
+    """
+    groups = read_aliases(path)
+    settings = settings or Settings()
+    the_store = open_store(settings, store)
+    known, _ = _known_entities(the_store)
+    current = {r["id"]: list(r["aliases"] or ()) for r in the_store.execute(*cypher.entity_index()).records()}
+    names = {r["id"]: r["name"] or "" for r in the_store.execute(*cypher.entity_index()).records()}
+    added: dict[str, list[str]] = {}
+    several: list[list[str]] = []
+    unmatched = 0
+    for group in groups:
+        hits = list(dict.fromkeys(known[k].id for k in (normalise_name(n) for n in group) if k in known))
+        if not hits:
+            unmatched += 1
+            continue
+        if len(hits) > 1:
+            several.append([names[h] for h in hits])
+            continue
+        eid = hits[0]
+        have = {normalise_name(n) for n in (names[eid], *current[eid], *added.get(eid, ()))}
+        for name in group:
+            if normalise_name(name) not in have:
+                added.setdefault(eid, []).append(name)
+                have.add(normalise_name(name))
+    if added:
+        the_store.execute(*cypher.set_aliases([{"id": e, "aliases": [*current[e], *more]} for e, more in added.items()]),
+                          write=True)  # fmt: skip
+    return {"file": os.path.abspath(path), "groups": len(groups), "entities_updated": len(added),
+            "aliases_added": sum(map(len, added.values())), "unmatched": unmatched, "several": several}  # fmt: skip
 
 
 def _known_entities(store: "Store") -> tuple[dict[str, Entity], dict[str, Entity]]:

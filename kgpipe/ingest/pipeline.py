@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..config import Settings, load_settings
 from ..errors import LLMError, StoreError, StoreUnavailable
+from ..fusion.aliases import read_aliases
 from ..fusion.fuse import EntityIndex, fuse
 from ..progress import bar
 from ..records import Chunk, ChunkFailure, Document, ExtractionFailure, GraphBatch, SkippedFile, Triple, WriteFailure
@@ -201,7 +202,8 @@ def build(
             except LLMError as exc:  # nothing saved; every chunk's judging fails, so the next build retries
                 log.warning("judge calibration of %s failed: %s", the_llm.model_id, exc)
                 calibration = exc
-        index = EntityIndex.from_store(the_store)  # new mentions fuse into the graph's existing entities
+        aliases = [*(ontology.entity_aliases if ontology else ()), *(read_aliases(settings.aliases) if settings.aliases else ())]
+        index = EntityIndex.from_store(the_store, aliases=aliases)  # new mentions fuse into the graph's existing entities
     with bar(total=len(todo), desc="documents", unit="doc", enabled=settings.progress) as docs_bar:
         for docs, chunks in _groups(todo, settings):
             assert the_llm is not None
