@@ -275,6 +275,23 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
     _print(report, args.json)
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    from .serve.app import TOKEN_ENV, ServeLimits, serve
+
+    token = args.write_token or os.environ.get(TOKEN_ENV) or None
+    where = f"http://{args.host}:{args.port}/"
+    print(f"kgpipe: serving graph {settings.graph!r} at {where} (API docs: {where}docs); writes "
+          + ("need the token" if token else f"are off (--write-token or {TOKEN_ENV} turns them on)"), file=sys.stderr)
+    serve(settings, host=args.host, port=args.port, write_token=token,
+          limits=ServeLimits(max_body=args.max_body * 1024 * 1024, max_concurrent=args.max_concurrent))  # fmt: skip
+
+
+def cmd_mcp(args: argparse.Namespace, settings: Settings) -> None:
+    from .serve.mcp import run_stdio
+
+    run_stdio(settings)
+
+
 def cmd_stop(args: argparse.Namespace, settings: Settings) -> None:
     from .stores.falkordb_server import stop_server
 
@@ -339,6 +356,17 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("document")
 
     add("stats", cmd_stats, "counts of what is in the graph")
+
+    sp = add("serve", cmd_serve, "serve the graph: an HTTP API (docs at /docs) and a web page to explore it "
+             "(needs the serve extra: pip install 'kgpipe[serve]')", json_flag=False)
+    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sp.add_argument("--port", type=int, default=8000)
+    sp.add_argument("--write-token", help="allow uploads, deletes and write Cypher from requests that send this token "
+                                          "(default: environment variable KGPIPE_WRITE_TOKEN; none: read-only)")
+    sp.add_argument("--max-body", type=int, default=20, metavar="MIB", help="largest request body (default 20 MiB)")
+    sp.add_argument("--max-concurrent", type=int, default=32, help="requests handled at once (default 32)")
+    add("mcp", cmd_mcp, "an MCP server on stdin/stdout: read-only Cypher, ask, entity lookup, search, provenance and "
+        "the schema as tools for an agent (needs the serve extra)", json_flag=False)
     add("stop", cmd_stop, "stop the embedded FalkorDB server of this state folder (data is saved)")
     add("demo", cmd_demo, "build data/sample into the embedded store and show stats and a sample query")
 

@@ -36,8 +36,8 @@ class MissingCapability(ConfigError):
 class MissingDependency(KgpipeError):
     """An optional package is missing; the message names the install command."""
 
-    def __init__(self, package: str, purpose: str) -> None:
-        super().__init__(f"{purpose} needs the package {package!r}: pip install {package}")
+    def __init__(self, package: str, purpose: str, install: str | None = None) -> None:
+        super().__init__(f"{purpose} needs the package {package!r}: pip install {install or package}")
         self.package = package
 
 
