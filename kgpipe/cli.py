@@ -287,7 +287,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_mcp(args: argparse.Namespace, settings: Settings) -> None:
-    from .serve.mcp import run_stdio
+    from .serve.mcp_server import run_stdio
 
     run_stdio(settings)
 
