@@ -97,6 +97,17 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
     from .ingest.interchange import export
 
+    if args.format == "html":
+        from .serve.html import export_html
+
+        if not args.output or args.output == "-":
+            export_html(sys.stdout, settings=settings, entity=args.entity)
+            return
+        with open(args.output, "w", encoding="utf-8") as out:
+            counts = export_html(out, settings=settings, entity=args.entity)
+        print(f"kgpipe: wrote {args.output}: {counts['nodes']} entities, {counts['edges']} edges (open it in a browser)",
+              file=sys.stderr)
+        return
     if args.output and args.output != "-":
         with open(args.output, "w", encoding="utf-8") as out:
             export(args.format, out, settings=settings)
@@ -349,8 +360,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", help="tsv, or an rdflib format (turtle, xml, nt, json-ld...); default from the extension")
 
     sp = add("export", cmd_export, "export the graph", json_flag=False)
-    sp.add_argument("--format", required=True, choices=["ttl", "jsonld", "graphml", "tsv"])
+    sp.add_argument("--format", required=True, choices=["ttl", "jsonld", "graphml", "tsv", "html"],
+                    help="html: one self-contained page to explore the graph offline (facts with their sentences)")
     sp.add_argument("-o", "--output", help="file to write (default: stdout)")
+    sp.add_argument("--entity", help="html: only this entity's neighbourhood (an entity id, as kgpipe query shows)")
 
     sp = add("delete", cmd_delete, "remove a document (path or id) and what only it supported")
     sp.add_argument("document")

@@ -127,6 +127,11 @@ def test_locate_sentence_prefers_the_sentence_naming_both_ends():
     assert found["text"] == "Ann works for Acme." and found["both_ends"]
     assert locate_sentence(text, ["Bob"], ["Zed"]) is None
     assert locate_sentence(text, ["Bob"], ["Bergen"])["text"] == "Acme is in Bergen."
+    # the relation's words outweigh a second name: the pronoun sentence that states the fact wins
+    text = "Pierre Curie worked at the University of Paris. He was born in Paris in 1859."
+    found = locate_sentence(text, ["Pierre Curie"], ["Paris"], ["born in"])
+    assert found["text"] == "He was born in Paris in 1859." and not found["both_ends"]
+    assert locate_sentence(text, ["Pierre Curie"], ["Paris"], ["works for"])["text"].startswith("Pierre Curie worked")
 
 
 def test_unknown_ids_are_404_with_a_message(client):

@@ -98,7 +98,7 @@ def provenance(store: "Store", the_fact_id: str) -> dict[str, Any]:
         text = c["text"] or ""
         head_names = names.get((f["head_id"], c["chunk_id"]), []) + [f["head"]]
         tail_names = names.get((f["tail_id"], c["chunk_id"]), []) + [f["tail"]]
-        where = locate_sentence(text, head_names, tail_names)
+        where = locate_sentence(text, head_names, tail_names, [f["relation"], *f["wordings"]])
         if where and c["start"] is not None:
             where["document_start"], where["document_end"] = c["start"] + where["start"], c["start"] + where["end"]
         out_chunks.append({"chunk_id": c["chunk_id"], "index": c["index"], "doc_id": c["doc_id"], "text": text,
@@ -121,23 +121,42 @@ def _spans(text: str, names: Iterable[str]) -> list[tuple[int, int]]:
     return sorted(spans)
 
 
-def locate_sentence(text: str, head_names: Sequence[str], tail_names: Sequence[str]) -> dict[str, Any] | None:
-    """The sentence of ``text`` that names both ends (else either end), with offsets; None when neither occurs.
+_WORD = re.compile(r"\w+")
+_FILLER = frozenset("a an the of in on at to by for from with and or is was are were be been has have had as".split())
 
-    ``start``/``end`` index ``text``; ``head``/``tail`` are the name spans inside the sentence, in ``text``'s offsets.
+
+def _stems(wordings: Iterable[str]) -> set[str]:
+    """The first four letters of each content word of a relation's wordings ("worked" and "works for" share "work")."""
+    return {w.lower()[:4] for text in wordings for w in _WORD.findall(text.replace("_", " ")) if w.lower() not in _FILLER}
+
+
+def locate_sentence(text: str, head_names: Sequence[str], tail_names: Sequence[str],
+                    relation: Sequence[str] = ()) -> dict[str, Any] | None:  # fmt: skip
+    """The sentence of ``text`` that best states the fact; None when it names neither end.
+
+    A sentence scores one per end it names and 1.5 per content word of the relation (``relation``: the
+    label and the chunks' own wordings) it contains, so "He was born in Paris." (tail and "born") beats
+    "Pierre Curie worked at the University of Paris." (both names, no "born") for "Pierre Curie born in
+    Paris": the extractor read the chunk with its pronouns resolved, the stored text keeps them.
+    ``start``/``end`` index ``text``; ``head``/``tail`` are the name spans inside the sentence.
     """
     heads, tails = _spans(text, head_names), _spans(text, tail_names)
     if not heads and not tails:
         return None
-    best: tuple[int, int, int] | None = None  # (-ends named, start, end)
+    stems = _stems(relation)
+    best: tuple[float, int, int, int] | None = None  # (score, ends named, start, end)
     for a, b in sentence_spans(text) or [(0, len(text))]:
         named = any(a <= s < b for s, _ in heads) + any(a <= s < b for s, _ in tails)
-        if named and (best is None or -named < best[0]):
-            best = (-named, a, b)
+        if not named:
+            continue
+        words = {w.lower()[:4] for w in _WORD.findall(text[a:b])}
+        score = named + 1.5 * len(stems & words)
+        if best is None or score > best[0]:
+            best = (score, named, a, b)
     if best is None:
         return None
-    _, a, b = best
-    return {"start": a, "end": b, "text": text[a:b], "both_ends": best[0] == -2,
+    _, named, a, b = best
+    return {"start": a, "end": b, "text": text[a:b], "both_ends": named == 2,
             "head": [s for s in heads if a <= s[0] < b], "tail": [s for s in tails if a <= s[0] < b]}  # fmt: skip
 
 
