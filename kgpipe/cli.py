@@ -277,6 +277,10 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
     elif args.what == "fusion":
         top = args.n or 1_000_000
         report = bench.bench_fusion([10**k for k in range(4, 8) if 10**k <= top] or [top])
+    elif args.what == "serve":
+        from .bench.serve import bench_serve
+
+        report = bench_serve(settings, n=args.n or 100_000)
     elif args.what == "complete":
         from .eval.completion import bench_complete
 
@@ -440,9 +444,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--held-out", action="store_true", help="text2cypher: the ten questions written after the prompt was revised")
 
     sp = add("bench", cmd_bench, "benchmarks (print figures and a ratio against a baseline measured in the same run)")
-    sp.add_argument("what", choices=["extract", "write", "complete", "fusion", "trie"])
+    sp.add_argument("what", choices=["extract", "write", "complete", "fusion", "trie", "serve"])
     sp.add_argument("--model", help="complete: the PyKEEN model to train (default ComplEx)")
-    sp.add_argument("-n", type=int, help="size: chunks for extract (default 16), triples for write (default 100000), epochs for complete (default 50), largest mention count for fusion (default 1000000: 10^4, 10^5, 10^6), largest path count for trie (default 1000000)")
+    sp.add_argument("-n", type=int, help="size: chunks for extract (default 16), triples for write (default 100000), epochs for complete (default 50), largest mention count for fusion (default 1000000: 10^4, 10^5, 10^6), largest path count for trie (default 1000000), facts of the synthetic graph for serve (default 100000)")
     return p
 
 

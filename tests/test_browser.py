@@ -124,16 +124,24 @@ def test_search_draw_expand_and_see_a_facts_sentence(browser, server, sample_gra
 
     # click the middle of a fact's edge: its source sentence is shown, highlighted in its chunk
     browser.execute_script("kg.network.stopSimulation(); kg.network.fit({animation: false});")
-    fact = next(e for e in expected["edges"] if not e["predicted"])
-    x, y = browser.execute_script(
-        "const p = kg.network.getPositions([arguments[0], arguments[1]]);"
-        "const a = kg.network.canvasToDOM(p[arguments[0]]), b = kg.network.canvasToDOM(p[arguments[1]]);"
-        "return [(a.x + b.x) / 2, (a.y + b.y) / 2];", fact["from"], fact["to"])  # fmt: skip
-    _click_canvas(browser, x, y)
+    # a point on a fact's edge that no node covers (vis-network's own hit test picks it; the click is real)
+    spot = browser.execute_script("""
+        for (const e of kg.edges.get()) {
+          if (kg.info.get(e.id).predicted) continue;
+          const p = kg.network.getPositions([e.from, e.to]);
+          for (const t of [0.5, 0.35, 0.65]) {
+            const c = {x: p[e.from].x + t * (p[e.to].x - p[e.from].x), y: p[e.from].y + t * (p[e.to].y - p[e.from].y)};
+            const d = kg.network.canvasToDOM(c);
+            if (kg.network.getNodeAt(d) === undefined && kg.network.getEdgeAt(d) === e.id) return [e.id, d.x, d.y];
+          }
+        }
+        return null;""")
+    assert spot, "some fact's edge can be clicked away from the nodes"
+    _click_canvas(browser, spot[1], spot[2])
     mark = _wait(browser, lambda d: next(iter(d.find_elements(By.CSS_SELECTOR, "#details mark.sentence")), None),
                  what="the fact's sentence")  # fmt: skip
     shown = browser.execute_script("return kg.lastProvenance.fact")
-    assert shown["id"] in browser.execute_script("return kg.network.getSelectedEdges()")
+    assert shown["id"] == spot[0] and browser.execute_script("return kg.network.getSelectedEdges()") == [spot[0]]
     assert shown["head"].split()[-1] in mark.text or shown["tail"].split()[-1] in mark.text
     names = [m.text for m in browser.find_elements(By.CSS_SELECTOR, "#details mark.name")]
     assert names, "the names of the fact's ends are marked in the sentence"
@@ -169,6 +177,12 @@ def test_ask_highlights_the_verified_path(browser, server, artifacts):
     assert not browser.find_elements(By.CSS_SELECTOR, "#answer .error"), browser.find_element(By.ID, "answer").text
     highlighted = browser.execute_script("return kg.highlighted.map(id => kg.edges.get(id))")
     assert highlighted and all(e["color"]["color"] == "#f0a020" and e["width"] == 6 for e in highlighted)
+    # the path is the answer's first verified path, hop by hop, and nothing else is drawn orange
+    first = browser.execute_script("return Array.from(document.querySelectorAll('#answer .path'))[0].textContent")
+    assert all(f"{e['label']}" in first for e in highlighted), (first, highlighted)
+    others = browser.execute_script("return kg.edges.get().filter(e => !kg.highlighted.includes(e.id))")
+    assert all((e.get("color") or {}).get("color") != "#f0a020" for e in others)
+    assert browser.execute_script("return kg.network.getSelectedEdges().length") == 0
     browser.save_screenshot(str(artifacts / "serve-ask.png"))
 
 

@@ -6,7 +6,6 @@ import json
 import re
 
 from conftest import SAMPLE
-
 from kgpipe.cli import main
 from kgpipe.serve.html import HTMLGraph, graph_data, render
 from kgpipe.stores import open_store

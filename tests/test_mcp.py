@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("mcp", reason="the serve extra is not installed: pip install 'kgpipe[serve]'")
 
-from conftest import REPO  # noqa: E402
+from conftest import REPO
 
 
 async def _session(settings, calls):

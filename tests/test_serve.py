@@ -9,12 +9,12 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed: pip install 'kgpipe[serve]'")
 
-from conftest import SAMPLE, SAMPLE_GOLD, ScriptedLLM, gold_extractor  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from kgpipe.serve.app import ServeLimits, create_app  # noqa: E402
-from kgpipe.serve.views import locate_sentence  # noqa: E402
-from kgpipe.stores import open_store  # noqa: E402
+from conftest import SAMPLE, SAMPLE_GOLD, ScriptedLLM, gold_extractor
+from kgpipe.serve.app import ServeLimits, create_app
+from kgpipe.serve.views import locate_sentence
+from kgpipe.stores import open_store
 
 TOKEN = "test-token-3f9a"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -33,7 +33,7 @@ from ..errors import (
 )
 
 try:
-    from fastapi import Body, FastAPI, File, Header, Query, Request, UploadFile
+    from fastapi import FastAPI, File, Header, Query, Request, UploadFile
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
     from fastapi.staticfiles import StaticFiles

@@ -53,12 +53,13 @@
             smooth: {type: "dynamic"}, color: {color: "#7a8794", highlight: "#2f6fb3", hover: "#2f6fb3"}},
   });
   const info = new Map(); // edge id -> the edge as the API gave it
-  const kg = window.kg = {nodes, edges, network, info, highlighted: [], expanded: new Set(), lastProvenance: null};
+  const kg = window.kg = {nodes, edges, network, info, highlighted: [], pathNodes: [], expanded: new Set(), lastProvenance: null};
 
   function addNode(n, centre) {
     const existing = nodes.get(n.id);
-    const item = {id: n.id, label: n.name, title: `${n.name}${n.type ? " (" + n.type + ")" : ""}`,
-                  color: {background: typeColour(n.type), border: "#2d3640"}};
+    const type = n.type != null ? n.type : existing ? existing.ktype : null;
+    const item = {id: n.id, label: n.name, ktype: type, title: `${n.name}${type ? " (" + type + ")" : ""}`,
+                  color: {background: typeColour(type), border: "#2d3640"}};
     if (centre || (existing && existing.expanded)) Object.assign(item, {size: 20, expanded: true, borderWidth: 3});
     existing ? nodes.update(item) : nodes.add(item);
   }
@@ -184,11 +185,17 @@
       }
       ids.push(edge.id);
     }
+    const onPath = [...new Set(path.hops.flatMap((h) => [h.head_id, h.tail_id]))];
     kg.highlighted.forEach((id) => { const e = info.get(id); if (e && edges.get(id)) edges.update(Object.assign({id}, edgeStyle(e))); });
-    ids.forEach((id) => edges.update({id, color: {color: "#f0a020"}, width: 6}));
-    kg.highlighted = ids;
-    network.selectNodes([...new Set(path.hops.flatMap((h) => [h.head_id, h.tail_id]))]);
-    network.fit({nodes: [...new Set(path.hops.flatMap((h) => [h.head_id, h.tail_id]))], animation: false});
+    const paint = (id, border) => ({background: typeColour(nodes.get(id).ktype), border});
+    kg.pathNodes.forEach((id) => nodes.get(id) && nodes.update({id, borderWidth: nodes.get(id).expanded ? 3 : 1,
+                                                                color: paint(id, "#2d3640")}));
+    const orange = {color: "#f0a020", highlight: "#f0a020", hover: "#f0a020"};
+    ids.forEach((id) => edges.update({id, color: orange, width: 6}));
+    onPath.forEach((id) => nodes.update({id, borderWidth: 5, color: paint(id, "#f0a020")}));
+    kg.highlighted = ids; kg.pathNodes = onPath;
+    network.unselectAll();
+    network.fit({nodes: onPath, animation: false});
   }
   if (EMBEDDED) { $("ask-panel").style.display = "none"; $("mode").textContent = "exported " + (EMBEDDED.created || ""); }
   $("ask-form").addEventListener("submit", async (ev) => {
