@@ -108,6 +108,8 @@ def _status(exc: KgpipeError) -> int:
     return 400  # ConfigError, DataError, the rest: the request asked for something that cannot be done
 
 
+# The hot read endpoints return a JSONResponse themselves: with a ``dict`` return annotation FastAPI would
+# validate and re-encode every row through pydantic first (the JSON is the same).
 def _error(status: int, kind: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status)
 
@@ -181,33 +183,33 @@ def create_app(
     # -- reads ----------------------------------------------------------------------------------------------
 
     @app.get("/api/stats", summary="Counts of documents, chunks, entities, facts, predicted links")
-    def get_stats() -> dict[str, Any]:
-        return {**api.stats(settings=settings, store=the_store), "jobs_running": sum(
-            j.status in ("queued", "running") for j in list(jobs.jobs.values()))}  # fmt: skip
+    def get_stats() -> JSONResponse:
+        return JSONResponse({**api.stats(settings=settings, store=the_store), "jobs_running": sum(
+            j.status in ("queued", "running") for j in list(jobs.jobs.values()))})  # fmt: skip
 
     @app.get("/api/search", summary="Entities by name or alias (fuzzy), optionally of one type")
     def search(q: str = Query(..., min_length=1, max_length=200), type: str | None = None,
-               limit: int = Query(10, ge=1, le=100)) -> dict[str, Any]:  # fmt: skip
-        return {"query": q, "type": type, "results": index.get().search(q, type=type, limit=limit)}
+               limit: int = Query(10, ge=1, le=100)) -> JSONResponse:  # fmt: skip
+        return JSONResponse({"query": q, "type": type, "results": index.get().search(q, type=type, limit=limit)})
 
     @app.get("/api/entities/{entity_id}", summary="An entity, its facts both ways (confidence, conflict, provenance) "
              "and its predicted links apart")  # fmt: skip
-    def get_entity(entity_id: str) -> dict[str, Any]:
-        return views.entity(the_store, entity_id)
+    def get_entity(entity_id: str) -> JSONResponse:
+        return JSONResponse(views.entity(the_store, entity_id))
 
     @app.get("/api/entities/{entity_id}/neighbourhood", summary="Nodes and edges around an entity (what the page draws)")
-    def get_neighbourhood(entity_id: str, limit: int = Query(60, ge=1, le=500)) -> dict[str, Any]:
-        return views.neighbourhood(the_store, entity_id, limit=limit)
+    def get_neighbourhood(entity_id: str, limit: int = Query(60, ge=1, le=500)) -> JSONResponse:
+        return JSONResponse(views.neighbourhood(the_store, entity_id, limit=limit))
 
     @app.get("/api/facts/{fact_id}/provenance", summary="A fact's chunks with the supporting sentence located, "
              "and its documents")  # fmt: skip
-    def get_provenance(fact_id: str) -> dict[str, Any]:
-        return views.provenance(the_store, fact_id)
+    def get_provenance(fact_id: str) -> JSONResponse:
+        return JSONResponse(views.provenance(the_store, fact_id))
 
     @app.post("/api/query", summary="Cypher: read-only (two safety layers, a row cap, the query timeout) unless "
               "write is true and the token is sent")  # fmt: skip
     def post_query(body: QueryIn, authorization: str | None = Header(None),
-                   x_kgpipe_token: str | None = Header(None)) -> dict[str, Any]:  # fmt: skip
+                   x_kgpipe_token: str | None = Header(None)) -> JSONResponse:  # fmt: skip
         if body.write:
             require_token(authorization, x_kgpipe_token)
             result = api.query(body.cypher, body.params, write=True, settings=settings, store=the_store)
@@ -215,7 +217,7 @@ def create_app(
         else:
             cap = min(body.limit or limits.max_rows, limits.max_rows)
             result = api.query(body.cypher, body.params, limit=cap, settings=settings, store=the_store)
-        return {"columns": result.columns, "rows": result.rows, "truncated": result.truncated}
+        return JSONResponse({"columns": result.columns, "rows": result.rows, "truncated": result.truncated})
 
     @app.post("/api/ask", summary="Answer a question: verified reasoning paths with provenance (mode paths), "
               "Text2Cypher (cypher) or KG-RAG (context)")  # fmt: skip
