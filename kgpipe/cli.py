@@ -298,7 +298,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     print(f"kgpipe: serving graph {settings.graph!r} at {where} (API docs: {where}docs); writes "
           + ("need the token" if token else f"are off (--write-token or {TOKEN_ENV} turns them on)"), file=sys.stderr)
     serve(settings, host=args.host, port=args.port, write_token=token,
-          limits=ServeLimits(max_body=args.max_body * 1024 * 1024, max_concurrent=args.max_concurrent))  # fmt: skip
+          limits=ServeLimits(max_body=args.max_body * 1024 * 1024, max_concurrent=args.max_concurrent),
+          cors_origins=args.cors_origin or ())  # fmt: skip
 
 
 def cmd_mcp(args: argparse.Namespace, settings: Settings) -> None:
@@ -382,6 +383,8 @@ def _parser() -> argparse.ArgumentParser:
                                           "(default: environment variable KGPIPE_WRITE_TOKEN; none: read-only)")
     sp.add_argument("--max-body", type=int, default=20, metavar="MIB", help="largest request body (default 20 MiB)")
     sp.add_argument("--max-concurrent", type=int, default=32, help="requests handled at once (default 32)")
+    sp.add_argument("--cors-origin", action="append", metavar="ORIGIN",
+                    help="a web origin (https://host:port) whose pages may call the API; repeatable (default: none)")
     add("mcp", cmd_mcp, "an MCP server on stdin/stdout: read-only Cypher, ask, entity lookup, search, provenance and "
         "the schema as tools for an agent (needs the serve extra)", json_flag=False)
     add("stop", cmd_stop, "stop the embedded FalkorDB server of this state folder (data is saved)")

@@ -205,6 +205,20 @@ def test_no_cors_headers(client):
     assert "access-control-allow-origin" not in {h.lower() for h in pre.headers}
 
 
+def test_cors_only_for_the_origins_named(sample_graph):
+    with TestClient(create_app(sample_graph, cors_origins=["http://localhost:3000"])) as c:
+        ok = c.get("/api/stats", headers={"Origin": "http://localhost:3000"})
+        assert ok.headers["access-control-allow-origin"] == "http://localhost:3000"
+        other = c.get("/api/stats", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_query_over_the_timeout_is_504(sample_graph):
+    with TestClient(create_app(sample_graph.replace(query_timeout_ms=1))) as c:
+        slow = {"cypher": "UNWIND range(1, 20000000) AS x WITH x WHERE x % 7 = 0 RETURN count(x) AS n"}
+        assert "timed out" in _error(c.post("/api/query", json=slow), 504).lower()
+
+
 def test_request_size_and_file_type_limits(sample_graph):
     limits = ServeLimits(max_body=4096, max_files=2)
     with TestClient(create_app(sample_graph, write_token=TOKEN, limits=limits)) as c:
@@ -276,6 +290,24 @@ def test_upload_build_delete_round_trip_leaves_nothing(settings, store, tmp_path
     from pathlib import Path
 
     assert not Path(uploaded[0]).exists() and not Path(uploaded[0]).parent.exists()
+
+
+def test_an_upload_the_loader_skips_is_reported_and_not_kept(settings, store):
+    quiet = settings.replace(extraction="free", judge=False, llm_cache=False)
+    with TestClient(create_app(quiet, write_token=TOKEN, store=store, llm=gold_extractor())) as c:
+        job = c.post("/api/documents", files=[("files", ("scan.pdf", b"%PDF-1.4 not really a pdf", "application/pdf"))],
+                     headers=AUTH).json()  # fmt: skip
+        for _ in range(100):
+            polled = c.get(f"/api/jobs/{job['id']}").json()
+            if polled["status"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+        assert polled["status"] == "done" and polled["documents"][0]["doc_id"] is None, polled
+        assert polled["documents"][0]["skipped"], polled
+        assert c.get("/api/stats").json()["documents"] == 0
+    from pathlib import Path
+
+    assert not (Path(quiet.state_dir) / "uploads" / job["id"]).exists()
 
 
 def test_a_failed_build_is_reported_on_the_job(settings, store):

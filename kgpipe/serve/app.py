@@ -7,8 +7,8 @@ Reads are open; writes (upload, delete, a Cypher write) need the token the serve
 sent as ``Authorization: Bearer <token>`` (or ``X-Kgpipe-Token``); without a token configured every
 write is refused. Every error is JSON: ``{"error": {"type": ..., "message": ...}}`` with a status that
 says whose fault it is (400 bad input, 401/403 token, 404 unknown id, 413 too large, 415 file type,
-422 question names no entity, 503 busy or store down). No CORS headers are sent, so a page of another
-origin cannot call the API from a browser. OpenAPI at ``/docs`` (and ``/openapi.json``).
+422 question names no entity, 503 busy or store down). No CORS headers are sent unless origins are
+named (``cors_origins``, ``--cors-origin``), so a page of another origin cannot read the API's answers. OpenAPI at ``/docs`` (and ``/openapi.json``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Literal
+from typing import TYPE_CHECKING, Any, AsyncIterator, Literal, Sequence
 
 from ..errors import (
     KgpipeError,
@@ -121,8 +121,11 @@ def create_app(
     store: "Store | None" = None,
     llm: "LLM | str | None" = None,
     limits: ServeLimits = ServeLimits(),
+    cors_origins: Sequence[str] = (),
 ) -> Any:
-    """The app over ``settings``' store. ``llm``: the model builds and ``ask`` use (default ``settings.llm``)."""
+    """The app over ``settings``' store. ``llm``: the model builds and ``ask`` use (default ``settings.llm``).
+
+    ``cors_origins``: web origins whose pages may call the API from a browser (none by default)."""
     the_store = store if store is not None else open_store(settings)
     index = CachedIndex(the_store)
     linker_lock, ask_lock = threading.Lock(), threading.Lock()  # one model: asks run one at a time
@@ -325,15 +328,21 @@ def create_app(
 
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "X-Kgpipe-Token", "Content-Type"])  # fmt: skip
     return Limits(app, max_body=limits.max_body, max_concurrent=limits.max_concurrent, queue_s=limits.queue_s)
 
 
 def serve(settings: "Settings", *, host: str = "127.0.0.1", port: int = 8000, write_token: str | None = None,
-          limits: ServeLimits = ServeLimits()) -> None:  # fmt: skip
+          limits: ServeLimits = ServeLimits(), cors_origins: Sequence[str] = ()) -> None:  # fmt: skip
     """Run the app with uvicorn until interrupted."""
     try:
         import uvicorn
     except ImportError:
         raise MissingDependency("uvicorn", "kgpipe serve", install="'kgpipe[serve]'") from None
-    uvicorn.run(create_app(settings, write_token=write_token, limits=limits), host=host, port=port, log_level="warning")
+    app = create_app(settings, write_token=write_token, limits=limits, cors_origins=cors_origins)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 

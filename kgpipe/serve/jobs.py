@@ -77,6 +77,8 @@ class Jobs:
             for path in job.files:
                 result = build(path, self.settings, llm=self.llm, store=self.store)
                 docs = self.store.execute(*cypher.find_document(os.path.abspath(path))).records()
+                if not docs:  # skipped (unreadable, empty, not text): nothing refers to the upload, so it goes
+                    self.remove_file(path)
                 job.documents.append({"file": Path(path).name, "doc_id": docs[0]["id"] if docs else None,
                                       "skipped": [s.reason for s in result.skipped], "summary": result.summary()})  # fmt: skip
                 job.done += 1
