@@ -226,6 +226,11 @@ def test_request_size_and_file_type_limits(sample_graph):
         assert "at most 4096" in _error(c.post("/api/documents", files=big, headers=AUTH), 413)
         assert "at most 4096" in _error(c.post("/api/query", content=json.dumps({"cypher": "RETURN 1", "params": {"p": "y" * 5000}}),
                                                headers={"content-type": "application/json"}), 413)  # fmt: skip
+        def chunked():  # no Content-Length: the size is counted as the body arrives
+            yield json.dumps({"cypher": "RETURN 1", "params": {"p": "y" * 3000}}).encode()
+            yield b" " * 3000
+
+        assert "over 4096" in _error(c.post("/api/query", content=chunked(), headers={"content-type": "application/json"}), 413)
         exe = {"files": ("tool.exe", b"MZ\x90\x00", "application/octet-stream")}
         assert "unsupported file type .exe" in _error(c.post("/api/documents", files=exe, headers=AUTH), 415)
         docx = {"files": ("report.docx", b"PK\x03\x04", "application/octet-stream")}

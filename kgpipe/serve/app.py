@@ -47,7 +47,7 @@ from ..ingest.load import _UNSUPPORTED, MIME_TYPES
 from ..stores import open_store
 from . import views
 from .jobs import Jobs
-from .limits import Limits, TooLarge
+from .limits import Limits
 from .search import CachedIndex
 
 if TYPE_CHECKING:
@@ -157,10 +157,6 @@ def create_app(
     @app.exception_handler(_Refused)
     async def _refused(request: Request, exc: _Refused) -> JSONResponse:
         return _error(exc.status, exc.kind, str(exc))
-
-    @app.exception_handler(TooLarge)
-    async def _too_large(request: Request, exc: TooLarge) -> JSONResponse:
-        return _error(413, "TooLarge", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

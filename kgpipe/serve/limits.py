@@ -1,7 +1,7 @@
 """Request size and concurrency limits, as one small ASGI middleware in front of the app.
 
 - A request body over ``max_body`` bytes is refused with 413 before the app sees it (by its
-  ``Content-Length`` when given, else by counting what arrives).
+  ``Content-Length`` when given, else by reading it ahead and counting).
 - At most ``max_concurrent`` requests are handled at once; a request that waits more than ``queue_s``
   seconds for a turn gets 503 (the client should retry), so a burst cannot pile up unbounded work.
 """
@@ -52,27 +52,33 @@ class Limits:
                                                 f"finished within {self.queue_s:g} s; retry later")  # fmt: skip
             return
         try:
-            await self.app(scope, self._counting(receive, send), send)
+            if length is None:  # no Content-Length (a chunked body): read it here, up to the cap, then hand it on
+                buffered = await self._buffered(receive)
+                if buffered is None:
+                    await send_error(send, 413, "TooLarge", f"the request body is over {self.max_body} bytes, the most "
+                                                            "this server accepts (kgpipe serve --max-body)")  # fmt: skip
+                    return
+                receive = buffered
+            await self.app(scope, receive, send)
         finally:
             self._slots.release()
 
-    def _counting(self, receive: Receive, send: Send) -> Receive:
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+    async def _buffered(self, receive: Receive) -> Receive | None:
+        """The whole body read ahead as a replayable ``receive``; None when it grows past ``max_body``."""
+        messages: list[Message] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise TooLarge(self.max_body)
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_body:
+                return None
+            if not message.get("more_body", False):
+                break
 
-        return counted
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
 
-
-class TooLarge(Exception):
-    """A body without ``Content-Length`` grew past the cap while it was read (the app turns this into 413)."""
-
-    def __init__(self, max_body: int) -> None:
-        super().__init__(f"the request body is over {max_body} bytes, the most this server accepts (kgpipe serve --max-body)")
+        return replay
