@@ -38,7 +38,8 @@ class Limits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             await send_error(send, 413, "TooLarge", f"the request body is {int(length)} bytes; this server accepts at "
                                                     f"most {self.max_body} (kgpipe serve --max-body)")  # fmt: skip
@@ -52,7 +53,7 @@ class Limits:
                                                 f"finished within {self.queue_s:g} s; retry later")  # fmt: skip
             return
         try:
-            if length is None:  # no Content-Length (a chunked body): read it here, up to the cap, then hand it on
+            if length is None and b"transfer-encoding" in headers:  # a chunked body: read it here, up to the cap
                 buffered = await self._buffered(receive)
                 if buffered is None:
                     await send_error(send, 413, "TooLarge", f"the request body is over {self.max_body} bytes, the most "
