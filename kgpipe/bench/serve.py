@@ -139,7 +139,7 @@ def _three_columns(gold: Path) -> Path:
     return out
 
 
-def bench_serve(settings: Settings | None = None, *, n: int = 100_000, requests: int = 400, seed: int = 0) -> dict[str, Any]:
+def bench_serve(settings: Settings | None = None, *, n: int = 100_000, requests: int = 2000, seed: int = 0) -> dict[str, Any]:
     """The figures for the sample graph and an ``n``-fact synthetic graph (each in a scratch graph, dropped after)."""
     base = settings or Settings()
     report: dict[str, Any] = {"cpus": os.cpu_count(), "clients": list(CLIENTS), "query": QUERY, "graphs": {}}
