@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Literal, Sequence
 
 from ..errors import (
     KgpipeError,
+    NotFound,
     LLMError,
     MissingDependency,
     NoEntityLinked,
@@ -93,7 +94,7 @@ class _Refused(Exception):
 
 def _status(exc: KgpipeError) -> int:
     """The HTTP status of a library error."""
-    if isinstance(exc, views.NotFound):
+    if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, UnsafeQuery):
         return 403
@@ -279,14 +280,14 @@ def create_app(
     def get_job(job_id: str) -> dict[str, Any]:
         job = jobs.get(job_id)
         if job is None:
-            raise views.NotFound(f"no upload job {job_id!r} on this server (jobs are kept until it stops)")
+            raise NotFound(f"no upload job {job_id!r} on this server (jobs are kept until it stops)")
         return job.to_dict()
 
     @app.get("/api/jobs/{job_id}/events", summary="An upload's progress as server-sent events, until it ends")
     async def job_events(job_id: str) -> StreamingResponse:
         job = jobs.get(job_id)
         if job is None:
-            raise views.NotFound(f"no upload job {job_id!r} on this server")
+            raise NotFound(f"no upload job {job_id!r} on this server")
 
         async def events() -> AsyncIterator[str]:
             last = None
@@ -310,7 +311,7 @@ def create_app(
 
         doc = next((d for d in list_documents(the_store) if d["id"] == doc_id), None)
         if doc is None:
-            raise views.NotFound(f"no document with id {doc_id!r} (GET /api/documents lists them)")
+            raise NotFound(f"no document with id {doc_id!r} (GET /api/documents lists them)")
         removed = api.delete(doc_id, settings=settings, store=the_store)
         files = [p for p in (doc["paths"] or [doc["path"]]) if p and jobs.remove_file(p)]
         changed()

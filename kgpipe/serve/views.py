@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from ..errors import DataError
+from ..errors import NotFound
 from ..ingest.chunk import sentence_spans
 from ..stores import cypher
 
@@ -26,10 +26,6 @@ if TYPE_CHECKING:
 FACTS_PER_DIRECTION = 200  # an entity view lists at most this many facts each way (hubs have thousands)
 PREDICTED_PER_ENTITY = 50
 _FACT_ID = re.compile(r"([0-9A-Za-z_\-]+):([A-Z0-9_]+):([0-9A-Za-z_\-]+)")
-
-
-class NotFound(DataError):
-    """An entity, fact or document id that the graph does not hold."""
 
 
 def fact_id(head_id: str, rel_type: str, tail_id: str) -> str:
@@ -65,7 +61,7 @@ def entity(store: "Store", entity_id: str, *, limit: int = FACTS_PER_DIRECTION) 
     """The entity, its facts out and in (confidence, conflict mark, provenance ids) and, apart, its predicted links."""
     rows = store.execute(*cypher.entity_by_id(entity_id)).records()
     if not rows:
-        raise NotFound(f"no entity with id {entity_id!r} in the graph (search by name: /api/search?q=...)")
+        raise NotFound(f"no entity with id {entity_id!r} in the graph (find ids by name with search)")
     ent = rows[0]
     facts = [_fact(r) for r in store.execute(*cypher.entity_view_facts(entity_id, limit)).records()]
     predicted = store.execute(*cypher.entity_predicted_links(entity_id, PREDICTED_PER_ENTITY)).records()
