@@ -379,7 +379,7 @@ def _parser() -> argparse.ArgumentParser:
              "(needs the serve extra: pip install 'kgpipe[serve]')", json_flag=False)
     sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     sp.add_argument("--port", type=int, default=8000)
-    sp.add_argument("--write-token", help="allow uploads, deletes and write Cypher from requests that send this token "
+    sp.add_argument("--write-token", help="allow uploads, deletes and write Cypher from requests that send this token (other users can read it in ps: prefer the variable) "
                                           "(default: environment variable KGPIPE_WRITE_TOKEN; none: read-only)")
     sp.add_argument("--max-body", type=int, default=20, metavar="MIB", help="largest request body (default 20 MiB)")
     sp.add_argument("--max-concurrent", type=int, default=32, help="requests handled at once (default 32)")

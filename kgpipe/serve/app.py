@@ -17,6 +17,7 @@ import asyncio
 import hmac
 import json
 import threading
+import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,9 +235,9 @@ def create_app(
             from ..qa.answer import ask
             from ..qa.link import EntityLinker
 
-            with linker_lock:
-                if state["linker"] is None:
-                    state["linker"] = EntityLinker.from_store(the_store)
+            with linker_lock:  # reloaded like the search index: after a change here, or when 30 s old
+                if state["linker"] is None or time.monotonic() - state["linked_at"] > index.max_age:
+                    state["linker"], state["linked_at"] = EntityLinker.from_store(the_store), time.monotonic()
                 linker = state["linker"]
             return ask(body.question, settings, store=the_store, llm=llm, paths=body.paths, hops=body.hops,
                        linker=linker).to_dict()  # fmt: skip
