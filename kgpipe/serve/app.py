@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Literal, Sequence
 
 from ..errors import (
     KgpipeError,
-    NotFound,
     LLMError,
     MissingDependency,
     NoEntityLinked,
+    NotFound,
     StoreError,
     StoreUnavailable,
     UnsafeQuery,
