@@ -410,3 +410,13 @@ def test_kgpipe_serve_command_serves_the_graph(sample_graph):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_ask_in_context_mode_answers_from_the_pruned_neighbourhood(sample_graph, fixed_reply):
+    # MiniLM scores the facts (slow); the answering model is scripted: this checks the endpoint's wiring
+    with TestClient(create_app(sample_graph, llm=fixed_reply("Paris"))) as c:
+        answer = c.post("/api/ask", json={"question": "Where was Pierre Curie born?", "mode": "context"}).json()
+    assert answer["answer"] == "Paris" and answer["grounded"], answer
+    assert "Pierre Curie" in [e["name"] for e in answer["entities"]]
+    assert ("Pierre Curie", "born in", "Paris") in {(f["head"], f["relation"], f["tail"]) for f in answer["facts"]}
