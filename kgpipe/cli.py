@@ -100,6 +100,17 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
     from .ingest.interchange import export
 
+    if args.format == "html":
+        from .serve.html import export_html
+
+        if not args.output or args.output == "-":
+            export_html(sys.stdout, settings=settings, entity=args.entity)
+            return
+        with open(args.output, "w", encoding="utf-8") as out:
+            counts = export_html(out, settings=settings, entity=args.entity)
+        print(f"kgpipe: wrote {args.output}: {counts['nodes']} entities, {counts['edges']} edges (open it in a browser)",
+              file=sys.stderr)
+        return
     if args.output and args.output != "-":
         with open(args.output, "w", encoding="utf-8") as out:
             export(args.format, out, settings=settings)
@@ -281,6 +292,10 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
     elif args.what == "fusion":
         top = args.n or 1_000_000
         report = bench.bench_fusion([10**k for k in range(4, 8) if 10**k <= top] or [top])
+    elif args.what == "serve":
+        from .bench.serve import bench_serve
+
+        report = bench_serve(settings, n=args.n or 100_000)
     elif args.what == "complete":
         from .eval.completion import bench_complete
 
@@ -288,6 +303,24 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
     else:
         report = bench.bench_write(settings.store, n=args.n or 100_000, batch_size=settings.write_batch, settings=settings)
     _print(report, args.json)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    from .serve.app import TOKEN_ENV, ServeLimits, serve
+
+    token = args.write_token or os.environ.get(TOKEN_ENV) or None
+    where = f"http://{args.host}:{args.port}/"
+    print(f"kgpipe: serving graph {settings.graph!r} at {where} (API docs: {where}docs); writes "
+          + ("need the token" if token else f"are off (--write-token or {TOKEN_ENV} turns them on)"), file=sys.stderr)
+    serve(settings, host=args.host, port=args.port, write_token=token,
+          limits=ServeLimits(max_body=args.max_body * 1024 * 1024, max_concurrent=args.max_concurrent),
+          cors_origins=args.cors_origin or ())  # fmt: skip
+
+
+def cmd_mcp(args: argparse.Namespace, settings: Settings) -> None:
+    from .serve.mcp_server import run_stdio
+
+    run_stdio(settings)
 
 
 def cmd_stop(args: argparse.Namespace, settings: Settings) -> None:
@@ -352,13 +385,28 @@ def _parser() -> argparse.ArgumentParser:
                          "its names become aliases of the existing entity each line names")
 
     sp = add("export", cmd_export, "export the graph", json_flag=False)
-    sp.add_argument("--format", required=True, choices=["ttl", "jsonld", "graphml", "tsv"])
+    sp.add_argument("--format", required=True, choices=["ttl", "jsonld", "graphml", "tsv", "html"],
+                    help="html: one self-contained page to explore the graph offline (facts with their sentences)")
     sp.add_argument("-o", "--output", help="file to write (default: stdout)")
+    sp.add_argument("--entity", help="html: only this entity's neighbourhood (an entity id, as kgpipe query shows)")
 
     sp = add("delete", cmd_delete, "remove a document (path or id) and what only it supported")
     sp.add_argument("document")
 
     add("stats", cmd_stats, "counts of what is in the graph")
+
+    sp = add("serve", cmd_serve, "serve the graph: an HTTP API (docs at /docs) and a web page to explore it "
+             "(needs the serve extra: pip install 'kgpipe[serve]')", json_flag=False)
+    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sp.add_argument("--port", type=int, default=8000)
+    sp.add_argument("--write-token", help="allow uploads, deletes and write Cypher from requests that send this token (other users can read it in ps: prefer the variable) "
+                                          "(default: environment variable KGPIPE_WRITE_TOKEN; none: read-only)")
+    sp.add_argument("--max-body", type=int, default=20, metavar="MIB", help="largest request body (default 20 MiB)")
+    sp.add_argument("--max-concurrent", type=int, default=32, help="requests handled at once (default 32)")
+    sp.add_argument("--cors-origin", action="append", metavar="ORIGIN",
+                    help="a web origin (https://host:port) whose pages may call the API; repeatable (default: none)")
+    add("mcp", cmd_mcp, "an MCP server on stdin/stdout: read-only Cypher, ask, entity lookup, search, provenance and "
+        "the schema as tools for an agent (needs the serve extra)", json_flag=False)
     add("stop", cmd_stop, "stop the embedded FalkorDB server of this state folder (data is saved)")
     add("demo", cmd_demo, "build data/sample into the embedded store and show stats and a sample query")
 
@@ -423,9 +471,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--held-out", action="store_true", help="text2cypher: the ten questions written after the prompt was revised")
 
     sp = add("bench", cmd_bench, "benchmarks (print figures and a ratio against a baseline measured in the same run)")
-    sp.add_argument("what", choices=["extract", "write", "complete", "fusion", "trie"])
+    sp.add_argument("what", choices=["extract", "write", "complete", "fusion", "trie", "serve"])
     sp.add_argument("--model", help="complete: the PyKEEN model to train (default ComplEx)")
-    sp.add_argument("-n", type=int, help="size: chunks for extract (default 16), triples for write (default 100000), epochs for complete (default 50), largest mention count for fusion (default 1000000: 10^4, 10^5, 10^6), largest path count for trie (default 1000000)")
+    sp.add_argument("-n", type=int, help="size: chunks for extract (default 16), triples for write (default 100000), epochs for complete (default 50), largest mention count for fusion (default 1000000: 10^4, 10^5, 10^6), largest path count for trie (default 1000000), facts of the synthetic graph for serve (default 100000)")
     return p
 
 

@@ -15,7 +15,8 @@
     ├── UnsafeQuery            a query would write (or call a procedure) without --write
     ├── NoEntityLinked         a question names no entity of the graph (kgpipe ask)
     └── DataError              input data (triples, ontology, gold files) is malformed
-        └── NotEnoughData      a graph too small or too disconnected to learn embeddings from
+        ├── NotEnoughData      a graph too small or too disconnected to learn embeddings from
+        └── NotFound           an entity, fact, document or job id the graph or server does not hold (HTTP 404)
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ class MissingCapability(ConfigError):
 class MissingDependency(KgpipeError):
     """An optional package is missing; the message names the install command."""
 
-    def __init__(self, package: str, purpose: str) -> None:
-        super().__init__(f"{purpose} needs the package {package!r}: pip install {package}")
+    def __init__(self, package: str, purpose: str, install: str | None = None) -> None:
+        super().__init__(f"{purpose} needs the package {package!r}: pip install {install or package}")
         self.package = package
 
 
@@ -79,3 +80,7 @@ class DataError(KgpipeError):
 
 class NotEnoughData(DataError):
     """The graph is too small or too disconnected to train a completion model on."""
+
+
+class NotFound(DataError):
+    """An entity, fact, document or job id that the graph (or the server) does not hold."""

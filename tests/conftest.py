@@ -176,3 +176,35 @@ def serve():
     yield start
     for server in servers:
         server.close()
+
+
+SAMPLE = REPO / "data" / "sample"
+SAMPLE_GOLD = REPO / "data" / "sample_gold.tsv"
+
+
+def gold_extractor() -> ScriptedLLM:
+    """A scripted extractor for ``data/sample``: each chunk gets the gold facts (``data/sample_gold.tsv``) whose head
+    and tail one of its sentences names. It builds the sample graph with real chunks, mentions and provenance without loading a model;
+    for tests of what reads the graph (serving), never of extraction."""
+    gold = [line.split("\t")[:3] for line in SAMPLE_GOLD.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]  # fmt: skip
+
+    def answer(prompt: str, *_: object) -> str:
+        sentences = prompt.rsplit("Text:", 1)[-1].lower().split(". ")
+        lines = [f"{h} | {r} | {t}" for h, r, t in gold if any(h.lower() in s and t.lower() in s for s in sentences)]
+        return "\n".join(lines + ["END"])
+
+    return ScriptedLLM(answer, model_id="scripted-gold")
+
+
+@pytest.fixture(scope="session")
+def sample_graph(state_dir: Path) -> Settings:
+    """Settings of a graph built once from ``data/sample`` by ``gold_extractor`` (free extraction, no judge); tests
+    read it and must not change it."""
+    from kgpipe.ingest.pipeline import build
+
+    settings = Settings(state_dir=str(state_dir), graph=f"sample_{uuid.uuid4().hex[:12]}", progress=False, ontology="",
+                        canonical_relations=False, extraction="free", judge=False, llm_cache=False)  # fmt: skip
+    result = build(SAMPLE, settings, llm=gold_extractor())
+    assert result.documents_built == len(list(SAMPLE.iterdir())) and result.graph["facts"] > 10, result.summary()
+    return settings

@@ -555,3 +555,83 @@ def document_provenance(doc_ids: list[str]) -> Statement:
         "UNWIND $ids AS id MATCH (d:Document {id: id}) RETURN d.id AS doc_id, d.path AS path, d.title AS title",
         {"ids": doc_ids},
     )
+
+
+# -- serving: an entity with its facts both ways, one fact's provenance (see kgpipe.serve.views) -----------
+
+_VIEW_FACT = (
+    "RETURN h.id AS head_id, h.name AS head, type(r) AS type, r.label AS label, t.id AS tail_id, t.name AS tail, "
+    "t.type AS tail_type, h.type AS head_type, r.confidence AS confidence, r.conflict AS conflict, "
+    "r.chunk_ids AS chunk_ids, r.doc_ids AS doc_ids, r.extractor AS extractor, r.wordings AS wordings"
+)
+
+
+def entity_by_id(entity_id: str) -> Statement:
+    """One entity's id, name, type and aliases."""
+    return (
+        "MATCH (e:Entity {id: $id}) RETURN e.id AS id, e.name AS name, e.type AS type, e.aliases AS aliases",
+        {"id": entity_id},
+    )
+
+
+def entity_view_facts(entity_id: str, limit: int) -> Statement:
+    """The facts (never ``PREDICTED`` links) leaving and entering one entity, with confidence, conflict mark and
+    provenance; at most ``limit`` each way."""
+    return (
+        "MATCH (h:Entity {id: $id})-[r]->(t:Entity) WHERE type(r) <> 'PREDICTED' " + _VIEW_FACT + " LIMIT $limit"
+        " UNION MATCH (h:Entity)-[r]->(t:Entity {id: $id}) WHERE type(r) <> 'PREDICTED' " + _VIEW_FACT + " LIMIT $limit",
+        {"id": entity_id, "limit": limit},
+    )
+
+
+def entity_predicted_links(entity_id: str, limit: int) -> Statement:
+    """The ``PREDICTED`` links leaving and entering one entity, best score first."""
+    ret = ("RETURN h.id AS head_id, h.name AS head, p.relation AS relation, t.id AS tail_id, t.name AS tail, "
+           "p.score AS score, p.model AS model ORDER BY score DESC LIMIT $limit")  # fmt: skip
+    return (
+        "MATCH (h:Entity {id: $id})-[p:PREDICTED]->(t:Entity) " + ret
+        + " UNION MATCH (h:Entity)-[p:PREDICTED]->(t:Entity {id: $id}) " + ret,
+        {"id": entity_id, "limit": limit},
+    )
+
+
+def fact_by_key(head_id: str, rel_type: str, tail_id: str) -> Statement:
+    """The fact ``(head)-[rel_type]->(tail)`` (facts are merged on that key, so there is at most one)."""
+    return (
+        "MATCH (h:Entity {id: $h})-[r]->(t:Entity {id: $t}) WHERE type(r) = $type AND type(r) <> 'PREDICTED' "
+        + _VIEW_FACT,
+        {"h": head_id, "t": tail_id, "type": rel_type},
+    )
+
+
+def chunk_mentions(chunk_ids: list[str], entity_ids: list[str]) -> Statement:
+    """The names the entities ``entity_ids`` are mentioned by in the chunks ``chunk_ids``."""
+    return (
+        "MATCH (e:Entity)-[m:FROM_CHUNK]->(c:Chunk) WHERE e.id IN $entities AND c.id IN $chunks "
+        "RETURN e.id AS entity_id, c.id AS chunk_id, m.names AS names",
+        {"entities": entity_ids, "chunks": chunk_ids},
+    )
+
+
+def chunk_texts(chunk_ids: list[str]) -> Statement:
+    """Chunks with their offsets in their document and the document's id, path and title."""
+    return (
+        "UNWIND $ids AS id MATCH (c:Chunk {id: id}) OPTIONAL MATCH (c)-[:FROM_DOCUMENT]->(d:Document) "
+        "RETURN c.id AS chunk_id, c.index AS index, c.text AS text, c.start AS start, c.end AS end, "
+        "d.id AS doc_id, d.path AS path, d.title AS title",
+        {"ids": chunk_ids},
+    )
+
+
+def export_predicted_links() -> Statement:
+    """All predicted links with their relation and score."""
+    return (
+        "MATCH (h:Entity)-[p:PREDICTED]->(t:Entity) "
+        "RETURN h.id AS head_id, t.id AS tail_id, p.relation AS relation, p.score AS score ORDER BY head_id, tail_id",
+        {},
+    )
+
+
+def graph_facts(limit: int) -> Statement:
+    """Up to ``limit`` facts of the whole graph, as ``entity_view_facts`` returns them (the HTML export)."""
+    return "MATCH (h:Entity)-[r]->(t:Entity) WHERE type(r) <> 'PREDICTED' " + _VIEW_FACT + " LIMIT $limit", {"limit": limit}
