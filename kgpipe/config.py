@@ -59,6 +59,7 @@ class Settings:
     ask_paths: int = 3  # reasoning paths (beams) kgpipe ask returns
     ask_hops: int = 2  # most hops in a reasoning path
     ask_min_relevance: float = 0.0  # abstain when the best path's nearest hop is less similar to the question
+    ask_text: bool = True  # on a graph built from documents, check the answer against them, or read it from them
     reasoner: str = ""  # LLM that writes the final answer from the paths (any backend spec); empty = the path ends
     cypher_limit: int = 100  # most rows a generated (Text2Cypher) query may return; a larger LIMIT is capped
     context_hops: int = 2  # KG-RAG: hops of fact neighbourhood fetched around the question's entities (2: multi-hop questions)

@@ -52,16 +52,26 @@ def test_search_is_fuzzy_and_typed(client, sample_graph):
     assert exact[0]["name"] == "Pierre Curie"
     typo = client.get("/api/search", params={"q": "Piere Curei"}).json()["results"]
     assert "Pierre Curie" in [r["name"] for r in typo]
-    # by an alias only: the mention names the fusion kept (Marie Skłodowska-Curie for Marie Curie)
-    store = open_store(sample_graph)
+    assert client.get("/api/search", params={"q": "zzqxj vvkwp"}).json()["results"] == []
+
+
+def test_search_finds_an_entity_by_an_alias_and_its_type(settings, tmp_path):
+    """An alias the fusion kept (two spellings of one company in one document), on a graph of its own."""
+    from kgpipe.ingest.pipeline import build
+
+    (tmp_path / "apple.txt").write_text("Apple Inc. was founded in 1976. Apple makes the iPhone.\n", encoding="utf-8")
+    reply = "Apple Inc. | founded in | 1976\nApple | makes | iPhone\nEND"
+    build(tmp_path, settings.replace(extraction="free", judge=False, llm_cache=False),
+          llm=ScriptedLLM(lambda *_: reply, model_id="scripted-apple"))  # fmt: skip
+    store = open_store(settings)
     eid, alias = store.execute("MATCH (e:Entity) WHERE size(e.aliases) > 0 UNWIND e.aliases AS a "
                                "WITH e, a WHERE a <> e.name RETURN e.id, a LIMIT 1").rows[0]  # fmt: skip
-    assert eid in [r["id"] for r in client.get("/api/search", params={"q": alias}).json()["results"]]
-    etype = store.execute("MATCH (e:Entity {id: $id}) RETURN e.type", {"id": eid}).rows[0][0]
-    typed = client.get("/api/search", params={"q": alias, "type": etype}).json()["results"]
-    assert typed and all(r["type"].lower() == etype.lower() for r in typed)
-    assert client.get("/api/search", params={"q": alias, "type": "NoSuchType"}).json()["results"] == []
-    assert client.get("/api/search", params={"q": "zzqxj vvkwp"}).json()["results"] == []
+    with TestClient(create_app(settings)) as client:
+        assert eid in [r["id"] for r in client.get("/api/search", params={"q": alias}).json()["results"]]
+        etype = store.execute("MATCH (e:Entity {id: $id}) RETURN e.type", {"id": eid}).rows[0][0]
+        typed = client.get("/api/search", params={"q": alias, "type": etype}).json()["results"]
+        assert typed and all(r["type"].lower() == etype.lower() for r in typed)
+        assert client.get("/api/search", params={"q": alias, "type": "NoSuchType"}).json()["results"] == []
 
 
 def test_entity_lists_facts_both_ways_and_predicted_links_apart(client, sample_graph):

@@ -80,7 +80,8 @@ def evaluate_ask(docs: str | Path, questions: str | Path, *, settings: Settings 
             try:
                 answer = ask(item.question, eval_settings, store=store, llm=the_llm)
                 reply, source, abstained = answer.answer, answer.source, answer.abstained
-                names = _names(store, answer.candidates[0].id) if answer.candidates and not abstained else {reply}
+                from_graph = answer.candidates and not abstained and source == "graph"
+                names = _names(store, answer.candidates[0].id) | {reply} if from_graph else {reply}
                 best = answer.candidates[0].name if answer.candidates else ""
                 relevance, path = answer.relevance, answer.paths[0].path.text() if answer.paths else ""
             except NoEntityLinked:

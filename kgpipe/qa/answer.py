@@ -33,8 +33,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 from ..config import Settings, load_settings
 from ..parse import parse_answer
 from ..prompts import prompt as load_prompt
-from .link import EntityLinker, Link, mask_keys, masked
+from ..stores import cypher
+from .link import EntityLinker, Link, link_key, mask_keys, masked
 from .paths import GraphPath, paths_around, provenance, serialise, verify
+from .text import TextAnswer, answer_from_text
 
 if TYPE_CHECKING:
     from ..llms import LLM, LocalModel
@@ -95,8 +97,9 @@ class Answer:
     seconds: float = 0.0
     texts: tuple[str, ...] = field(default=(), repr=False)  # decoded texts (unconstrained runs keep these)
     relevance: float = 0.0  # how near the best path's nearest hop is to what was asked (MiniLM cosine)
-    abstained: bool = False  # no path is about what was asked: ``answer`` is empty, ``paths`` the closest facts
-    source: str = "graph"  # where the answer was read: "graph" (verified paths)
+    abstained: bool = False  # neither the graph nor its documents answer: ``answer`` is empty, ``paths`` the closest facts
+    source: str = "graph"  # where the answer was read: "graph" (a verified path) or "text" (``read``)
+    read: "TextAnswer | None" = None  # the sentence of the documents that answers the question, if one does
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +115,7 @@ class Answer:
             "relevance": round(self.relevance, 4),
             "abstained": self.abstained,
             "source": self.source if not self.abstained else "",
+            "text": self.read.to_dict() if self.read is not None else None,
             "seconds": round(self.seconds, 3),
         }
 
@@ -119,6 +123,9 @@ class Answer:
         if self.abstained:
             lines = ["answer: (the graph does not say; its closest facts follow)" if self.paths else
                      "answer: (the graph does not say)"]  # fmt: skip
+        elif self.source == "text" and self.read is not None:
+            lines = [f"answer: {self.answer}   (read from the text, not from the graph)",
+                     f"    \"{self.read.sentence}\"  [{self.read.path or self.read.doc_id}, characters {self.read.start}-{self.read.end}]"]  # fmt: skip
         else:
             lines = [f"answer: {self.answer or '(no path found)'}"]
         if len(self.candidates) > 1 and not self.abstained:
@@ -210,13 +217,37 @@ def ask(
     # Abstain when not even the best path has a hop about what was asked: a wrong answer is worse than none.
     abstained = not candidates or relevance < settings.ask_min_relevance
     answer = candidates[0].name if candidates and not abstained else ""
+    source, read = "graph", None
+    if settings.ask_text and reasoner is None and not settings.reasoner:
+        # On a graph built from documents, the answer must be what the cited text says (kgpipe.qa.text).
+        answer, source, read, abstained = _checked_by_text(question, links, the_store, decoder, embedder or linker.embedder,
+                                                           answer, abstained)  # fmt: skip
     reasoner = reasoner if reasoner is not None else (settings.reasoner or None)
     reasoner_id = ""
     if reasoner is not None and scored and not abstained:
         answer, reasoner_id = reason(question, [sp.path for sp in scored if sp.verified], reasoner, settings)
     versions = f"{PROMPT_VERSION}+{EXPLAIN_PROMPT}"
     return Answer(question, answer, candidates, scored, links, decoder.model_id, versions, reasoner_id, len(found),
-                  time.perf_counter() - started, tuple(d.text for d in decoded), relevance, abstained)  # fmt: skip
+                  time.perf_counter() - started, tuple(d.text for d in decoded), relevance, abstained, source, read)  # fmt: skip
+
+
+def _checked_by_text(question: str, links: Sequence[Link], store: "Store", decoder: "LocalModel", embedder: "Embedder",
+                     answer: str, abstained: bool) -> tuple[str, str, "TextAnswer | None", bool]:  # fmt: skip
+    """(answer, source, text answer, abstained) once the documents of the linked entities are read.
+
+    A graph without documents behind its entities (an imported KB) answers from its paths alone. Otherwise the
+    text decides: the graph's answer stands when the text reads the same answer; when it reads another, the
+    answer is the text's (marked so); when no sentence answers, kgpipe abstains and shows the graph's closest
+    paths."""
+    read = answer_from_text(question, links, store, decoder, embedder)
+    if read is None:
+        has_text = bool(store.execute(*cypher.entity_document_chunks([lk.id for lk in links], 1)).rows)
+        return (answer, "graph", None, abstained) if not has_text else ("", "graph", None, True)
+    if answer and not abstained:
+        said, found = f" {link_key(answer)} ", f" {link_key(read.answer)} "
+        if said in found or found in said:  # "University of Paris" is "the University of Paris"
+            return answer, "graph", read, False
+    return read.answer, "text", read, False
 
 
 def explain_scores(decoder: "LocalModel", question: str, paths: Sequence[GraphPath]) -> list[float]:

@@ -540,6 +540,18 @@ def facts_between(rows: Rows) -> Statement:
     )
 
 
+def entity_document_chunks(ids: list[str], limit: int) -> Statement:
+    """The chunks of every document that mentions one of the entities ``ids``, with the entities' aliases:
+    what ``ask`` reads when the graph does not answer (``kgpipe.qa.text``)."""
+    return (
+        "MATCH (e:Entity)-[:FROM_CHUNK]->(:Chunk)-[:FROM_DOCUMENT]->(d:Document)<-[:FROM_DOCUMENT]-(c:Chunk) "
+        "WHERE e.id IN $ids WITH DISTINCT c, d, collect(e.aliases) AS lists "
+        "RETURN c.id AS chunk_id, c.text AS text, c.start AS start, d.id AS doc_id, d.path AS path, "
+        "reduce(a = [], l IN lists | a + coalesce(l, [])) AS aliases ORDER BY d.path, c.index LIMIT $limit",
+        {"ids": ids, "limit": limit},
+    )
+
+
 def chunk_provenance(chunk_ids: list[str]) -> Statement:
     """Text of chunks with the path and title of their document."""
     return (
