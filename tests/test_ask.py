@@ -121,9 +121,11 @@ def test_cli_ask_on_the_sample_graph(sample_graph, capsys):
     assert main([*flags, "ask", "Where was Steve Jobs born?"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("answer: San Francisco") and "path 1: " in text and "data/sample/apple_inc.html" in text
-    assert main([*flags, "ask", "What is the airspeed velocity of an unladen swallow?"]) == 2
-    err = capsys.readouterr().err
-    assert "no entity of the graph" in err and "Traceback" not in err
+    # Nothing the graph or its documents say: either no entity is linked (exit 2) or ask abstains
+    code = main([*flags, "ask", "What is the airspeed velocity of an unladen swallow?"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    assert ("no entity of the graph" in err) if code == 2 else (code == 0 and "the graph does not say" in out)
 
 
 @pytest.mark.slow
