@@ -102,8 +102,8 @@ def evaluate_ask(docs: str | Path, questions: str | Path, *, settings: Settings 
 
 def _names(store: Any, entity_id: str) -> set[str]:
     """The entity's name and aliases (an answer is right under any of them)."""
-    rows = store.execute(*cypher.entity_names(entity_id)).rows
-    return {n for name, aliases in rows for n in [name, *(aliases or [])] if n}
+    rows = store.execute(*cypher.entity_by_id(entity_id)).records()
+    return {n for r in rows for n in [r["name"], *(r["aliases"] or [])] if n}
 
 
 def _report(docs: str, questions: str, rows: list[dict[str, Any]], built: dict[str, Any]) -> dict[str, Any]:

@@ -141,7 +141,8 @@ def _cap_length(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     yield start, end
 
 
-def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` without the whitespace at either end of ``text[start:end]``."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -152,11 +153,11 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
 def sentence_spans(text: str, nlp: "Language | None" = None) -> list[tuple[int, int]]:
     """Character spans of the sentences of ``text``, whitespace trimmed, in order."""
     nlp = nlp or sentence_splitter()
-    segments = [s for s in (_strip(text, a, b) for a, b in _segments(text)) if s[0] < s[1]]
+    segments = [s for s in (strip_span(text, a, b) for a, b in _segments(text)) if s[0] < s[1]]
     spans: list[tuple[int, int]] = []
     for (offset, _), doc in zip(segments, nlp.pipe((text[a:b] for a, b in segments), batch_size=64)):
         for sent in doc.sents:
-            a, b = _strip(text, offset + sent.start_char, offset + sent.end_char)
+            a, b = strip_span(text, offset + sent.start_char, offset + sent.end_char)
             if a < b:
                 spans.append((a, b))
     return spans

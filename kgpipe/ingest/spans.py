@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..text import trained_pipeline
+from .chunk import strip_span
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -117,15 +118,7 @@ def sentence_bounds(text: str, nlp: "Language | None" = None) -> list[tuple[int,
         bounds = [(s.start_char, s.end_char) for s in _parse(nlp, text).sents]
     else:
         bounds = [(m.start(), m.end()) for m in re.finditer(r"[^\n.!?]+(?:[.!?]+|$)", text, re.M)]
-    return [_trim_space(text, a, b) for a, b in bounds if text[a:b].strip()]
-
-
-def _trim_space(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+    return [strip_span(text, a, b) for a, b in bounds if text[a:b].strip()]
 
 
 @lru_cache(maxsize=32)

@@ -84,7 +84,7 @@ def fact(store: "Store", the_fact_id: str) -> dict[str, Any]:
 def provenance(store: "Store", the_fact_id: str) -> dict[str, Any]:
     """The fact, each chunk it came from with the supporting sentence located by offsets, and the documents."""
     f = fact(store, the_fact_id)
-    chunks = store.execute(*cypher.chunk_texts(f["chunk_ids"])).records() if f["chunk_ids"] else []
+    chunks = store.execute(*cypher.chunk_provenance(f["chunk_ids"])).records() if f["chunk_ids"] else []
     names: dict[tuple[str, str], list[str]] = {}
     if chunks:
         for row in store.execute(*cypher.chunk_mentions(f["chunk_ids"], [f["head_id"], f["tail_id"]])).records():

@@ -407,11 +407,6 @@ def entity_index() -> Statement:
     return "MATCH (e:Entity) RETURN e.id AS id, e.name AS name, e.type AS type, e.aliases AS aliases", {}
 
 
-def entity_names(entity_id: str) -> Statement:
-    """One entity's name and aliases (``kgpipe eval ask`` accepts an answer under any of them)."""
-    return "MATCH (e:Entity {id: $id}) RETURN e.name AS name, e.aliases AS aliases", {"id": entity_id}
-
-
 def clear_conflict_marks() -> Statement:
     """Remove every fact's ``conflict`` mark (conflict resolution recomputes them all)."""
     return (
@@ -553,10 +548,11 @@ def entity_document_chunks(ids: list[str], limit: int) -> Statement:
 
 
 def chunk_provenance(chunk_ids: list[str]) -> Statement:
-    """Text of chunks with the path and title of their document."""
+    """Chunks with their text and offsets in their document, and the document's id, path and title."""
     return (
         "UNWIND $ids AS id MATCH (c:Chunk {id: id}) OPTIONAL MATCH (c)-[:FROM_DOCUMENT]->(d:Document) "
-        "RETURN c.id AS chunk_id, c.text AS text, d.id AS doc_id, d.path AS path, d.title AS title",
+        "RETURN c.id AS chunk_id, c.index AS index, c.text AS text, c.start AS start, c.end AS end, "
+        "d.id AS doc_id, d.path AS path, d.title AS title",
         {"ids": chunk_ids},
     )
 
@@ -622,16 +618,6 @@ def chunk_mentions(chunk_ids: list[str], entity_ids: list[str]) -> Statement:
         "MATCH (e:Entity)-[m:FROM_CHUNK]->(c:Chunk) WHERE e.id IN $entities AND c.id IN $chunks "
         "RETURN e.id AS entity_id, c.id AS chunk_id, m.names AS names",
         {"entities": entity_ids, "chunks": chunk_ids},
-    )
-
-
-def chunk_texts(chunk_ids: list[str]) -> Statement:
-    """Chunks with their offsets in their document and the document's id, path and title."""
-    return (
-        "UNWIND $ids AS id MATCH (c:Chunk {id: id}) OPTIONAL MATCH (c)-[:FROM_DOCUMENT]->(d:Document) "
-        "RETURN c.id AS chunk_id, c.index AS index, c.text AS text, c.start AS start, c.end AS end, "
-        "d.id AS doc_id, d.path AS path, d.title AS title",
-        {"ids": chunk_ids},
     )
 
 
