@@ -32,6 +32,16 @@ def _id(client, name: str) -> str:
     return next(r["id"] for r in results if r["name"] == name)
 
 
+def _finished(client, job_id: str) -> dict:
+    """The upload job's state once it is done or failed (or after 10 s, whatever it is then)."""
+    for _ in range(100):
+        polled = client.get(f"/api/jobs/{job_id}").json()
+        if polled["status"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    return polled
+
+
 def _error(response, status: int) -> str:
     assert response.status_code == status, response.text
     body = response.json()
@@ -312,11 +322,7 @@ def test_an_upload_the_loader_skips_is_reported_and_not_kept(settings, store):
     with TestClient(create_app(quiet, write_token=TOKEN, store=store, llm=gold_extractor())) as c:
         job = c.post("/api/documents", files=[("files", ("scan.pdf", b"%PDF-1.4 not really a pdf", "application/pdf"))],
                      headers=AUTH).json()  # fmt: skip
-        for _ in range(100):
-            polled = c.get(f"/api/jobs/{job['id']}").json()
-            if polled["status"] in ("done", "failed"):
-                break
-            time.sleep(0.1)
+        polled = _finished(c, job["id"])
         assert polled["status"] == "done" and polled["documents"][0]["doc_id"] is None, polled
         assert polled["documents"][0]["skipped"], polled
         assert c.get("/api/stats").json()["documents"] == 0
@@ -335,11 +341,7 @@ def test_a_failed_build_is_reported_on_the_job(settings, store):
     with TestClient(create_app(quiet, write_token=TOKEN, store=store, llm=ScriptedLLM(broken))) as c:
         job = c.post("/api/documents", files=[("files", ("a.txt", b"Ann Alpha works for Alpha Corp.", "text/plain"))],
                      headers=AUTH).json()  # fmt: skip
-        for _ in range(100):
-            polled = c.get(f"/api/jobs/{job['id']}").json()
-            if polled["status"] in ("done", "failed"):
-                break
-            time.sleep(0.1)
+        polled = _finished(c, job["id"])
         # the build finishes and reports the chunk that failed (its document stays incomplete, retried next build)
         assert polled["status"] == "done", polled
         assert polled["documents"][0]["summary"]["failed_chunks"] == 1, polled
