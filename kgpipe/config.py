@@ -53,6 +53,7 @@ class Settings:
     denoise: bool = False  # rewrite each chunk as short factual sentences before extraction (one more LLM call per chunk)
     chunk_tokens: int = 60  # token budget per chunk (word and punctuation tokens); small models extract better from short chunks
     chunk_overlap: int = 1  # sentences repeated at the start of the next chunk
+    chunk_vectors: bool = True  # embed every chunk (MiniLM) into the store's vector index on Chunk, for ask's reading
     write_batch: int = 5000  # rows per UNWIND statement
     query_timeout_ms: int = 30000
     query_limit: int = 10000  # most rows a read (kgpipe query / kgpipe.query) returns, enforced at the server; 0 = no cap

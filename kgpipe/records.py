@@ -174,3 +174,4 @@ class GraphBatch:
     mentions: list[Mention] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
     folded: list[Triple] = field(default_factory=list)  # two different names fused into one entity: not written
+    chunk_vectors: dict[str, list[float]] = field(default_factory=dict)  # chunk id -> embedding, for the vector index

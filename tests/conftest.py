@@ -87,9 +87,9 @@ def settings(state_dir: Path) -> Settings:
     """Settings with the shared state folder and a graph of its own, so tests never see each other's data; no ontology
     (the default is the general one), so scripted replies are taken as written unless a test sets one.
 
-    Relation canonicalisation is off (it loads MiniLM to cluster wordings); tests of it turn it on."""
+    Relation canonicalisation and chunk embeddings are off (they load MiniLM); tests of them turn them on."""
     return Settings(state_dir=str(state_dir), graph=f"test_{uuid.uuid4().hex[:12]}", progress=False, ontology="",
-                    canonical_relations=False)
+                    canonical_relations=False, chunk_vectors=False)
 
 
 @pytest.fixture
@@ -204,7 +204,8 @@ def sample_graph(state_dir: Path) -> Settings:
     from kgpipe.ingest.pipeline import build
 
     settings = Settings(state_dir=str(state_dir), graph=f"sample_{uuid.uuid4().hex[:12]}", progress=False, ontology="",
-                        canonical_relations=False, extraction="free", judge=False, llm_cache=False)  # fmt: skip
+                        canonical_relations=False, chunk_vectors=False, extraction="free", judge=False,
+                        llm_cache=False)  # fmt: skip
     result = build(SAMPLE, settings, llm=gold_extractor())
     assert result.documents_built == len(list(SAMPLE.iterdir())) and result.graph["facts"] > 10, result.summary()
     return settings

@@ -177,3 +177,18 @@ def test_the_kind_of_answer_a_question_asks_for():
     assert "PERSON" in expected_labels("Who founded Apple?") and "DATE" not in expected_labels("Whom did she marry?")
     assert "CARDINAL" in expected_labels("How many prizes did she win?")
     assert expected_labels("What did Marie Curie discover?") is None  # any name or noun phrase
+
+
+@pytest.mark.slow
+def test_the_chunks_nearest_a_question_are_served_by_the_vector_index(sample_graph):
+    """A build embeds every chunk (``chunk_vectors``); the chunk that answers a question is among the nearest."""
+    from kgpipe.llms.embed import Embedder
+    from kgpipe.qa.text import nearest_chunks
+    from kgpipe.stores import open_store
+
+    store = open_store(sample_graph, None)
+    assert store.execute("MATCH (c:Chunk) WHERE c.embedding IS NULL RETURN count(c)").rows[0][0] == 0
+    rows = nearest_chunks("Where was Pierre Curie born?", store, Embedder(), k=3)
+    assert any("pierre_curie" in r["path"] and "born" in r["text"] for r in rows), rows
+    sims = [r["similarity"] for r in rows]
+    assert sims == sorted(sims, reverse=True) and 0 < sims[-1] <= sims[0] <= 1

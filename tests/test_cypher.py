@@ -112,7 +112,9 @@ def test_only_sanitised_names_reach_query_text() -> None:
 
 def test_schema_statements_per_dialect() -> None:
     assert all("IF NOT EXISTS" in s for s in cypher.schema_statements("neo4j"))
-    assert all(s.startswith("CREATE INDEX FOR") for s in cypher.schema_statements("falkordb"))
+    falkordb = cypher.schema_statements("falkordb")
+    assert all(s.startswith(("CREATE INDEX FOR", "CREATE VECTOR INDEX FOR")) for s in falkordb)
+    assert sum("VECTOR" in s for s in falkordb) == 1 and sum("VECTOR" in s for s in cypher.schema_statements("neo4j")) == 1
 
 
 def test_hostile_relation_labels_and_types_on_the_server(store) -> None:

@@ -328,3 +328,29 @@ def test_hostile_relation_labels_and_types_stay_within_the_schema(label: str) ->
     if not re.fullmatch(r"[A-Za-z0-9_]+", label):
         with pytest.raises(ValueError):
             cypher.quote_name(label)  # the raw wording can never be put into query text
+
+
+def test_chunk_vectors_are_written_and_served_nearest_first(store):
+    """Chunk embeddings go to the store's vector index on Chunk; ``nearest_chunks`` returns the closest by cosine, with
+    that cosine, and a rewrite of the same batch changes nothing."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    batch, _ = two_documents()
+    vectors = {c.id: rng.normal(size=cypher.CHUNK_VECTOR_DIMENSIONS) for c in batch.chunks}
+    batch.chunk_vectors = {cid: (v / np.linalg.norm(v)).tolist() for cid, v in vectors.items()}
+    write(batch, store)
+    write(batch, store)
+    query = np.asarray(batch.chunk_vectors["a1"]) + 0.3 * np.asarray(batch.chunk_vectors["a0"])
+    query = (query / np.linalg.norm(query)).tolist()
+    rows = store.execute(*cypher.nearest_chunks(query, 2, dialect=store.name)).records()
+    assert [r["chunk_id"] for r in rows] == ["a1", "a0"]
+    for r in rows:
+        assert r["similarity"] == pytest.approx(float(np.dot(query, batch.chunk_vectors[r["chunk_id"]])), abs=1e-4)
+        assert r["doc_id"] == "doc-a" and r["path"] == "/data/a.txt" and r["text"]
+    assert store.execute("MATCH (c:Chunk) WHERE c.embedding IS NOT NULL RETURN count(c)").rows[0][0] == 2
+    # Deleted, then built again (the same chunk ids): served again, the deleted copies nowhere
+    delete_document(store, "doc-a")
+    assert store.execute(*cypher.nearest_chunks(query, 2, dialect=store.name)).rows == []
+    write(batch, store)
+    assert [r["chunk_id"] for r in store.execute(*cypher.nearest_chunks(query, 2, dialect=store.name)).records()] == ["a1", "a0"]

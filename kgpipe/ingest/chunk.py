@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from ..errors import ConfigError
 from ..records import Chunk, Document, stable_id
@@ -23,6 +23,8 @@ from ..text import TRAINED_PIPELINES
 
 if TYPE_CHECKING:
     from spacy.language import Language
+
+    from .relations import Embed
 
 __all__ = ["chunk", "count_tokens", "sentence_spans", "sentence_splitter", "TRAINED_PIPELINES"]
 
@@ -236,3 +238,10 @@ def chunk(
                 start=start,
                 end=end,
             )
+
+
+def chunk_vectors(chunks: Sequence[Chunk], embedder: "Embed") -> dict[str, list[float]]:
+    """Each chunk's embedding (unit length), by chunk id: what the store's vector index on ``Chunk`` serves, so
+    ``ask`` can read the chunks nearest a question (``kgpipe.qa.text``)."""
+    vectors = embedder.encode([c.text for c in chunks])
+    return {c.id: [float(x) for x in v] for c, v in zip(chunks, vectors)}

@@ -35,7 +35,7 @@ from ..progress import bar
 from ..records import Chunk, ChunkFailure, Document, ExtractionFailure, GraphBatch, SkippedFile, Triple, WriteFailure
 from ..stores import resolve_store
 from .candidates import Candidates, extract_and_judge
-from .chunk import chunk
+from .chunk import chunk, chunk_vectors
 from .load import load
 from .relations import Canonicaliser
 from .write import document_index, stats, undo_write, write_version
@@ -213,7 +213,9 @@ def build(
             result.add(chunks, found)
             triples = found.kept
             unfinished = {f.doc_id for f in result.failed_chunks[failed_before:]}
+            vectors = chunk_vectors(chunks, canonicaliser.embedder) if settings.chunk_vectors else {}
             for batch in fuse(triples, docs, chunks, index).values():
+                batch.chunk_vectors = {c.id: vectors[c.id] for c in batch.chunks if c.id in vectors}
                 complete = batch.documents[0].id not in unfinished
                 docs_bar.update(1)
                 try:

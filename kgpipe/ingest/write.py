@@ -64,6 +64,8 @@ def write(batch: GraphBatch, store: Store, *, batch_size: int = 5000, complete: 
          for c in chunks.values()],
     )  # fmt: skip
     run(cypher.link_next_chunks, _next_chunk_rows(chunks.values()))
+    vectors = [{"id": c, "vector": v} for c, v in batch.chunk_vectors.items() if c in chunks]
+    run(lambda part: cypher.set_chunk_vectors(part, dialect=store.name), vectors)
 
     for label, rows in _entity_rows(batch).items():
         counts["entities"] += run(

@@ -17,10 +17,12 @@ The graph holds what extraction understood of the documents; the documents often
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
+from ..errors import StoreError
 from ..stores import cypher
 from ..text import trained_pipeline
 from .link import Link, mask_keys, masked
@@ -30,8 +32,10 @@ if TYPE_CHECKING:
     from ..llms.embed import Embedder
     from ..stores import Store
 
+log = logging.getLogger(__name__)
 _REFERS = {"he": "PERSON", "she": "PERSON", "his": "PERSON", "her": "PERSON", "him": "PERSON", "it": "ORG", "its": "ORG"}
 MAX_CHUNKS = 60  # chunks of the linked entities' documents read per question
+NEAREST_CHUNKS = 10  # and the chunks nearest the question by embedding, wherever they are
 # Tuned on data/sample_questions.tsv, the only questions looked at: its unanswerable questions' nearest sentences
 # scored up to 0.31, its answerable ones' answering sentences from 0.35. Below it the documents do not answer.
 MIN_SENTENCE_SIMILARITY = 0.35
@@ -82,6 +86,17 @@ def _spans(sent: Any, wanted: set[str] | None, names: set[str]) -> list[tuple[st
     return sorted((x for x in found if x[0] not in names), key=lambda x: x[1])
 
 
+def nearest_chunks(question: str, store: "Store", embedder: "Embedder", k: int = NEAREST_CHUNKS) -> list[dict[str, Any]]:
+    """The chunks nearest ``question`` by embedding (the store's vector index on ``Chunk``), nearest first; none
+    where the graph's chunks were not embedded (``chunk_vectors`` off, or built before it existed)."""
+    vector = [float(x) for x in embedder.encode([" ".join(question.split())])[0]]
+    try:
+        return store.execute(*cypher.nearest_chunks(vector, k, dialect=store.name)).records()
+    except StoreError as exc:  # no vector index (a store that has none, an older Neo4j)
+        log.debug("no nearest chunks: %s", exc)
+        return []
+
+
 def answer_from_text(question: str, links: Sequence[Link], store: "Store", decoder: "LocalModel",
                      embedder: "Embedder") -> TextAnswer | None:  # fmt: skip
     """The answer read from the documents of the linked entities, or None when no sentence answers it."""
@@ -91,6 +106,7 @@ def answer_from_text(question: str, links: Sequence[Link], store: "Store", decod
     names = {n for lk in links for n in (lk.name, lk.mention) if n}
     rows = store.execute(*cypher.entity_document_chunks([lk.id for lk in links], MAX_CHUNKS)).records()
     names |= {a for r in rows for a in (r["aliases"] or [])}
+    rows += [r for r in nearest_chunks(question, store, embedder) if r["chunk_id"] not in {x["chunk_id"] for x in rows}]
     masks = mask_keys(names)
     wanted = expected_labels(question)
     options = []  # (the sentence, the chunk's text up to it, its candidate spans as (text, start, end), row)

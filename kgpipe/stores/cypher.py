@@ -81,6 +81,9 @@ def quote_name(name: str) -> str:
 # -- schema ------------------------------------------------------------------------------------
 
 _INDEXED = (("Document", "id"), ("Document", "path"), ("Chunk", "id"), ("Entity", "id"))
+CHUNK_VECTOR_DIMENSIONS = 384  # the packaged MiniLM's: chunks are embedded with it (``Chunk.embedding``)
+_NEO4J_VECTOR_INDEX = "kgpipe_chunk_embedding"
+NEAREST_OVERSAMPLE = 4
 
 
 def string_literal(text: str) -> str:
@@ -101,9 +104,13 @@ def schema_statements(dialect: str) -> list[str]:
             for label in ("Document", "Chunk", "Entity")
         ]
         out.append("CREATE INDEX kgpipe_document_path IF NOT EXISTS FOR (n:Document) ON (n.path)")
+        out.append(f"CREATE VECTOR INDEX {_NEO4J_VECTOR_INDEX} IF NOT EXISTS FOR (c:Chunk) ON (c.embedding) OPTIONS "
+                   f"{{indexConfig: {{`vector.dimensions`: {CHUNK_VECTOR_DIMENSIONS}, `vector.similarity_function`: 'cosine'}}}}")  # fmt: skip
         return out
     # FalkorDB has no IF NOT EXISTS; the store treats "already indexed" as success.
-    return [f"CREATE INDEX FOR (n:{label}) ON (n.{prop})" for label, prop in _INDEXED]
+    return [*(f"CREATE INDEX FOR (n:{label}) ON (n.{prop})" for label, prop in _INDEXED),
+            f"CREATE VECTOR INDEX FOR (c:Chunk) ON (c.embedding) OPTIONS {{dimension: {CHUNK_VECTOR_DIMENSIONS}, "
+            "similarityFunction: 'cosine'}"]  # fmt: skip
 
 
 # -- batched upserts ---------------------------------------------------------------------------
@@ -125,15 +132,26 @@ def upsert_documents(rows: Rows) -> Statement:
 
 
 def upsert_chunks(rows: Rows) -> Statement:
-    """Rows ``{id, doc_id, index, text, start, end}``; links each chunk ``FROM_DOCUMENT`` (which must exist)."""
+    """Rows ``{id, doc_id, index, text, start, end}``; links each chunk ``FROM_DOCUMENT`` (which must exist).
+
+    A chunk's id is a hash of its document and place, so an existing chunk is never changed: besides saving work,
+    FalkorDB's vector index loses a node on any update of it (FalkorDB/FalkorDB#2197), and a rerun of a build
+    must not unindex the chunks it already embedded."""
     return (
         "UNWIND $rows AS row "
         "MATCH (d:Document {id: row.doc_id}) "
         "MERGE (c:Chunk {id: row.id}) "
-        "SET c.doc_id = row.doc_id, c.index = row.index, c.text = row.text, c.start = row.start, c.end = row.end "
+        "ON CREATE SET c.doc_id = row.doc_id, c.index = row.index, c.text = row.text, c.start = row.start, c.end = row.end "
         "MERGE (c)-[:FROM_DOCUMENT]->(d)",
         {"rows": rows},
     )
+
+
+def set_chunk_vectors(rows: Rows, *, dialect: str = "falkordb") -> Statement:
+    """Rows ``{id, vector}``: each chunk's embedding, which the vector index on ``Chunk`` serves."""
+    value = "vecf32(row.vector)" if dialect == "falkordb" else "row.vector"
+    return (f"UNWIND $rows AS row MATCH (c:Chunk {{id: row.id}}) WHERE c.embedding IS NULL SET c.embedding = {value}",
+            {"rows": rows})  # set once: see ``upsert_chunks``
 
 
 def link_next_chunks(rows: Rows) -> Statement:
@@ -544,6 +562,24 @@ def entity_document_chunks(ids: list[str], limit: int) -> Statement:
         "RETURN c.id AS chunk_id, c.text AS text, c.start AS start, d.id AS doc_id, d.path AS path, "
         "reduce(a = [], l IN lists | a + coalesce(l, [])) AS aliases ORDER BY d.path, c.index LIMIT $limit",
         {"ids": ids, "limit": limit},
+    )
+
+
+def nearest_chunks(vector: list[float], k: int, *, dialect: str = "falkordb") -> Statement:
+    """The ``k`` chunks whose embedding is nearest ``vector``, as ``entity_document_chunks`` returns chunks, with
+    their cosine ``similarity`` (FalkorDB's index scores a distance, 1 - cosine; Neo4j's (1 + cosine) / 2).
+
+    ``NEAREST_OVERSAMPLE`` times ``k`` are asked for: FalkorDB's index keeps the vectors of deleted chunks
+    (FalkorDB/FalkorDB#2197), which take places among the nearest and match no node."""
+    if dialect == "falkordb":
+        call, similarity = "CALL db.idx.vector.queryNodes('Chunk', 'embedding', $fetch, vecf32($vector))", "1 - score"
+    else:
+        call, similarity = f"CALL db.index.vector.queryNodes('{_NEO4J_VECTOR_INDEX}', $fetch, $vector)", "2 * score - 1"
+    return (
+        f"{call} YIELD node, score MATCH (node)-[:FROM_DOCUMENT]->(d:Document) "
+        "RETURN node.id AS chunk_id, node.text AS text, node.start AS start, d.id AS doc_id, d.path AS path, "
+        f"[] AS aliases, {similarity} AS similarity ORDER BY similarity DESC LIMIT $k",
+        {"vector": vector, "k": k, "fetch": k * NEAREST_OVERSAMPLE},
     )
 
 
