@@ -20,7 +20,8 @@ from kgpipe.fusion.match import (
     is_person,
     score_pair,
 )
-from kgpipe.fusion.names import OTHER_SURNAME, analyse
+from kgpipe.fusion.names import analyse
+from kgpipe.fusion.person_names import OTHER_SURNAME
 from kgpipe.records import GENERIC_TYPE
 
 

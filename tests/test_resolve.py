@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from kgpipe.fusion.names import analyse, blocking_keys, edit_ratio, normalise_name, person_evidence
+from kgpipe.fusion.names import analyse, blocking_keys, edit_ratio, normalise_name
+from kgpipe.fusion.person_names import person_evidence
 from kgpipe.fusion.resolve import EntityIndex, MentionIn, entity_id
 from kgpipe.records import Entity
 

@@ -15,9 +15,10 @@ from ..records import Adjudicator
 from .kinds import compatible
 from .match import MERGE_AT, REVIEW_AT, SHORT_RULES, Node, explain_pair
 from .names import blocking_keys
+from .person_names import surname_key
 
 #: Keys shared by unrelated names (a word, a prefix or suffix, an initial and a surname): a narrow window.
-WIDE_KEYS = ("t:", "p:", "x:", "i:")
+WIDE_KEYS = ("t:", "p:", "x:", "i:", "r:")
 MAX_BLOCK = 5000  # a word shared by more names than this says nothing about identity
 
 
@@ -77,8 +78,9 @@ def short_form_pairs(nodes: list[Node], n_new: int, pairs: PairSet, limit: int =
     """A one-word name and the multi-word person names whose first or last word it is ("Obama" / "Barack Obama").
 
     Candidates in the name's own contexts when there are any; otherwise, for a name typed as a person, those of
-    the whole run and of the graph whose *surname* it is (a text calls a person by the first name only once it
-    has named them: "Paris" in the Iliad is not Paris Hilton); ``limit`` at most, more say only that the name is
+    the whole run and of the graph whose *surname* it is, romanised alike ("Tschaikowsky" / "Pyotr Tchaikovsky"; a
+    text calls a person by the first name only once it has named them: "Paris" in the Iliad is not Paris Hilton);
+    ``limit`` at most, more say only that the name is
     ambiguous. Which one it joins, if any, is decided in ``kgpipe.fusion.cluster`` (one candidate cluster, or none).
     """
     people: dict[str, list[int]] = {}
@@ -87,17 +89,21 @@ def short_form_pairs(nodes: list[Node], n_new: int, pairs: PairSet, limit: int =
         if node.person and len(node.f.tokens) > 1:
             for token in {node.f.tokens[0], node.f.tokens[-1]}:
                 people.setdefault(token, []).append(node.idx)
-            surnames.setdefault(node.f.tokens[-1], []).append(node.idx)
+            surnames.setdefault(_surname(node.f.tokens[-1]), []).append(node.idx)
     for node in nodes[:n_new]:
         if len(node.f.tokens) != 1 or node.kind == "common" or node.f.is_acronym:
             continue
         token = node.f.tokens[0]
         near = [c for c in people.get(token, ()) if nodes[c].contexts & node.contexts and compatible(node.declared, nodes[c].declared)]
-        chosen = near or (surnames.get(token, [])[:limit] if node.declared == "PERSON" else [])
+        chosen = near or (surnames.get(_surname(token), [])[:limit] if node.declared == "PERSON" else [])
         if chosen:
             node.short_of = frozenset(chosen)
             for c in chosen:
                 pairs.add(node.idx, c)
+
+
+def _surname(token: str) -> str:
+    return surname_key(token) if len(token) >= 4 else token
 
 
 def score(nodes: list[Node], codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -15,8 +15,8 @@ How (Graphusion-style fusion, made incremental):
    one curated alias group meet each other. With an adjudicator, small runs add each name's
    nearest MiniLM neighbours (synonyms such as "Munich"/"München" share no key).
 3. **Scoring** (``kgpipe.fusion.match.score_pair``): rules on names (exact core, same words, acronym,
-   person names, plurals, typos) and vetoes: different coarse types, proper name versus common
-   noun, different numbers, different first names. MiniLM cosine only sends a pair to review.
+   person names and their romanisations, plurals, typos), facts and co-mentioned names as evidence, and
+   vetoes: different coarse types, proper name versus common noun, different numbers, different first names. MiniLM cosine only sends a pair to review.
 4. **Clustering** (``kgpipe.fusion.cluster``). Edges are taken from the best score down and join two
    clusters unless a veto links them (a surname veto is lifted by a member bearing both
    surnames), an acronym would join two full names, or both clusters already are graph entities
@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 
 __all__ = ["EntityIndex", "MentionIn", "Resolution", "Adjudicator", "entity_id", "GENERIC_TYPE"]
 
+
+
+_MAX_CONTEXTS = 50  # a name read in more texts than this: its co-mentions say little (and cost memory)
 
 
 @dataclass
@@ -246,6 +249,7 @@ class EntityIndex:
         contexts = [m.context for m in mentions if m.context]
         ner = ner_types(contexts) if use_ner and contexts else {}
         context_ids: dict[str, int] = {}
+        named_in: dict[int, set[str]] = {}  # context -> the core names of its mentions
         by_key: dict[tuple[str, str | None, str | None, str | None], Node] = {}
         seen: dict[MentionIn, Node] = {}  # a mention repeated (same name, type, context) is looked at once
         mention_node: list[Node] = []
@@ -270,7 +274,9 @@ class EntityIndex:
                 if m.facts:
                     node.facts = {*node.facts, *((" ".join(r.casefold().split()), normalise_name(o)) for r, o in m.facts)}
                 if m.context:
-                    node.contexts.add(context_ids.setdefault(m.context, len(context_ids)))
+                    cid = context_ids.setdefault(m.context, len(context_ids))
+                    node.contexts.add(cid)
+                    named_in.setdefault(cid, set()).add(analyse(m.name).core)
                     node.context = node.context or m.context
                 seen[m] = node
                 node.pending = form
@@ -285,6 +291,11 @@ class EntityIndex:
             node.soft = ner.get(node.f.norm) or ner.get(node.f.core)
             node.person = is_person(node)
             node.curated = self._curated(node.f)
+            if named_in and 0 < len(node.contexts) <= _MAX_CONTEXTS:
+                around = set().union(*(named_in[c] for c in node.contexts))
+                around.difference_update(analyse(s).core for s in (*node.forms, *node.raw))
+                if around:
+                    node.comentions = frozenset(around)
         return nodes, [node.idx for node in mention_node]
 
     def _curated(self, f: NameFeatures) -> str | None:
