@@ -57,6 +57,7 @@ _NUMBER_WORDS = {w: str(k) for k, w in enumerate(
 _ORDINAL_WORDS = {w: str(k) for k, w in enumerate(
     "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
     "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split())}  # fmt: skip
+_INITIAL = re.compile(r"(?<![\w.])([A-Za-z])\.(?=\s*\w)")  # a letter and a dot with more name after it: "P. I."
 _ORDINAL_DIGITS = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 _ROMAN_VALUES = {"i": 1, "v": 5, "x": 10, "l": 50}
 _ROMAN_LETTERS = frozenset(_ROMAN_VALUES)
@@ -133,12 +134,15 @@ def _number(token: str, k: int) -> str | None:
     return str(int(found.group(1))) if found else None
 
 
-def _canonical_tokens(tokens: Sequence[str]) -> list[str]:
-    """Numbers as digits and runs of single letters joined ("u n security council" -> "un security council")."""
+def _canonical_tokens(tokens: Sequence[str], initials: frozenset[str] = frozenset()) -> list[str]:
+    """Numbers as digits and runs of single letters joined ("u n security council" -> "un security council").
+
+    ``initials``: letters the name writes as initials ("P. I. Chaikovsky"): a dotted "I." is no roman numeral.
+    """
     out: list[str] = []
     run = ""
     for k, t in enumerate(tokens):
-        num = _number(t, k)
+        num = None if t in initials else _number(t, k)
         if num is None and len(t) == 1 and t.isalpha():
             run += t
             continue
@@ -211,7 +215,7 @@ def analyse(surface: str) -> NameFeatures:
     # Digits count as capitals ("G7", "3M"), but one capital at least.
     caps = uppers + sum(ch.isdigit() for ch in joined)
     is_acronym = one_word_or_initials and 2 <= len(joined) <= 8 and uppers >= 1 and caps >= 2 and caps * 2 > len(joined)
-    canonical = _canonical_tokens(tokens)
+    canonical = _canonical_tokens(tokens, frozenset(m.group(1).casefold() for m in _INITIAL.finditer(surface)))
     acronyms: set[str] = set()
     if len(tokens) > 1:
         for ws in (list(tokens), norm.split()):

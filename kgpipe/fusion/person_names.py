@@ -77,16 +77,15 @@ def same_surname(a: str, b: str) -> bool:
     return len(a) >= 4 and len(b) >= 4 and surname_key(a) == surname_key(b)
 
 
-def _given_keys(word: str) -> frozenset[str]:
-    return frozenset(_VOWELS.sub("", form) for form in romanised(word))
-
-
 def same_romanised_given_name(a: str, b: str) -> bool:
     """One given name romanised two ways (Pyotr / Peter, Fyodor / Theodore), under the guards of the module docstring."""
     if (a[-1] == "a") != (b[-1] == "a"):
         return False
-    keys = _given_keys(a) & _given_keys(b)
-    return any(len(k) >= 3 for k in keys) and romanised(a)[0][0] in {form[0] for form in romanised(b)}
+    for form_a in romanised(a):
+        key = _VOWELS.sub("", form_a)
+        if len(key) >= 3 and any(f[0] == form_a[0] and _VOWELS.sub("", f) == key for f in romanised(b)):
+            return True
+    return False
 
 
 @lru_cache(maxsize=1)
