@@ -28,12 +28,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from nicknames import NickNamer
 
-if TYPE_CHECKING:
-    from .names import NameFeatures
+
+class Named(Protocol):
+    """What person-name rules read of a name (``kgpipe.fusion.names.NameFeatures`` has it): its normalised words."""
+
+    @property
+    def tokens(self) -> tuple[str, ...]: ...
 
 #: Nicknames that are the same first name (both directions are looked up).
 _NICKNAMES = {
@@ -135,7 +139,7 @@ def _covers(big: Sequence[str], small: Sequence[str]) -> tuple[bool, bool]:
     return True, romanised_match
 
 
-def person_evidence(a: NameFeatures, b: NameFeatures) -> float | None:
+def person_evidence(a: Named, b: Named) -> float | None:
     """Evidence that two person names are one person: 0.9, ``ROMANISED``, 0.0 (none), ``OTHER_SURNAME``, ``None``.
 
     Same first name (or initial, nickname, romanisation) and the surnames of one among the other's:
