@@ -20,7 +20,8 @@ from kgpipe.fusion.match import (
     is_person,
     score_pair,
 )
-from kgpipe.fusion.names import OTHER_SURNAME, analyse
+from kgpipe.fusion.names import analyse
+from kgpipe.fusion.person_names import OTHER_SURNAME
 from kgpipe.records import GENERIC_TYPE
 
 
@@ -251,3 +252,34 @@ def test_facts_lift_a_review_band_match_and_conflicting_facts_lower_a_merge():
     a.vector = b.vector = np.array([1.0, 0.0])
     a.facts = b.facts = {("located in", "europe")}
     assert score_pair(a, b) == pytest.approx(0.65)
+
+
+def test_co_mentioned_names_lift_a_review_band_match_only_across_texts():
+    def person(name: str, idx: int, context: int, *around: str) -> Node:
+        n = node(name, idx, declared="PERSON")
+        n.contexts, n.comentions = {context}, frozenset(around)
+        return n
+
+    prefix = score_pair(person("John Paul", 0, 0), person("John Paul Jones", 1, 1))
+    assert prefix is not None and REVIEW_AT <= prefix < MERGE_AT
+    # Two names co-mentioned in both texts lift it to a merge; one only scores it higher, still in the review band.
+    two = person("John Paul", 0, 0, "bonhomme richard", "serapis"), person("John Paul Jones", 1, 1, "serapis", "bonhomme richard")
+    assert score_pair(*two) >= MERGE_AT and "shared co-mentions" in explain_pair(*two)[1]
+    one = score_pair(person("John Paul", 0, 0, "serapis", "kirkbean"), person("John Paul Jones", 1, 1, "serapis", "rome"))
+    assert one is not None and prefix < one < MERGE_AT
+    # Read in one text, two names share every co-mention: that is no evidence.
+    same_text = person("John Paul", 0, 0, "bonhomme richard", "serapis"), person("John Paul Jones", 1, 0, "bonhomme richard", "serapis")
+    assert score_pair(*same_text) == pytest.approx(prefix)
+    # Different first names stay a veto whatever the company they keep ("Pierre Curie" / "Marie Curie").
+    assert score_pair(person("Pierre Curie", 0, 0, "sorbonne", "radium"), person("Marie Curie", 1, 1, "sorbonne", "radium")) is None
+
+
+def test_romanised_person_names_merge_and_are_named():
+    person = {"declared": "PERSON"}
+    a, b = node("Fyodor Dostoevsky", 0, **person), node("Theodore Dostoyevsky", 1, **person)
+    s, rule = explain_pair(a, b)
+    assert s is not None and s >= MERGE_AT and rule == "person name, romanised"
+    s, rule = explain_pair(node("Tschaikowsky", 0, **person), node("Tchaikovsky", 1, **person))
+    assert s is not None and s >= MERGE_AT and rule == "surname, romanised"
+    assert score("Modest Tchaikovsky", "Pyotr Tchaikovsky", **person) is None  # different first names
+    assert score("Petra Kvitova", "Peter Kvitova", **person) is None  # a given name's gender ending

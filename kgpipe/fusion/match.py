@@ -16,6 +16,8 @@ acronym of the other                      0.90   "IBM" / "International Business
 generic head noun (a place word only for  0.90   "Yangtze River" / "Yangtze" (typed River);
 the same kind of place)                          "the ResNet model" / "ResNet"
 person: first name + a shared surname     0.90   "Marie Curie" / "Marie Skłodowska-Curie"; "Bill" / "William"
+person name or surname romanised another  0.85   "Fyodor Dostoevsky" / "Theodore Dostoyevsky"; "Pyotr" / "Peter";
+way (``kgpipe.fusion.person_names``)             "Tschaikowsky" / "Tchaikovsky"
 plural of a common noun                   0.90   "apples" / "apple"
 trailing qualifier                        0.85   "Springfield, Illinois" / "Springfield"
 one-word short form                       0.85   "Jordan" / "Michael Jordan"
@@ -28,7 +30,9 @@ MiniLM cosine >= 0.7, no shared word      0.65   (LLM band) "Munich" / "München
 
 The ``SHORT_RULES`` (short form, qualifier, head noun) join a bare name to a longer one only when it
 has one candidate cluster (``kgpipe.fusion.cluster``). Facts: one in common lifts a prefix or a near
-spelling by 0.15 (to a merge); two values of a one-valued relation (born, died) take 0.3 off.
+spelling by 0.15 (to a merge); two values of a one-valued relation (born, died) take 0.3 off. Co-mentions (the
+other names of the texts each was read in, when the two were not read in one text): two shared lift a prefix or a
+near spelling by 0.15, one by 0.1 (still the review band: an adjudicator's call).
 
 Vetoes (``None``): declared coarse types differ; a proper name against a common noun; different
 numbers however written ("Windows 10" / "Windows 11", "World War I" / "Second World War");
@@ -52,7 +56,6 @@ import numpy as np
 from ..records import GENERIC_TYPE, MentionIn
 from .kinds import compatible, names_a_kind_of_thing
 from .names import (
-    OTHER_SURNAME,
     STOPWORDS,
     NameFeatures,
     acronym_of,
@@ -60,9 +63,9 @@ from .names import (
     edit_ratio,
     head_type_word,
     normalise_name,
-    person_evidence,
     singular,
 )
+from .person_names import OTHER_SURNAME, ROMANISED, person_evidence, same_surname
 
 MERGE_AT = 0.8
 REVIEW_AT = 0.6
@@ -77,7 +80,7 @@ class Node:
     """Mentions that share a normalised name, coarse type and kind; or one name of a graph entity (``entity``)."""
 
     __slots__ = ("idx", "f", "declared", "kind", "entity", "soft", "person", "forms", "raw", "types",
-                 "contexts", "context", "vector", "short_of", "pending", "curated", "facts")  # fmt: skip
+                 "contexts", "context", "vector", "short_of", "pending", "curated", "facts", "comentions")  # fmt: skip
 
     def __init__(self, idx: int, f: NameFeatures, declared: str | None, kind: str | None, entity: str | None = None):
         self.idx = idx
@@ -98,6 +101,7 @@ class Node:
         # (relation, other name normalised) of the facts it takes part in; one shared empty set until it has some
         # (``frozenset()`` allocates 216 bytes each time: 10 MiB per field at 10^5 mentions, measured)
         self.facts: set[tuple[str, str]] | frozenset[tuple[str, str]] = _NONE
+        self.comentions: frozenset[str] = _NONE  # core names of the other mentions of its contexts (``resolve``)
         self.pending = ""  # the spelling of the mention being added (while nodes are built)
 
     def as_mention(self) -> MentionIn:
@@ -169,11 +173,13 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
             # "John Paul" / "John Paul Jones": a name that is the start of a longer one is not merged on name alone.
             evidence, rule = 0.65, "person name prefix"
         elif found > 0:
-            evidence, rule = found, "person name"
+            evidence, rule = found, "person name" if found != ROMANISED else "person name, romanised"
         elif _acronym(a, b):
             evidence, rule = 0.9, "acronym"
         elif _short_form(a, b):
             evidence, rule = 0.85, "short form"
+        elif len(fa.tokens) == len(fb.tokens) == 1 and same_surname(fa.tokens[0], fb.tokens[0]):
+            evidence, rule = ROMANISED, "surname, romanised"  # "Tschaikowsky" / "Tchaikovsky"
         elif spelling:
             evidence, rule = spelling, "spelling"
         if not evidence and found == OTHER_SURNAME:
@@ -197,12 +203,15 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
         # Two different full names with the same initials: an acronym may join one, never chain both.
         chain = fa.acronyms & fb.acronyms and not (fa.is_acronym or fb.is_acronym or (a.person and b.person))
         return (None, "same initials, different names") if chain else (0.0, rule if rule != "embedding" else "no evidence")
-    if a.facts and b.facts:
-        shift = _fact_evidence(a.facts, b.facts)
-        if shift < 0:
-            evidence, rule = evidence + shift, f"{rule}, conflicting facts"
-        elif shift and rule in _LIFTED:
-            evidence, rule = evidence + shift, f"{rule}, shared facts"
+    shift = _fact_evidence(a.facts, b.facts) if a.facts and b.facts else 0.0
+    if shift < 0:
+        evidence, rule = evidence + shift, f"{rule}, conflicting facts"
+    elif shift and rule in _LIFTED:
+        evidence, rule = evidence + shift, f"{rule}, shared facts"
+    elif rule in _LIFTED and a.comentions and b.comentions and a.contexts.isdisjoint(b.contexts):
+        shared = len(a.comentions & b.comentions - {fa.core, fb.core})
+        if shared:
+            evidence, rule = evidence + (0.15 if shared > 1 else 0.1), f"{rule}, shared co-mentions"
     ta, tb = a.declared or a.soft, b.declared or b.soft
     if not compatible(ta, tb):
         evidence -= 0.1
@@ -211,8 +220,9 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
     return evidence, rule
 
 
-#: Name evidence too weak to merge on (the review band) that facts in common can lift to a merge; an embedding's is
-#: not lifted (related names share facts: Warsaw and Poland both lie in Europe).
+#: Name evidence too weak to merge on (the review band) that facts in common, or two names co-mentioned in both
+#: texts, lift to a merge (one co-mentioned name lifts it by 0.1, still short of one); an embedding's is not lifted
+#: (related names share facts and company: Warsaw and Poland both lie in Europe).
 _LIFTED = frozenset({"person name prefix", "spelling"})
 #: Relations with one value per entity: two values are two entities ("born 1735" / "born 1767").
 _FUNCTIONAL = re.compile(r"\b(?:born|birth|died|death|birthplace|birthdate)\b")

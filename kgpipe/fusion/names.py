@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
-from nicknames import NickNamer
 from rapidfuzz.distance import Levenshtein
 
 from ..text import fold_diacritics
+from .person_names import surname_key
 
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+")
 _PUNCT = re.compile(r"[^\w\s&+#]")
@@ -50,15 +50,6 @@ CORPORATE_SUFFIXES = frozenset(
 _ABBREVIATIONS = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "fort"}
 #: Function words: skipped by acronyms and token keys.
 STOPWORDS = frozenset("of the and for de la le du des der von van y & in at on a an to".split())
-#: Nicknames that are the same first name (both directions are looked up).
-_NICKNAMES = {
-    "bill": "william", "will": "william", "bob": "robert", "rob": "robert", "bobby": "robert", "dick": "richard",
-    "rick": "richard", "steven": "stephen", "jim": "james", "jimmy": "james", "mike": "michael", "tom": "thomas", "tony": "anthony",
-    "ted": "edward", "ed": "edward", "kate": "katherine", "katie": "katherine", "liz": "elizabeth",
-    "beth": "elizabeth", "joe": "joseph", "dan": "daniel", "dave": "david", "steve": "stephen", "chris": "christopher",
-    "alex": "alexander", "nick": "nicholas", "sam": "samuel", "ben": "benjamin", "matt": "matthew", "andy": "andrew",
-    "pete": "peter", "jack": "john", "johnny": "john", "al": "albert", "fred": "frederick", "maggie": "margaret",
-}  # fmt: skip
 _ACRONYM_CHARS = re.compile(r"[^A-Za-z0-9]")
 _NUMBER_WORDS = {w: str(k) for k, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
@@ -66,6 +57,7 @@ _NUMBER_WORDS = {w: str(k) for k, w in enumerate(
 _ORDINAL_WORDS = {w: str(k) for k, w in enumerate(
     "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
     "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split())}  # fmt: skip
+_INITIAL = re.compile(r"(?<![\w.])([A-Za-z])\.(?=\s*\w)")  # a letter and a dot with more name after it: "P. I."
 _ORDINAL_DIGITS = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 _ROMAN_VALUES = {"i": 1, "v": 5, "x": 10, "l": 50}
 _ROMAN_LETTERS = frozenset(_ROMAN_VALUES)
@@ -142,12 +134,15 @@ def _number(token: str, k: int) -> str | None:
     return str(int(found.group(1))) if found else None
 
 
-def _canonical_tokens(tokens: Sequence[str]) -> list[str]:
-    """Numbers as digits and runs of single letters joined ("u n security council" -> "un security council")."""
+def _canonical_tokens(tokens: Sequence[str], initials: frozenset[str] = frozenset()) -> list[str]:
+    """Numbers as digits and runs of single letters joined ("u n security council" -> "un security council").
+
+    ``initials``: letters the name writes as initials ("P. I. Chaikovsky"): a dotted "I." is no roman numeral.
+    """
     out: list[str] = []
     run = ""
     for k, t in enumerate(tokens):
-        num = _number(t, k)
+        num = None if t in initials else _number(t, k)
         if num is None and len(t) == 1 and t.isalpha():
             run += t
             continue
@@ -220,7 +215,7 @@ def analyse(surface: str) -> NameFeatures:
     # Digits count as capitals ("G7", "3M"), but one capital at least.
     caps = uppers + sum(ch.isdigit() for ch in joined)
     is_acronym = one_word_or_initials and 2 <= len(joined) <= 8 and uppers >= 1 and caps >= 2 and caps * 2 > len(joined)
-    canonical = _canonical_tokens(tokens)
+    canonical = _canonical_tokens(tokens, frozenset(m.group(1).casefold() for m in _INITIAL.finditer(surface)))
     acronyms: set[str] = set()
     if len(tokens) > 1:
         for ws in (list(tokens), norm.split()):
@@ -305,7 +300,8 @@ def blocking_keys(f: NameFeatures) -> list[str]:
 
     ``n:`` the core (in the singular), ``k:`` the bag of content words, ``a:`` acronym and initials,
     ``i:`` the first initial with each later word (a person's initial and surnames),
-    ``t:`` each content word, ``p:``/``x:`` the first/last five letters (typos and spelling variants).
+    ``t:`` each content word, ``p:``/``x:`` the first/last five letters (typos and spelling variants), ``r:`` the
+    last word romanised (``kgpipe.fusion.person_names.surname_key``: "Tschaikowsky", "Chaikovsky").
     """
     keys = [f"n:{singular(f.core)}"]
     if len(f.content) > 1:
@@ -318,6 +314,10 @@ def blocking_keys(f: NameFeatures) -> list[str]:
         keys.extend(f"i:{f.tokens[0][0]} {t}" for t in f.tokens[1:] if len(t) > 1)
     if len(f.compact) >= 6:
         keys += [f"p:{f.compact[:5]}", f"x:{f.compact[-5:]}"]
+    if f.tokens and len(f.tokens[-1]) >= 5 and not f.is_acronym:  # a surname romanised another way
+        key = surname_key(f.tokens[-1])
+        if key != f.tokens[-1]:
+            keys.append(f"r:{key}")
     return keys
 
 
@@ -332,64 +332,6 @@ def edit_ratio(a: str, b: str, floor: float = 0.0) -> float:
     """
     ratio = Levenshtein.normalized_similarity(a, b, score_cutoff=max(0.0, floor - 1e-3))
     return ratio if ratio >= floor else 0.0
-
-
-@lru_cache(maxsize=1)
-def _nicknamer() -> NickNamer:
-    return NickNamer()
-
-
-@lru_cache(maxsize=1 << 16)
-def _given_name_variants(name: str) -> frozenset[str]:
-    """A given name's variants in the ``nicknames`` package's curated table ("bill" -> william, billy...)."""
-    namer = _nicknamer()
-    return frozenset(namer.nicknames_of(name) | namer.canonicals_of(name))
-
-
-def same_first_name(a: str, b: str) -> bool:
-    """First names that can be the same person's: equal, an initial of the other, or a known variant
-    ("Bill"/"William", "Jimmy"/"James"; the ``nicknames`` package's table and a few of kgpipe's own)."""
-    if a == b:
-        return True
-    if len(a) == 1 or len(b) == 1:
-        return a[0] == b[0]
-    return _NICKNAMES.get(a, a) == _NICKNAMES.get(b, b) or b in _given_name_variants(a) or a in _given_name_variants(b)
-
-
-#: ``person_evidence``: same first name, surnames that cannot be one person's (a veto a third name may lift).
-OTHER_SURNAME = -1.0
-
-
-def _covers(big: Sequence[str], small: Sequence[str]) -> bool:
-    """Every word of ``small`` matches a distinct word of ``big``: equal, or one is the other's initial."""
-    pool = list(big)
-    for word in small:
-        for k, other in enumerate(pool):
-            if other == word or (len(word) == 1 and other[0] == word) or (len(other) == 1 and word[0] == other):
-                del pool[k]
-                break
-        else:
-            return False
-    return True
-
-
-def person_evidence(a: NameFeatures, b: NameFeatures) -> float | None:
-    """Evidence that two person names are one person: 0.9; 0.0 (none); ``OTHER_SURNAME``; ``None`` (different).
-
-    Same first name (or initial, or nickname) and the surnames of one among the other's:
-    "Marie Curie" ~ "Marie Skłodowska-Curie" ~ "M. Curie", "J. S. Bach" ~ "Johann Sebastian Bach".
-    Different first names are different people even with one surname ("Pierre Curie" ≠ "Marie
-    Curie"). Same first name and other surnames ("Marie Curie" / "Marie Skłodowska") is
-    ``OTHER_SURNAME``: apart, unless a name with both surnames joins them ("Marie Skłodowska-Curie").
-    """
-    if len(a.tokens) < 2 or len(b.tokens) < 2:
-        return 0.0
-    if not same_first_name(a.tokens[0], b.tokens[0]):
-        return None
-    rest_a, rest_b = a.tokens[1:], b.tokens[1:]
-    if _covers(rest_b, rest_a) or _covers(rest_a, rest_b):
-        return 0.9
-    return OTHER_SURNAME
 
 
 def acronym_of(short: NameFeatures, long: NameFeatures) -> bool:

@@ -5,7 +5,7 @@ How (Graphusion-style fusion, made incremental):
 1. **Nodes.** Mentions with the same normalised name, coarse type and kind (proper name or common
    noun, read from the context) are one node; an entity already in the graph contributes one node
    per name or alias, all locked to that entity.
-2. **Blocking.** Nodes are compared only when they share a key from ``names.blocking_keys``
+2. **Blocking** (``kgpipe.fusion.pairs``). Nodes are compared only when they share a key from ``names.blocking_keys``
    (core name, bag of words, acronym/initials, first initial with a surname, a word, five-letter
    prefix and suffix); inside a key's block each node meets its ``window`` nearest neighbours in
    name order, so the cost grows with the number of nodes, not its square. A one-word name also
@@ -15,8 +15,8 @@ How (Graphusion-style fusion, made incremental):
    one curated alias group meet each other. With an adjudicator, small runs add each name's
    nearest MiniLM neighbours (synonyms such as "Munich"/"München" share no key).
 3. **Scoring** (``kgpipe.fusion.match.score_pair``): rules on names (exact core, same words, acronym,
-   person names, plurals, typos) and vetoes: different coarse types, proper name versus common
-   noun, different numbers, different first names. MiniLM cosine only sends a pair to review.
+   person names and their romanisations, plurals, typos), facts and co-mentioned names as evidence, and
+   vetoes: different coarse types, proper name versus common noun, different numbers, different first names. MiniLM cosine only sends a pair to review.
 4. **Clustering** (``kgpipe.fusion.cluster``). Edges are taken from the best score down and join two
    clusters unless a veto links them (a surname veto is lifted by a member bearing both
    surnames), an acronym would join two full names, or both clusters already are graph entities
@@ -31,7 +31,6 @@ How (Graphusion-style fusion, made incremental):
 from __future__ import annotations
 
 import gc
-from array import array
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
@@ -42,9 +41,10 @@ from ..records import GENERIC_TYPE, Adjudicator, Entity, MentionIn
 from ..stores import cypher
 from .aliases import alias_table
 from .cluster import assign, cluster, entity_id
-from .kinds import PROPER_CLASSES, coarse_type, compatible, kind_in_context, ner_types, surface_kind
-from .match import MERGE_AT, REVIEW_AT, SHORT_RULES, Node, explain_pair, is_person
+from .kinds import PROPER_CLASSES, coarse_type, kind_in_context, ner_types, surface_kind
+from .match import MERGE_AT, Node, is_person
 from .names import NameFeatures, analyse, blocking_keys, normalise_name, singular
+from .pairs import MAX_BLOCK, WIDE_KEYS, PairSet, adjudicate_band, new_pairs, score, short_form_pairs
 
 if TYPE_CHECKING:
     from ..llms.embed import Embedder
@@ -52,8 +52,9 @@ if TYPE_CHECKING:
 
 __all__ = ["EntityIndex", "MentionIn", "Resolution", "Adjudicator", "entity_id", "GENERIC_TYPE"]
 
-_WIDE_KEYS = ("t:", "p:", "x:", "i:")  # keys shared by unrelated names: a narrow window
-_MAX_BLOCK = 5000  # a word shared by more names than this says nothing about identity
+
+
+_MAX_CONTEXTS = 50  # a name read in more texts than this: its co-mentions say little (and cost memory)
 
 
 @dataclass
@@ -149,7 +150,7 @@ class EntityIndex:
             self._unsorted.discard(key)
         if len(block) <= 2 * window:
             return block
-        if key.startswith(_WIDE_KEYS) and len(block) > _MAX_BLOCK:
+        if key.startswith(WIDE_KEYS) and len(block) > MAX_BLOCK:
             return []
         at = bisect_left(block, (core, "", ""))
         return block[max(0, at - window) : at + window]
@@ -203,19 +204,19 @@ class EntityIndex:
         if exhaustive:
             pairs.add_all(n_new)
         else:
-            _new_pairs(nodes, window, pairs)
+            new_pairs(nodes, window, pairs)
         self._existing_pairs(nodes, n_new, window, pairs)
         if self.aliases:
             self._curated_pairs(nodes, n_new, pairs)
-        _short_form_pairs(nodes, n_new, pairs)
+        short_form_pairs(nodes, n_new, pairs)
         embedded = 0
         if embed and adjudicate is not None and 0 < n_new <= embed_limit:
             embedded = self._embedding_pairs(nodes, n_new, pairs)
         codes = pairs.unique()
-        edges, scores, vetoes, bridgeable, bare = _score(nodes, codes)
+        edges, scores, vetoes, bridgeable, bare = score(nodes, codes)
         adjudicated = 0
         if adjudicate is not None:
-            edges, scores, adjudicated = _adjudicate(edges, scores, nodes, adjudicate)
+            edges, scores, adjudicated = adjudicate_band(edges, scores, nodes, adjudicate)
         keep = scores >= MERGE_AT
         unclear: list[tuple[int, list[int]]] = []
         roots = cluster(nodes, edges[keep], scores[keep], vetoes, bridgeable, bare[keep], unclear)
@@ -248,6 +249,7 @@ class EntityIndex:
         contexts = [m.context for m in mentions if m.context]
         ner = ner_types(contexts) if use_ner and contexts else {}
         context_ids: dict[str, int] = {}
+        named_in: dict[int, set[str]] = {}  # context -> the core names of its mentions
         by_key: dict[tuple[str, str | None, str | None, str | None], Node] = {}
         seen: dict[MentionIn, Node] = {}  # a mention repeated (same name, type, context) is looked at once
         mention_node: list[Node] = []
@@ -272,7 +274,9 @@ class EntityIndex:
                 if m.facts:
                     node.facts = {*node.facts, *((" ".join(r.casefold().split()), normalise_name(o)) for r, o in m.facts)}
                 if m.context:
-                    node.contexts.add(context_ids.setdefault(m.context, len(context_ids)))
+                    cid = context_ids.setdefault(m.context, len(context_ids))
+                    node.contexts.add(cid)
+                    named_in.setdefault(cid, set()).add(analyse(m.name).core)
                     node.context = node.context or m.context
                 seen[m] = node
                 node.pending = form
@@ -287,6 +291,11 @@ class EntityIndex:
             node.soft = ner.get(node.f.norm) or ner.get(node.f.core)
             node.person = is_person(node)
             node.curated = self._curated(node.f)
+            if named_in and 0 < len(node.contexts) <= _MAX_CONTEXTS:
+                around = set().union(*(named_in[c] for c in node.contexts))
+                around.difference_update(analyse(s).core for s in (*node.forms, *node.raw))
+                if around:
+                    node.comentions = frozenset(around)
         return nodes, [node.idx for node in mention_node]
 
     def _curated(self, f: NameFeatures) -> str | None:
@@ -308,19 +317,19 @@ class EntityIndex:
             nodes.append(node)
         return made[key]
 
-    def _existing_pairs(self, nodes: list[Node], n_new: int, window: int, pairs: "PairSet") -> None:
+    def _existing_pairs(self, nodes: list[Node], n_new: int, window: int, pairs: PairSet) -> None:
         if not self.entities:
             return
         made: dict[tuple[str, str], int] = {}
         for node in nodes[:n_new]:
             for key in blocking_keys(node.f):
-                width = window // 4 if key.startswith(_WIDE_KEYS) else window
+                width = window // 4 if key.startswith(WIDE_KEYS) else window
                 for _, eid, surface in self.candidates(key, node.f.core, width):
                     if key.startswith("a:") and not (node.f.is_acronym or analyse(surface).is_acronym):
                         continue  # shared initials matter only next to an acronym
                     pairs.add(node.idx, self._existing_node(nodes, made, eid, surface))
 
-    def _curated_pairs(self, nodes: list[Node], n_new: int, pairs: "PairSet") -> None:
+    def _curated_pairs(self, nodes: list[Node], n_new: int, pairs: PairSet) -> None:
         """Every two names of one curated group, among the new names and with the graph's names of the group."""
         groups: dict[str, list[int]] = {}
         for node in nodes[:n_new]:
@@ -338,7 +347,7 @@ class EntityIndex:
                     if i != j:
                         pairs.add(i, j)
 
-    def _embedding_pairs(self, nodes: list[Node], n_new: int, pairs: "PairSet", k: int = 5) -> int:
+    def _embedding_pairs(self, nodes: list[Node], n_new: int, pairs: PairSet, k: int = 5) -> int:
         """Each new name's nearest MiniLM neighbours among the new names and (small graphs) the graph's names."""
         from ..llms.embed import Embedder
 
@@ -368,116 +377,3 @@ class EntityIndex:
 def _representative(names: Iterable[str]) -> str:
     """The spelling whose features stand for a node: the one with the most capitals, then the first."""
     return min(names, key=lambda s: (-sum(ch.isupper() for ch in s), s))
-
-
-class PairSet:
-    """Candidate pairs as ``i << 32 | j`` codes (``i < j``) in a flat array: 8 bytes a pair, deduplicated once."""
-
-    def __init__(self) -> None:
-        self.codes = array("q")
-
-    def add(self, i: int, j: int) -> None:
-        self.codes.append(i << 32 | j if i < j else j << 32 | i)
-
-    def add_window(self, members: list[int], width: int) -> None:
-        """Each member with the next ``width`` members of the (name-ordered) list."""
-        if len(members) * width <= 256:
-            for d in range(1, width + 1):
-                self.codes.extend(a << 32 | b if a < b else b << 32 | a for a, b in zip(members, members[d:]))
-            return
-        ids = np.asarray(members, dtype=np.int64)
-        for d in range(1, width + 1):
-            lo, hi = np.minimum(ids[:-d], ids[d:]), np.maximum(ids[:-d], ids[d:])
-            self.codes.frombytes((lo << 32 | hi).tobytes())
-
-    def add_all(self, n: int) -> None:
-        """Every pair among ``0..n-1``."""
-        for i in range(n - 1):
-            self.codes.frombytes((i << 32 | np.arange(i + 1, n, dtype=np.int64)).tobytes())
-
-    def unique(self) -> np.ndarray:
-        return np.unique(np.frombuffer(self.codes, dtype=np.int64)) if self.codes else np.zeros(0, np.int64)
-
-
-def _new_pairs(nodes: list[Node], window: int, pairs: PairSet) -> None:
-    """Pairs of new nodes sharing a blocking key, each meeting its ``window`` neighbours in name order."""
-    blocks: dict[str, list[int]] = {}
-    for node in sorted(nodes, key=lambda n: n.f.core):
-        for key in blocking_keys(node.f):
-            blocks.setdefault(key, []).append(node.idx)
-    for key, members in blocks.items():
-        m = len(members)
-        if m < 2:
-            continue
-        if key.startswith("a:"):  # initials are evidence only next to an acronym: it meets them all
-            for i in members:
-                if nodes[i].f.is_acronym:
-                    for j in members:
-                        if i != j:
-                            pairs.add(i, j)
-            continue
-        wide = key.startswith(_WIDE_KEYS)
-        if m < 2 or (wide and m > _MAX_BLOCK):
-            continue
-        pairs.add_window(members, min(m - 1, window // 4 if wide else window))
-
-
-def _short_form_pairs(nodes: list[Node], n_new: int, pairs: PairSet, limit: int = 50) -> None:
-    """A one-word name and the multi-word person names whose first or last word it is ("Obama" / "Barack Obama").
-
-    Candidates in the name's own contexts when there are any; otherwise, for a name typed as a person, those of
-    the whole run and of the graph whose *surname* it is (a text calls a person by the first name only once it
-    has named them: "Paris" in the Iliad is not Paris Hilton); ``limit`` at most, more say only that the name is
-    ambiguous. Which one it joins, if any, is decided in ``kgpipe.fusion.cluster`` (one candidate cluster, or none).
-    """
-    people: dict[str, list[int]] = {}
-    surnames: dict[str, list[int]] = {}
-    for node in nodes:
-        if node.person and len(node.f.tokens) > 1:
-            for token in {node.f.tokens[0], node.f.tokens[-1]}:
-                people.setdefault(token, []).append(node.idx)
-            surnames.setdefault(node.f.tokens[-1], []).append(node.idx)
-    for node in nodes[:n_new]:
-        if len(node.f.tokens) != 1 or node.kind == "common" or node.f.is_acronym:
-            continue
-        token = node.f.tokens[0]
-        near = [c for c in people.get(token, ()) if nodes[c].contexts & node.contexts and compatible(node.declared, nodes[c].declared)]
-        chosen = near or (surnames.get(token, [])[:limit] if node.declared == "PERSON" else [])
-        if chosen:
-            node.short_of = frozenset(chosen)
-            for c in chosen:
-                pairs.add(node.idx, c)
-
-
-def _score(nodes: list[Node], codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Score every candidate pair: edges worth keeping (codes, scores), vetoes, surname vetoes, and per edge
-    the node that is a short form of the other (``-1``: none; see ``cluster``)."""
-    edges, scores, vetoes, bridgeable, bare = array("q"), array("d"), array("q"), array("q"), array("q")
-    for code in codes.tolist():
-        i, j = code >> 32, code & 0xFFFFFFFF
-        s, rule = explain_pair(nodes[i], nodes[j])
-        if s is None:
-            vetoes.append(code)
-        elif s < 0:
-            bridgeable.append(code)
-        elif s >= REVIEW_AT:
-            edges.append(code)
-            scores.append(s)
-            bare.append(-1 if rule not in SHORT_RULES else i if len(nodes[i].f.tokens) < len(nodes[j].f.tokens) else j)
-    as_np = [np.frombuffer(a, dtype=np.int64 if a.typecode == "q" else np.float64) if a else np.zeros(0, np.int64 if a.typecode == "q" else np.float64)
-             for a in (edges, scores, vetoes, bridgeable, bare)]  # fmt: skip
-    return as_np[0], as_np[1], as_np[2], as_np[3], as_np[4]
-
-
-def _adjudicate(
-    edges: np.ndarray, scores: np.ndarray, nodes: list[Node], adjudicate: Adjudicator
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Ask ``adjudicate`` about the borderline edges; a yes lifts an edge to the merge threshold."""
-    borderline = np.flatnonzero(scores < MERGE_AT)
-    if not len(borderline):
-        return edges, scores, 0
-    questions = [(nodes[c >> 32].as_mention(), nodes[c & 0xFFFFFFFF].as_mention()) for c in edges[borderline].tolist()]
-    verdicts = np.asarray(adjudicate(questions), dtype=bool)
-    scores = scores.copy()
-    scores[borderline[verdicts]] = MERGE_AT
-    return edges, scores, len(borderline)
