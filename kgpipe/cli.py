@@ -359,6 +359,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--aliases", metavar="FILE",
                     help="curated aliases for fusion: TSV, one entity a line, its names separated by tabs (Beijing<TAB>Peking)")
     sp.add_argument("--batch-size", type=int, help="prompts per LLM batch")
+    sp.add_argument("--engine", choices=["local", "ray"],
+                    help="where extraction and judging run: local (default) or ray (a Ray cluster; needs the ray extra)")
+    sp.add_argument("--ray-address", help="ray: the cluster to join (host:port, ray://host:port, auto); default: start Ray here")
+    sp.add_argument("--ray-actors", type=int, help="ray: actors extracting and judging, each with its own LLM (default 2)")
     sp.add_argument("--chunk-tokens", type=int, help="token budget per chunk")
     sp.add_argument("--report", metavar="FILE", help="write what was skipped, failed or rejected (JSON) to FILE")
     sp.add_argument("--no-judge", dest="judge", action="store_const", const=False,
@@ -479,7 +483,7 @@ def _parser() -> argparse.ArgumentParser:
 
 _FLAG_SETTINGS = (
     "state_dir", "store", "graph", "llm", "progress", "ontology", "batch_size", "chunk_tokens",
-    "judge", "judge_threshold", "denoise", "extraction", "aliases",
+    "judge", "judge_threshold", "denoise", "extraction", "aliases", "engine", "ray_address", "ray_actors",
 )
 
 
