@@ -296,6 +296,11 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
         from .bench.serve import bench_serve
 
         report = bench_serve(settings, n=args.n or 100_000)
+    elif args.what == "build":
+        from .bench.build import bench_build
+
+        report = bench_build(settings, engine=args.engine or "ray", setup=args.setup, documents=args.n,
+                             latency=args.latency, actors=[int(a) for a in args.actors.split(",")])  # fmt: skip
     elif args.what == "complete":
         from .eval.completion import bench_complete
 
@@ -475,9 +480,14 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--held-out", action="store_true", help="text2cypher: the ten questions written after the prompt was revised")
 
     sp = add("bench", cmd_bench, "benchmarks (print figures and a ratio against a baseline measured in the same run)")
-    sp.add_argument("what", choices=["extract", "write", "complete", "fusion", "trie", "serve"])
+    sp.add_argument("what", choices=["extract", "write", "complete", "fusion", "trie", "serve", "build"])
+    sp.add_argument("--engine", choices=["local", "ray"], help="build: local only, or local then Ray (default ray)")
+    sp.add_argument("--setup", choices=["endpoint", "model"], default="endpoint",
+                    help="build: a stand-in HTTP endpoint with fixed latency (default), or --llm (Gemma) on the CPU")
+    sp.add_argument("--latency", type=float, default=0.2, help="build: seconds the stand-in endpoint waits per request")
+    sp.add_argument("--actors", default="1,2,4", help="build: Ray actor counts to run, comma-separated (default 1,2,4)")
     sp.add_argument("--model", help="complete: the PyKEEN model to train (default ComplEx)")
-    sp.add_argument("-n", type=int, help="size: chunks for extract (default 16), triples for write (default 100000), epochs for complete (default 50), largest mention count for fusion (default 1000000: 10^4, 10^5, 10^6), largest path count for trie (default 1000000), facts of the synthetic graph for serve (default 100000)")
+    sp.add_argument("-n", type=int, help="size: chunks for extract (default 16), triples for write (default 100000), epochs for complete (default 50), largest mention count for fusion (default 1000000: 10^4, 10^5, 10^6), largest path count for trie (default 1000000), facts of the synthetic graph for serve (default 100000), synthetic documents for build (default 200; 6 with --setup model)")
     return p
 
 

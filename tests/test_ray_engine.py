@@ -262,6 +262,19 @@ def test_without_ray_the_engine_says_what_to_install(settings, tmp_path, monkeyp
     assert "pip install 'kgpipe[ray]'" in capsys.readouterr().err
 
 
+def test_bench_build_reports_each_engine_against_local(ray_cluster, settings):
+    from kgpipe.bench.build import bench_build
+
+    report = bench_build(replace(settings, ontology="", canonical_relations=False), documents=8, latency=0.01,
+                         actors=(1, 2))  # fmt: skip
+    assert report["local"]["chunks"] == report["ray_1"]["chunks"] == report["ray_2"]["chunks"] >= 8
+    for run in ("ray_1", "ray_2"):
+        assert report[run]["same_graph_as_local"] and report[run]["failed_chunks"] == 0
+        assert report[run]["requests"] == report["local"]["requests"] > 0
+        assert report[run]["ratio_vs_local"] == round(report[run]["chunks_per_s"] / report["local"]["chunks_per_s"], 3)
+    assert report["response_cache"]["shared"]["errors"] == 0
+
+
 @pytest.mark.slow
 def test_ordered_canonicalisation_gives_the_local_labels(ray_cluster, settings, serve, tmp_path):
     """Free extraction with clustered relation wordings (MiniLM): the Ray build's three stages give the labels

@@ -132,8 +132,8 @@ def _run(
     with warnings.catch_warnings():  # Ray 2.60 deprecates passing max_restarts this way, and offers no other yet
         warnings.simplefilter("ignore", DeprecationWarning)
         for stage in stages:
-            ds = ds.map_batches(_Worker, fn_constructor_args=(job, stage),
-                                concurrency=1 if stage == "canonicalise" else actors, **options)  # fmt: skip
+            pool = ray.data.ActorPoolStrategy(size=1 if stage == "canonicalise" else actors)
+            ds = ds.map_batches(_Worker, fn_constructor_args=(job, stage), compute=pool, **options)
     waiting: dict[int, Candidates] = {}  # a safeguard: results are yielded strictly in group order
     following = 0
     for batch in ds.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=2):
