@@ -107,7 +107,9 @@ def test_synthetic_corpus_on_ray_is_the_local_graph(ray_cluster, settings, serve
     assert not [r for r in server.requests if r[3] >= ray_began]
 
 
-def test_cli_builds_on_ray_with_the_same_summary_and_report(ray_cluster, settings, serve, tmp_path, monkeypatch, capsys):
+def test_cli_builds_on_ray_with_the_same_summary_and_report(
+    ray_cluster, settings, serve, tmp_path, monkeypatch, capsys
+):
     synthetic_corpus(tmp_path / "docs", 12, seed=2)
     server = _endpoint(serve)
     s = _http(settings, server)

@@ -65,7 +65,8 @@ def bench_build(
             try:
                 for name, n in runs:
                     before = server.requests if server is not None else 0
-                    run = out[name if not n else f"ray_{n}"] = _run(tmp, replace(base, engine=name, ray_actors=max(1, n)))
+                    run = _run(tmp, replace(base, engine=name, ray_actors=max(1, n)))
+                    out[name if not n else f"ray_{n}"] = run
                     if server is not None:
                         run["requests"] = server.requests - before
                         run["most_requests_in_flight"], server.max_inflight = server.max_inflight, 0
@@ -151,8 +152,8 @@ def bench_cache_sharing(workers: int = 4, batches: int = 200, size: int = 16) ->
             if mode == "per_worker":
                 began = time.perf_counter()
                 db = sqlite3.connect(f"{tmp}/merged.sqlite", isolation_level=None)
-                db.execute("CREATE TABLE responses (key TEXT PRIMARY KEY, model_id TEXT NOT NULL, method TEXT NOT NULL, "
-                           "value TEXT NOT NULL)")  # fmt: skip
+                db.execute("CREATE TABLE responses (key TEXT PRIMARY KEY, model_id TEXT NOT NULL, "
+                           "method TEXT NOT NULL, value TEXT NOT NULL)")  # fmt: skip
                 for w, path in enumerate(paths):
                     db.execute(f"ATTACH DATABASE '{path}' AS w{w}")
                     db.execute(f"INSERT OR IGNORE INTO responses SELECT * FROM w{w}.responses")
@@ -160,6 +161,7 @@ def bench_cache_sharing(workers: int = 4, batches: int = 200, size: int = 16) ->
                 merge = time.perf_counter() - began
             out[mode] = {"seconds": round(seconds + merge, 3), "merge_seconds": round(merge, 3),
                          "writes_per_s": round(workers * batches * size / (seconds + merge)),
-                         "errors": sum(e for _, e in done), "slowest_worker_seconds": round(max(s for s, _ in done), 3)}  # fmt: skip
+                         "errors": sum(e for _, e in done),
+                         "slowest_worker_seconds": round(max(s for s, _ in done), 3)}  # fmt: skip
     out["ratio_shared_vs_per_worker"] = round(out["shared"]["seconds"] / out["per_worker"]["seconds"], 3)
     return out

@@ -49,7 +49,8 @@ def _yes_no(prompt: str) -> dict[str, Any]:
     share = sum(w in text for w in words) / max(1, len(words))
     top = {"Yes": round(-0.1 - 3 * (1 - share), 4), "No": round(-0.1 - 3 * share, 4), "Maybe": -7.0}
     first = max(top, key=top.__getitem__)
-    content = [{"token": first, "logprob": top[first], "top_logprobs": [{"token": t, "logprob": v} for t, v in top.items()]}]
+    alternatives = [{"token": t, "logprob": v} for t, v in top.items()]
+    content = [{"token": first, "logprob": top[first], "top_logprobs": alternatives}]
     return {"choices": [{"message": {"role": "assistant", "content": first}, "logprobs": {"content": content}}]}
 
 

@@ -97,7 +97,8 @@ def extract_on_ray(
     group's LLM requests and cache hits. Joins ``settings.ray_address``, or starts a local Ray (stopped at the end).
     """
     if not isinstance(llm, str):
-        raise ConfigError("--engine ray needs the LLM as a name (gemma, hf:..., openai:...): each Ray actor resolves its own")
+        raise ConfigError("--engine ray needs the LLM as a name (gemma, hf:..., openai:...): "
+                          "each Ray actor resolves its own")
     ray = import_ray()
     groups = list(groups)
     if not groups:
@@ -132,7 +133,9 @@ def _run(
     with warnings.catch_warnings():  # Ray 2.60 deprecates passing max_restarts this way, and offers no other yet
         warnings.simplefilter("ignore", DeprecationWarning)
         for stage in stages:
-            pool = ray.data.ActorPoolStrategy(size=1 if stage == "canonicalise" else actors)
+            # One group in flight per actor: a group queued behind another on a busy actor would wait while others idle.
+            size = 1 if stage == "canonicalise" else actors
+            pool = ray.data.ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=1)
             ds = ds.map_batches(_Worker, fn_constructor_args=(job, stage), compute=pool, **options)
     waiting: dict[int, Candidates] = {}  # a safeguard: results are yielded strictly in group order
     following = 0
@@ -167,7 +170,8 @@ class _Worker:
         import numpy as np
 
         out: dict[str, list[Any]] = {"group": [], "data": [], "calls": [], "hits": []}
-        for i, data, *counts in zip(batch["group"], batch["data"], *(batch[k] for k in ("calls", "hits") if k in batch)):
+        costs = [batch[k] for k in ("calls", "hits") if k in batch]  # absent in the first stage
+        for i, data, *counts in zip(batch["group"], batch["data"], *costs):
             before = usage(self.llm) if self.llm is not None else (0, 0)
             found = self._one(pickle.loads(data))
             after = usage(self.llm) if self.llm is not None else (0, 0)
@@ -219,8 +223,8 @@ def connect(settings: Settings, *, actors: int) -> bool:
     ray = import_ray()
     if ray.is_initialized():
         return False
-    quiet = {"include_dashboard": False, "log_to_driver": verbose(), "logging_level": logging.INFO if verbose() else logging.WARNING,
-             "configure_logging": True}  # fmt: skip
+    quiet = {"include_dashboard": False, "log_to_driver": verbose(),
+             "logging_level": logging.INFO if verbose() else logging.WARNING, "configure_logging": True}
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # workers use this interpreter, never a uv run
     address = settings.ray_address.strip()
