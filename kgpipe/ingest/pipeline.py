@@ -216,6 +216,10 @@ def build(
     settings = settings or load_settings()
     if settings.engine not in ("local", "ray"):
         raise ConfigError(f"engine must be 'local' or 'ray', got {settings.engine!r}")
+    if settings.engine == "ray":
+        from .ray_engine import preflight
+
+        preflight(settings)  # ray installed, its cluster reachable: said before any model loads
     started = time.perf_counter()
     result = BuildResult()
     the_store = resolve_store(store if store is not None else settings.store, settings)

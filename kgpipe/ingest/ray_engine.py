@@ -214,6 +214,15 @@ def _needs_ordered_canonicaliser(settings: Settings, ontology: "Ontology | None"
     return settings.canonical_relations and (ontology is None or settings.extraction != "grounded")
 
 
+def preflight(settings: Settings) -> None:
+    """What ``--engine ray`` needs, checked before a build loads anything: the ``ray`` package, and a
+    ``ray_address`` (when given) that answers."""
+    import_ray()
+    address = settings.ray_address.strip()
+    if address and address != "auto":
+        _check_reachable(address)
+
+
 def connect(settings: Settings, *, actors: int) -> bool:
     """Join ``settings.ray_address`` or start Ray on this machine; True when this call started it.
 
