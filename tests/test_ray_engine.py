@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,15 @@ from kgpipe.errors import MissingDependency
 from kgpipe.ingest.pipeline import build
 from kgpipe.stores import resolve_store
 
-ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[ray]'")
+needs_ray = pytest.mark.skipif(find_spec("ray") is None, reason="the ray extra is not installed: pip install -e '.[ray]'")
 
 
 @pytest.fixture(scope="module")
 def ray_cluster():
     """One local Ray for the module (starting one costs seconds); builds join it instead of starting their own."""
     from kgpipe.ingest.ray_engine import connect
+
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[ray]'")
 
     started = connect(Settings(), actors=5)
     yield
@@ -194,6 +197,7 @@ def _actor_pids() -> list[int]:
     return sorted(pids)
 
 
+@needs_ray
 def test_a_killed_driver_is_rerun_and_redoes_only_unfinished_documents(settings, serve, tmp_path):
     synthetic_corpus(tmp_path / "docs", 24, seed=4)
     server = _endpoint(serve, delay=0.1)
@@ -238,6 +242,7 @@ def test_a_killed_driver_is_rerun_and_redoes_only_unfinished_documents(settings,
         store.close()
 
 
+@needs_ray
 def test_an_unreachable_ray_address_is_a_clear_error_quickly(settings, tmp_path):
     (tmp_path / "a.txt").write_text("Ardenby lies in Corvale.", encoding="utf-8")
     cmd = [sys.executable, "-m", "kgpipe.cli", "--state-dir", settings.state_dir, "--graph", settings.graph,
@@ -281,11 +286,13 @@ def test_bench_build_reports_each_engine_against_local(ray_cluster, settings):
 def test_ordered_canonicalisation_gives_the_local_labels(ray_cluster, settings, serve, tmp_path):
     """Free extraction with clustered relation wordings (MiniLM): the Ray build's three stages give the labels
     the local build's one canonicaliser gives."""
-    synthetic_corpus(tmp_path / "docs", 60, seed=5)
+    wordings = ["married", "married to", "employs", "employ", "trades with", "trade with", "lies in"]  # MiniLM: 3 pairs
+    synthetic_corpus(tmp_path / "docs", 60, seed=5, verbs=wordings)
     s = _http(settings, _endpoint(serve), canonical_relations=True, extraction="free")
     local, on_ray, *_ = _both(tmp_path / "docs", s)
     assert on_ray == local
-    assert len({f.split(",")[2] for f in local[4]}) < 9  # some of the nine wordings were clustered
+    labels = {f.split(", ")[2] for f in local[4]}
+    assert 1 < len(labels) < len(wordings)  # wordings of one meaning were clustered under one label
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 Reply = tuple[int, dict[str, Any]]
 
@@ -107,7 +107,7 @@ _PEOPLE = ["Pella", "Tamsin", "Oswin", "Mirela", "Castor", "Idony", "Bram", "Elo
 _VERBS = ["lies in", "borders", "trades with", "founded", "employs", "studied at", "supplies", "guards", "visited"]
 
 
-def synthetic_corpus(folder: str | Path, n: int, *, seed: int = 0) -> list[Path]:
+def synthetic_corpus(folder: str | Path, n: int, *, seed: int = 0, verbs: Sequence[str] = _VERBS) -> list[Path]:
     """Write ``n`` small documents (two to four sentences "Name verb Name.") into ``folder``; names recur across
     documents, so fusion joins mentions from many of them. The same ``seed`` writes the same files."""
     rng = random.Random(seed)
@@ -119,7 +119,7 @@ def synthetic_corpus(folder: str | Path, n: int, *, seed: int = 0) -> list[Path]
         sentences = []
         for _ in range(rng.randint(2, 4)):
             head, tail = rng.sample(names, 2)
-            sentences.append(f"{head} {rng.choice(_VERBS)} {tail}.")
+            sentences.append(f"{head} {rng.choice(list(verbs))} {tail}.")
         path = folder / f"doc{k:04d}.txt"
         path.write_text(" ".join(sentences) + "\n", encoding="utf-8")
         paths.append(path)
