@@ -29,7 +29,8 @@ from kgpipe.errors import MissingDependency
 from kgpipe.ingest.pipeline import build
 from kgpipe.stores import resolve_store
 
-needs_ray = pytest.mark.skipif(find_spec("ray") is None, reason="the ray extra is not installed: pip install -e '.[ray]'")
+NO_RAY = "the ray extra is not installed: pip install -e '.[ray]'"
+needs_ray = pytest.mark.skipif(find_spec("ray") is None, reason=NO_RAY)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def ray_cluster():
     """One local Ray for the module (starting one costs seconds); builds join it instead of starting their own."""
     from kgpipe.ingest.ray_engine import connect
 
-    ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[ray]'")
+    ray = pytest.importorskip("ray", reason=NO_RAY)
 
     started = connect(Settings(), actors=5)
     yield
