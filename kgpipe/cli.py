@@ -296,6 +296,11 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
         from .bench.serve import bench_serve
 
         report = bench_serve(settings, n=args.n or 100_000)
+    elif args.what == "build":
+        from .bench.build import bench_build
+
+        report = bench_build(settings, engine=args.engine or "ray", setup=args.setup, documents=args.n,
+                             latency=args.latency, actors=[int(a) for a in args.actors.split(",")])  # fmt: skip
     elif args.what == "complete":
         from .eval.completion import bench_complete
 
@@ -359,6 +364,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--aliases", metavar="FILE",
                     help="curated aliases for fusion: TSV, one entity a line, its names separated by tabs (Beijing<TAB>Peking)")
     sp.add_argument("--batch-size", type=int, help="prompts per LLM batch")
+    sp.add_argument("--engine", choices=["local", "ray"],
+                    help="where extraction and judging run: local (default) or ray (a Ray cluster; needs the ray extra)")
+    sp.add_argument("--ray-address", help="ray: the cluster to join (host:port, ray://host:port, auto); default: start Ray here")
+    sp.add_argument("--ray-actors", type=int, help="ray: actors extracting and judging, each with its own LLM (default 2)")
     sp.add_argument("--chunk-tokens", type=int, help="token budget per chunk")
     sp.add_argument("--report", metavar="FILE", help="write what was skipped, failed or rejected (JSON) to FILE")
     sp.add_argument("--no-judge", dest="judge", action="store_const", const=False,
@@ -471,15 +480,20 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--held-out", action="store_true", help="text2cypher: the ten questions written after the prompt was revised")
 
     sp = add("bench", cmd_bench, "benchmarks (print figures and a ratio against a baseline measured in the same run)")
-    sp.add_argument("what", choices=["extract", "write", "complete", "fusion", "trie", "serve"])
+    sp.add_argument("what", choices=["extract", "write", "complete", "fusion", "trie", "serve", "build"])
+    sp.add_argument("--engine", choices=["local", "ray"], help="build: local only, or local then Ray (default ray)")
+    sp.add_argument("--setup", choices=["endpoint", "model"], default="endpoint",
+                    help="build: a stand-in HTTP endpoint with fixed latency (default), or --llm (Gemma) on the CPU")
+    sp.add_argument("--latency", type=float, default=0.2, help="build: seconds the stand-in endpoint waits per request")
+    sp.add_argument("--actors", default="1,2,4", help="build: Ray actor counts to run, comma-separated (default 1,2,4)")
     sp.add_argument("--model", help="complete: the PyKEEN model to train (default ComplEx)")
-    sp.add_argument("-n", type=int, help="size: chunks for extract (default 16), triples for write (default 100000), epochs for complete (default 50), largest mention count for fusion (default 1000000: 10^4, 10^5, 10^6), largest path count for trie (default 1000000), facts of the synthetic graph for serve (default 100000)")
+    sp.add_argument("-n", type=int, help="size: chunks for extract (default 16), triples for write (default 100000), epochs for complete (default 50), largest mention count for fusion (default 1000000: 10^4, 10^5, 10^6), largest path count for trie (default 1000000), facts of the synthetic graph for serve (default 100000), synthetic documents for build (default 200; 6 with --setup model)")
     return p
 
 
 _FLAG_SETTINGS = (
     "state_dir", "store", "graph", "llm", "progress", "ontology", "batch_size", "chunk_tokens",
-    "judge", "judge_threshold", "denoise", "extraction", "aliases",
+    "judge", "judge_threshold", "denoise", "extraction", "aliases", "engine", "ray_address", "ray_actors",
 )
 
 

@@ -55,6 +55,9 @@ class Settings:
     chunk_overlap: int = 1  # sentences repeated at the start of the next chunk
     chunk_vectors: bool = True  # embed every chunk (MiniLM) into the store's vector index on Chunk, for ask's reading
     write_batch: int = 5000  # rows per UNWIND statement
+    engine: str = "local"  # "local": extract and judge in this process; "ray": on a Ray cluster (the ray extra)
+    ray_address: str = ""  # the Ray cluster to join (host:port, "auto", ray://...); empty = start one on this machine
+    ray_actors: int = 2  # Ray actors that extract and judge, each holding its own LLM (model or HTTP client)
     query_timeout_ms: int = 30000
     query_limit: int = 10000  # most rows a read (kgpipe query / kgpipe.query) returns, enforced at the server; 0 = no cap
     ask_paths: int = 3  # reasoning paths (beams) kgpipe ask returns

@@ -68,13 +68,29 @@ def extract_and_judge(
     judging keep the (resolved) chunk. ``canonicaliser``: one shared by the calls of a build,
     so a wording gets the same relation label in every group of chunks (a new one per call otherwise).
     """
+    canon = canonicaliser or Canonicaliser(ontology)  # loads MiniLM only when first used
+    out = propose(chunks, llm, settings, ontology=ontology, canonicaliser=canon)
+    if settings.canonical_relations:
+        out.kept = canonicalise_candidates(out, canon)
+    return judge_candidates(out, llm, settings, ontology=ontology, calibration=calibration)
+
+
+def propose(
+    chunks: list[Chunk], llm: "LLM", settings: Settings, *, ontology: "Ontology | None", canonicaliser: Canonicaliser,
+) -> Candidates:
+    """The first half of ``extract_and_judge``: references resolved, [denoised], extracted and (an HTTP model's
+    output) snapped; ``kept`` holds every proposed triple, not yet canonicalised nor judged.
+
+    Uses only what the canonicaliser computes from a phrase alone (ontology labels, embeddings), never its
+    clusters, so any process may run it; ``canonicalise_candidates`` must then see the groups in build order.
+    """
     out = Candidates()
 
     def timed(name: str, work: Callable[[], Any]) -> Any:
         value, out.stages[name] = measured(llm, work)
         return value
 
-    canon = canonicaliser or Canonicaliser(ontology)  # loads MiniLM only when first used
+    canon = canonicaliser
     if settings.resolve_references:
         chunks = timed("resolve", lambda: resolve_chunks(chunks))
     out.read = chunks
@@ -95,23 +111,43 @@ def extract_and_judge(
                 batch_size=settings.batch_size, on_progress=b.update,
             ))  # fmt: skip
     out.proposed = len(extracted.triples)
-    if settings.canonical_relations or _snaps(llm, settings):
-        extracted.triples = timed("refine", lambda: _refine(extracted.triples, chunks, llm, canon, settings, out))
+    out.kept = list(extracted.triples)
+    if _snaps(llm, settings):
+        out.kept, out.snapped = timed("refine", lambda: snap_chunks(out.kept, chunks, canon))
     out.failures.extend(extracted.failures)
     out.failed_chunks.extend(extracted.failed)
-    if calibration is None or not extracted.triples:
-        out.kept = list(extracted.triples)
+    return out
+
+
+def canonicalise_candidates(out: Candidates, canonicaliser: Canonicaliser) -> list[Triple]:
+    """``out.kept`` with canonical relations, from the build's one canonicaliser (its clusters grow group by
+    group, so groups must come in build order); the time (no LLM requests) is added to the ``refine`` stage."""
+    began = time.perf_counter()
+    kept = canonicaliser.canonicalise(out.kept)
+    before = out.stages.get("refine", {"seconds": 0.0, "llm_calls": 0, "cache_hits": 0})
+    out.stages["refine"] = {**before, "seconds": round(before["seconds"] + time.perf_counter() - began, 2)}
+    return list(kept)
+
+
+def judge_candidates(
+    out: Candidates, llm: "LLM", settings: Settings, *, ontology: "Ontology | None",
+    calibration: "Calibration | LLMError | None",
+) -> Candidates:
+    """The last step of ``extract_and_judge``: ``out.kept`` judged against the chunks extraction read (all kept
+    when ``calibration`` is None: no judge). Returns ``out``, updated."""
+    if calibration is None or not out.kept:
         return out
+    triples, out.kept = out.kept, []
     by_chunk: dict[str, list[Triple]] = {}
-    for t in extracted.triples:
+    for t in triples:
         by_chunk.setdefault(t.provenance.chunk_id if t.provenance else "", []).append(t)
-    doc_of = {c.id: c.doc_id for c in chunks}
+    doc_of = {c.id: c.doc_id for c in out.read}
     if isinstance(calibration, LLMError):
         reason = f"judge calibration failed: {calibration}"
         out.failed_chunks.extend(ChunkFailure(cid, doc_of.get(cid, ""), "judge", reason) for cid in by_chunk)
         return out
-    judged = timed("judge", lambda: _judge_by_chunk(extracted.triples, by_chunk, chunks, doc_of, llm, ontology,
-                                                    calibration, settings, out))  # fmt: skip
+    judged, out.stages["judge"] = measured(llm, lambda: _judge_by_chunk(
+        triples, by_chunk, out.read, doc_of, llm, ontology, calibration, settings, out))  # fmt: skip
     for j in judged:
         out.kept.extend(j.kept)
         out.rejected.extend(j.rejected)
@@ -143,18 +179,6 @@ def measured(llm: "LLM", work: Callable[[], Any]) -> tuple[Any, dict[str, float]
     calls2, hits2 = usage(llm)
     cost = {"seconds": round(time.perf_counter() - began, 2), "llm_calls": calls2 - calls, "cache_hits": hits2 - hits}
     return value, cost
-
-
-def _refine(
-    triples: list[Triple], chunks: list[Chunk], llm: "LLM", canon: Canonicaliser, settings: Settings, out: Candidates,
-) -> list[Triple]:
-    """An HTTP backend's triples held to the grounded grammar (``settings.extraction == "grounded"``; a local
-    model is constrained while decoding instead), then relations canonicalised (``settings.canonical_relations``)."""
-    if _snaps(llm, settings):
-        triples, out.snapped = snap_chunks(triples, chunks, canon)
-    if settings.canonical_relations:
-        triples = canon.canonicalise(triples)
-    return triples
 
 
 def _snaps(llm: "LLM", settings: Settings) -> bool:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..config import Settings, load_settings
-from ..errors import LLMError, StoreError, StoreUnavailable
+from ..errors import ConfigError, LLMError, StoreError, StoreUnavailable
 from ..fusion.aliases import read_aliases
 from ..fusion.fuse import EntityIndex, fuse
 from ..progress import bar
@@ -37,11 +37,12 @@ from ..stores import resolve_store
 from .candidates import Candidates, extract_and_judge
 from .chunk import chunk, chunk_vectors
 from .load import load
-from .relations import Canonicaliser
+from .relations import Canonicaliser, Embed
 from .write import document_index, stats, undo_write, write_version
 
 if TYPE_CHECKING:
     from ..llms import LLM
+    from ..ontology import Ontology
     from ..stores import Store
     from ..trust.calibrate import Calibration
     from ..trust.judge import Rejection
@@ -157,6 +158,47 @@ def _groups(docs: Iterable[Document], settings: Settings) -> Iterator[tuple[list
         yield docs_acc, chunks_acc
 
 
+def _extract_locally(
+    groups: Iterable[tuple[list[Document], list[Chunk]]], llm: "LLM", settings: Settings, ontology: "Ontology | None",
+    calibration: "Calibration | LLMError | None", canonicaliser: Canonicaliser,
+) -> Iterator[tuple[list[Document], list[Chunk], Candidates]]:
+    """The local engine: each group extracted and judged in this process, in order."""
+    for docs, chunks in groups:
+        found = extract_and_judge(chunks, llm, settings, ontology=ontology, calibration=calibration,
+                                  canonicaliser=canonicaliser)  # fmt: skip
+        yield docs, chunks, found
+
+
+def commit_group(
+    docs: list[Document], chunks: list[Chunk], found: Candidates, index: EntityIndex, store: "Store",
+    built: dict[str, tuple[str, bool]], settings: Settings, result: BuildResult, embedder: Embed | None = None,
+) -> None:
+    """Fuse one group's kept triples into the build's one ``EntityIndex`` and write each document's batch.
+
+    What every engine does with a group's candidates, in group order, so the graph, its ids and its
+    provenance do not depend on where extraction ran. A document with a failed chunk is written but not
+    marked complete; one the store refuses is rolled back and listed. With an ``embedder``, each chunk's
+    embedding is written too, for the store's vector index on ``Chunk``.
+    """
+    result.add(chunks, found)
+    unfinished = {f.doc_id for f in found.failed_chunks}
+    vectors = chunk_vectors(chunks, embedder) if embedder is not None else {}
+    for batch in fuse(found.kept, docs, chunks, index).values():
+        batch.chunk_vectors = {c.id: vectors[c.id] for c in batch.chunks if c.id in vectors}
+        complete = batch.documents[0].id not in unfinished
+        try:
+            result.documents_replaced += write_version(batch, store, built, settings.write_batch, complete=complete)
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            result.write_failures.append(_roll_back(batch, store, exc))
+            continue
+        result.triples_kept += len(batch.facts)
+        result.folded.extend(batch.folded)
+        result.documents_built += 1
+        result.documents_incomplete += not complete
+
+
 def build(
     paths: str | Path | Iterable[str | Path],
     settings: Settings | None = None,
@@ -175,6 +217,12 @@ def build(
     from ..trust.conflicts import resolve_conflicts
 
     settings = settings or load_settings()
+    if settings.engine not in ("local", "ray"):
+        raise ConfigError(f"engine must be 'local' or 'ray', got {settings.engine!r}")
+    if settings.engine == "ray":
+        from .ray_engine import preflight
+
+        preflight(settings)  # ray installed, its cluster reachable: said before any model loads
     started = time.perf_counter()
     result = BuildResult()
     the_store = resolve_store(store if store is not None else settings.store, settings)
@@ -205,38 +253,32 @@ def build(
         aliases = [*(ontology.entity_aliases if ontology else ()), *(read_aliases(settings.aliases) if settings.aliases else ())]
         index = EntityIndex.from_store(the_store, aliases=aliases)  # new mentions fuse into the graph's existing entities
     with bar(total=len(todo), desc="documents", unit="doc", enabled=settings.progress) as docs_bar:
-        for docs, chunks in _groups(todo, settings):
+        if todo:
             assert the_llm is not None
-            failed_before = len(result.failed_chunks)
-            found = extract_and_judge(chunks, the_llm, settings, ontology=ontology, calibration=calibration,
-                                      canonicaliser=canonicaliser)  # fmt: skip
-            result.add(chunks, found)
-            triples = found.kept
-            unfinished = {f.doc_id for f in result.failed_chunks[failed_before:]}
-            vectors = chunk_vectors(chunks, canonicaliser.embedder) if settings.chunk_vectors else {}
-            for batch in fuse(triples, docs, chunks, index).values():
-                batch.chunk_vectors = {c.id: vectors[c.id] for c in batch.chunks if c.id in vectors}
-                complete = batch.documents[0].id not in unfinished
-                docs_bar.update(1)
-                try:
-                    result.documents_replaced += write_version(
-                        batch, the_store, built, settings.write_batch, complete=complete
-                    )
-                except StoreUnavailable:
-                    raise
-                except StoreError as exc:
-                    result.write_failures.append(_roll_back(batch, the_store, exc))
-                    continue
-                result.triples_kept += len(batch.facts)
-                result.folded.extend(batch.folded)
-                result.documents_built += 1
-                result.documents_incomplete += not complete
+            if settings.engine == "ray":  # the same groups, extracted and judged on a Ray cluster, in order
+                from .ray_engine import extract_on_ray
+
+                def count(calls: int, hits: int) -> None:
+                    result.llm_calls += calls
+                    result.cache_hits += hits
+
+                found_groups = extract_on_ray(_groups(todo, settings), llm if llm is not None else settings.llm,
+                                              settings, ontology=ontology, calibration=calibration,
+                                              canonicaliser=canonicaliser, on_usage=count)  # fmt: skip
+            else:
+                found_groups = _extract_locally(_groups(todo, settings), the_llm, settings, ontology, calibration,
+                                                canonicaliser)  # fmt: skip
+            embedder = canonicaliser.embedder if settings.chunk_vectors else None  # chunks embedded for ask's reading
+            for docs, chunks, found in found_groups:
+                commit_group(docs, chunks, found, index, the_store, built, settings, result, embedder)
+                docs_bar.update(len(docs))
     for failure in result.failed_chunks:
         log.warning("chunk %s of document %s failed (%s): %s", failure.chunk_id, failure.doc_id, failure.stage, failure.reason)
     if todo:  # new facts may conflict with old ones; the marks are recomputed over the whole graph
         result.conflicts = resolve_conflicts(the_store, ontology)
     if the_llm is not None:
-        result.llm_calls, result.cache_hits = usage(the_llm)
+        calls, hits = usage(the_llm)
+        result.llm_calls, result.cache_hits = result.llm_calls + calls, result.cache_hits + hits
     result.graph = stats(the_store)
     result.seconds = time.perf_counter() - started
     return result

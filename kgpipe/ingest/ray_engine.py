@@ -1,0 +1,274 @@
+"""Extraction and judging on a Ray cluster (``kgpipe build --engine ray``): the local build's groups of chunks
+go through Ray Data, the driver fuses and writes them, in order.
+
+The build (``pipeline.build``) loads, chunks and groups documents as the local engine does; each group is one
+row of a ``ray.data`` dataset, extracted and judged by ``map_batches`` over a pool of ``settings.ray_actors``
+actors, each resolving the configured LLM once (the local model on its own device, or an HTTP client with
+its own ``llm_concurrency``). The driver reads the results back in group order (``iter_batches``) and
+hands each group to the same fuse-and-write step as the local engine (``pipeline.commit_group``: one
+global ``EntityIndex``, one writer), so the graph, its ids and its provenance are the local build's.
+
+Two pieces of a build's state stay single:
+
+* the judge calibration is measured (or read) once on the driver and shipped to the actors;
+* the relation ``Canonicaliser`` clusters wordings group by group (a wording gets one label in every
+  group). When clustering can happen (``canonical_relations`` with free extraction or no ontology), the
+  stage is split: the actor pool proposes, one actor holding the build's canonicaliser canonicalises the
+  groups in order, and a second pool judges. Grounded extraction under an ontology only ever yields the
+  ontology's labels, which need no clusters: one pool does it all (a canonicaliser that would cluster
+  there raises instead of diverging).
+
+Every actor opens the same SQLite response cache: WAL mode and one ``BEGIN IMMEDIATE`` transaction per
+batch of replies, with SQLite's busy timeout (60 s) waiting out the other writers (README, "Scaling").
+
+Failures: an actor that dies has its task retried by Ray (``max_restarts``/``max_task_retries``); a driver
+that dies leaves its unwritten documents unmarked, so the next build redoes only those.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import socket
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from urllib.parse import urlsplit
+
+from ..config import Settings
+from ..errors import ConfigError, LLMError, MissingDependency
+from ..llms import resolve_llm, usage
+from ..progress import verbose
+from ..records import Chunk, Document
+from .candidates import Candidates, canonicalise_candidates, extract_and_judge, judge_candidates, propose
+from .relations import Canonicaliser
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..llms import LLM
+    from ..ontology import Ontology
+    from ..trust.calibrate import Calibration
+
+log = logging.getLogger(__name__)
+
+RETRIES = 3  # restarts of a dead actor, and retries of its tasks, before the build fails
+CONNECT_TIMEOUT = 3.0  # seconds to reach a --ray-address before saying it is unreachable
+Group = tuple[list[Document], list[Chunk]]
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or the error that says what to install."""
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise MissingDependency("ray", "kgpipe build --engine ray", install="'kgpipe[ray]'") from None
+    return ray
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every actor of a build needs, shipped once per actor."""
+
+    llm: str
+    settings: Settings
+    ontology: "Ontology | None"
+    calibration: "Calibration | LLMError | None"
+    canonicaliser: Canonicaliser | None  # the build's, for the one ordered canonicalising actor
+
+
+def extract_on_ray(
+    groups: Iterable[Group],
+    llm: "str | LLM",
+    settings: Settings,
+    *,
+    ontology: "Ontology | None",
+    calibration: "Calibration | LLMError | None",
+    canonicaliser: Canonicaliser,
+    on_usage: Callable[[int, int], None] = lambda calls, hits: None,
+) -> Iterator[tuple[list[Document], list[Chunk], Candidates]]:
+    """Each group with its candidates (``extract_and_judge``'s), computed on Ray and yielded in group order.
+
+    ``llm`` must be a backend name: each actor resolves its own. ``on_usage(calls, hits)`` gets each
+    group's LLM requests and cache hits. Joins ``settings.ray_address``, or starts a local Ray (stopped at the end).
+    """
+    if not isinstance(llm, str):
+        raise ConfigError("--engine ray needs the LLM as a name (gemma, hf:..., openai:...): "
+                          "each Ray actor resolves its own")
+    ray = import_ray()
+    groups = list(groups)
+    if not groups:
+        return
+    # Actors may run in another folder: the state folder (response cache, calibration, models) by absolute path.
+    settings = replace(settings, state_dir=str(Path(settings.state_dir).resolve()), progress=False)
+    ordered = _needs_ordered_canonicaliser(settings, ontology)
+    started_here = connect(settings, actors=settings.ray_actors * (2 if ordered else 1) + ordered)
+    try:
+        job = _Job(llm, settings, ontology, calibration, canonicaliser if ordered else None)
+        yield from _run(ray, groups, job, settings, ordered, on_usage)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _run(
+    ray: Any, groups: list[Group], job: _Job, settings: Settings, ordered: bool, on_usage: Callable[[int, int], None],
+) -> Iterator[tuple[list[Document], list[Chunk], Candidates]]:
+    with warnings.catch_warnings():  # its deprecated fields warn on every copy
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True  # groups come back in build order
+        context.enable_progress_bars = verbose()
+        context.print_on_execution_start = verbose()
+    rows = [{"group": i, "data": pickle.dumps(chunks)} for i, (_, chunks) in enumerate(groups)]
+    ds = ray.data.from_items(rows, override_num_blocks=len(rows))  # one group per block: spread across actors
+    actors = max(1, settings.ray_actors)
+    options = {"batch_size": 1, "batch_format": "numpy", "num_cpus": 1, "max_restarts": RETRIES,
+               "max_task_retries": RETRIES}  # fmt: skip
+    stages = ("propose", "canonicalise", "judge") if ordered else ("all",)
+    with warnings.catch_warnings():  # Ray 2.60 deprecates passing max_restarts this way, and offers no other yet
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for stage in stages:
+            # One group in flight per actor: a group queued behind another on a busy actor would wait while others idle.
+            size = 1 if stage == "canonicalise" else actors
+            pool = ray.data.ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=1)
+            ds = ds.map_batches(_Worker, fn_constructor_args=(job, stage), compute=pool, **options)
+    waiting: dict[int, Candidates] = {}  # a safeguard: results are yielded strictly in group order
+    following = 0
+    for batch in ds.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=2):
+        for i, data, calls, hits in zip(batch["group"], batch["data"], batch["calls"], batch["hits"]):
+            waiting[int(i)] = pickle.loads(data)
+            on_usage(int(calls), int(hits))
+        while following in waiting:
+            docs, chunks = groups[following]
+            yield docs, chunks, waiting.pop(following)
+            following += 1
+    if following != len(groups):
+        raise RuntimeError(f"Ray returned {following} of {len(groups)} groups")
+
+
+class _Worker:
+    """One Ray actor of a stage: ``all`` (extract and judge), or ``propose`` → ``canonicalise`` → ``judge``."""
+
+    def __init__(self, job: _Job, stage: str) -> None:
+        _quiet_worker()
+        self.job, self.stage = job, stage
+        # The ordered stage uses the build's canonicaliser; the others only what it computes per phrase.
+        if stage == "canonicalise":
+            assert job.canonicaliser is not None
+            self.canon: Canonicaliser = job.canonicaliser
+            self.llm: LLM | None = None
+        else:
+            self.canon = _NoClusters(job.ontology) if stage == "all" else Canonicaliser(job.ontology)
+            self.llm = resolve_llm(job.llm, job.settings)  # once per actor
+
+    def __call__(self, batch: dict[str, "np.ndarray"]) -> dict[str, "np.ndarray"]:
+        import numpy as np
+
+        out: dict[str, list[Any]] = {"group": [], "data": [], "calls": [], "hits": []}
+        costs = [batch[k] for k in ("calls", "hits") if k in batch]  # absent in the first stage
+        for i, data, *counts in zip(batch["group"], batch["data"], *costs):
+            before = usage(self.llm) if self.llm is not None else (0, 0)
+            found = self._one(pickle.loads(data))
+            after = usage(self.llm) if self.llm is not None else (0, 0)
+            earlier = [int(c) for c in counts] or [0, 0]  # what the group cost in the stages before
+            out["group"].append(int(i))
+            out["data"].append(pickle.dumps(found))
+            out["calls"].append(earlier[0] + after[0] - before[0])
+            out["hits"].append(earlier[1] + after[1] - before[1])
+        return {"group": np.array(out["group"]), "data": np.array(out["data"], dtype=object),
+                "calls": np.array(out["calls"]), "hits": np.array(out["hits"])}  # fmt: skip
+
+    def _one(self, data: Any) -> Candidates:
+        job, settings = self.job, self.job.settings
+        if self.stage == "canonicalise":
+            data.kept = canonicalise_candidates(data, self.canon)
+            return data
+        assert self.llm is not None
+        if self.stage == "propose":
+            return propose(data, self.llm, settings, ontology=job.ontology, canonicaliser=self.canon)
+        if self.stage == "judge":
+            return judge_candidates(data, self.llm, settings, ontology=job.ontology, calibration=job.calibration)
+        return extract_and_judge(data, self.llm, settings, ontology=job.ontology, calibration=job.calibration,
+                                 canonicaliser=self.canon)  # fmt: skip
+
+
+class _NoClusters(Canonicaliser):
+    """A canonicaliser for a stage that runs out of build order: clustering there would give a wording
+    another label than the local build does, so it is refused (``_needs_ordered_canonicaliser`` is wrong)."""
+
+    def cluster(self, relations: Sequence[str]) -> dict[str, str]:
+        if relations:
+            raise RuntimeError(f"relation wordings {list(relations)[:3]} need the build's ordered canonicaliser")
+        return {}
+
+
+def _needs_ordered_canonicaliser(settings: Settings, ontology: "Ontology | None") -> bool:
+    """Whether relation wordings may be clustered (``Canonicaliser.cluster``, whose clusters grow with the
+    build): canonical relations, and free extraction or no ontology. Grounded extraction under an ontology
+    yields the ontology's labels only (decoded under its grammar, or snapped with unmapped ones dropped)."""
+    return settings.canonical_relations and (ontology is None or settings.extraction != "grounded")
+
+
+def preflight(settings: Settings) -> None:
+    """What ``--engine ray`` needs, checked before a build loads anything: the ``ray`` package, and a
+    ``ray_address`` (when given) that answers."""
+    import_ray()
+    address = settings.ray_address.strip()
+    if address and address != "auto":
+        _check_reachable(address)
+
+
+def connect(settings: Settings, *, actors: int) -> bool:
+    """Join ``settings.ray_address`` or start Ray on this machine; True when this call started it.
+
+    A local Ray gets enough logical CPUs for the actors (each asks for one), no dashboard and quiet logs.
+    An address that does not answer within ``CONNECT_TIMEOUT`` is a ``ConfigError``, not a hang.
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        return False
+    quiet = {"include_dashboard": False, "log_to_driver": verbose(),
+             "logging_level": logging.INFO if verbose() else logging.WARNING, "configure_logging": True}
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # workers use this interpreter, never a uv run
+    address = settings.ray_address.strip()
+    if not address:
+        ray.init(address="local", num_cpus=max(os.cpu_count() or 1, actors + 1), **quiet)  # a new one, never another's
+        return True
+    if address != "auto":
+        _check_reachable(address)
+    try:
+        ray.init(address=address, **{k: v for k, v in quiet.items() if k != "include_dashboard"})
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise ConfigError(f"cannot join the Ray cluster at {address!r}: {exc}. Start one with `ray start --head`, "
+                          "or leave ray_address empty to start Ray on this machine") from None  # fmt: skip
+    return True
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast when nothing listens at ``host:port`` (``ray.init`` would retry for a minute or more)."""
+    parts = urlsplit(address if "://" in address else f"ray-gcs://{address}")
+    try:
+        host, port = parts.hostname, parts.port or (10001 if parts.scheme == "ray" else 6379)
+    except ValueError:
+        raise ConfigError(f"--ray-address {address!r} is not host:port, ray://host:port or auto") from None
+    if not host:
+        raise ConfigError(f"--ray-address {address!r} is not host:port, ray://host:port or auto")
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"no Ray cluster answers at {address!r} ({exc}). Start one there with `ray start --head`, "
+                          "or leave ray_address empty to start Ray on this machine") from None  # fmt: skip
+
+
+def _quiet_worker() -> None:
+    """Inside an actor: third-party chatter only when kgpipe is verbose, as in the driver."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.getLogger("kgpipe").setLevel(logging.WARNING)
