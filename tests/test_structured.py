@@ -1,0 +1,132 @@
+"""kgpipe.ingest.structured: grounded extraction through an HTTP server's structured output.
+
+Quick tests build through the scripted server (``fake_openai``) and check the schemas sent, the fallback to free
+output + snap when the server refuses the parameter, and the settings; the slow ones go through a real server
+(``gemma_openai``) that decodes the packaged Gemma under the schema it is sent."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from fake_openai import chat
+from kgpipe.errors import ConfigError, MissingCapability
+from kgpipe.ingest.candidates import extract_and_judge
+from kgpipe.ingest.grounded import sentence_names
+from kgpipe.ingest.snap import grounded
+from kgpipe.ingest.structured import structured_extraction, triple_schema
+from kgpipe.llms import resolve_llm
+from kgpipe.ontology import load_ontology
+from kgpipe.parse import parse_structured_triples
+from kgpipe.records import Chunk
+
+TEXT = "Marie Curie was born in Warsaw. She won the Nobel Prize in 1903. Pierre Curie worked in Paris."
+REFUSAL = {"error": {"message": "Unrecognized request argument supplied: response_format", "type": "invalid_request_error"}}
+
+
+def chunks() -> list[Chunk]:
+    return [Chunk("c1", "d1", 0, TEXT, 0, len(TEXT))]
+
+
+def schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
+    fmt = body.get("response_format")
+    return fmt["json_schema"]["schema"] if fmt else None
+
+
+def obeying(path: str, body: dict[str, Any], n: int) -> Any:
+    """A server that honours the schema: the first name of the sentence, the first relation, the last name."""
+    schema = schema_of(body)
+    if schema is None:  # free extraction's prompt
+        return 200, {}, chat("Marie Curie | was born in | Warszawa\nMarie Curie | born in | Warsaw\nEND"), 0.0
+    item = schema["properties"]["triples"]["items"]["properties"]
+    names, relation = item["head"]["enum"], item["relation"]
+    label = relation["enum"][0] if "enum" in relation else "lived in"
+    return 200, {}, chat(json.dumps({"triples": [{"head": names[0], "relation": label, "tail": names[-1]}]})), 0.0
+
+
+def test_schema_has_the_sentences_names_the_ontologys_labels_and_the_cap() -> None:
+    general = load_ontology("general")
+    labels = [r.label for r in general.relations if r.label != "instance of"]
+    schema = triple_schema(["Marie Curie", "Warsaw"], labels, 3)
+    triples = schema["properties"]["triples"]
+    assert triples["maxItems"] == 3 and schema["required"] == ["triples"]
+    item = triples["items"]
+    assert item["required"] == ["head", "relation", "tail"] and item["additionalProperties"] is False
+    assert item["properties"]["head"]["enum"] == item["properties"]["tail"]["enum"] == ["Marie Curie", "Warsaw"]
+    assert item["properties"]["relation"]["enum"] == labels
+    free = triple_schema(["a", "b"], None, 2)["properties"]["triples"]["items"]["properties"]["relation"]
+    assert free == {"type": "string", "maxLength": 40}
+
+
+def test_parse_structured_triples_reads_json_and_applies_the_drop_rules() -> None:
+    reply = json.dumps({"triples": [{"head": "Marie Curie", "relation": "born in", "tail": "Warsaw"},
+                                    {"head": "Marie Curie", "relation": "born in", "tail": "Warsaw"},  # a repeat
+                                    {"head": "She", "relation": "won", "tail": "Nobel Prize"},  # a pronoun
+                                    {"head": "Warsaw", "relation": "x", "tail": "warsaw"}, "junk"]})  # fmt: skip
+    parsed = parse_structured_triples(reply)
+    assert [(t.head, t.relation, t.tail) for t in parsed.triples] == [("Marie Curie", "born in", "Warsaw")]
+    assert parsed.skipped_lines == 3 and not parsed.failed
+    cut = '{"triples": [{"head": "A", "relation": "r", "tail": "B"}, {"head": "C", "rel'  # cut at max_tokens
+    assert [t.tail for t in parse_structured_triples(cut).triples] == ["B"]
+    assert parse_structured_triples("A | r | B\nEND").triples[0].head == "A"  # a server that ignored the schema
+    assert parse_structured_triples('{"triples": [{"head": "She"}]}').failed
+
+
+def test_each_sentence_goes_out_with_its_own_schema(serve, settings) -> None:
+    server = serve(obeying)
+    s = settings.replace(llm=f"openai:so@{server.url}", llm_cache=False, ontology="general", max_triples=2)
+    llm = resolve_llm(s.llm, s)
+    found = extract_and_judge(chunks(), llm, s, ontology=load_ontology("general"))
+    sent = [b for _, b, _, _ in server.requests]
+    expected = sentence_names(found.read[0])  # the chunk as extraction read it ("She" resolved)
+    assert len(sent) == len(expected) >= 2 and all(schema_of(b) for b in sent)
+    by_text = {b["messages"][0]["content"].rsplit("Text: ", 1)[1].split("\nJSON:")[0]: schema_of(b) for b in sent}
+    for sentence, names in expected:
+        item = by_text[sentence]["properties"]["triples"]
+        assert item["maxItems"] == 2 and item["items"]["properties"]["head"]["enum"] == list(names)
+        assert "instance of" not in item["items"]["properties"]["relation"]["enum"]
+    assert found.structured.chunks == 1 and found.structured.requests == len(expected) and not found.structured.refused
+    assert found.kept and all(grounded(n, found.read[0].text) for t in found.kept for n in (t.head, t.tail))
+    assert found.snapped is not None and found.snapped.names_dropped == found.snapped.names_snapped == 0
+    assert found.snapped.relations_dropped == 0  # labels from the enum are labels
+    assert all(t.provenance and t.provenance.prompt_version == "extract.structured.v1" for t in found.kept)
+
+
+def test_a_refusing_server_falls_back_to_free_output_and_snap(serve, settings, store, tmp_path) -> None:
+    from kgpipe.ingest.pipeline import build
+
+    server = serve(lambda p, b, n: (400, {}, REFUSAL, 0.0) if schema_of(b) else obeying(p, b, n))
+    (tmp_path / "curie.txt").write_text(TEXT, encoding="utf-8")
+    (tmp_path / "more.txt").write_text("Pierre Curie was born in Paris. He married Marie Curie in 1895.", encoding="utf-8")
+    s = settings.replace(llm=f"openai:refuses@{server.url}", llm_cache=False, judge=False, resolve_references=False)
+    summary = build(tmp_path, s, store=store).summary()
+    assert "response_format" in summary["structured_output_refused"] and "structured_output_chunks" not in summary
+    asked = [schema_of(b) is not None for _, b, _, _ in server.requests]
+    first_free = asked.index(False)
+    assert 1 <= first_free <= 3 and not any(asked[first_free:])  # one chunk's sentences (sent at once), then none
+    # "Warszawa" is in neither text, "Warsaw" only in the first: three names dropped, "born in Warsaw" kept
+    assert summary["snapped"]["names_dropped"] == 3 and summary["triples_kept"] == 1
+    assert summary["extraction_failures"] == 0 and summary["failed_chunks"] == 0
+
+
+def test_settings_choose_and_force(serve, settings) -> None:
+    server = serve(lambda p, b, n: (400, {}, REFUSAL, 0.0) if schema_of(b) else obeying(p, b, n))
+    llm = resolve_llm(f"openai:m@{server.url}", settings.replace(llm_cache=False))
+    assert structured_extraction(llm, settings) and not structured_extraction(llm, settings.replace(extraction="free"))
+    assert not structured_extraction(llm, settings.replace(structured_output="off"))
+    with pytest.raises(ConfigError, match="structured_output"):
+        structured_extraction(llm, settings.replace(structured_output="always"))
+    with pytest.raises(MissingCapability, match="structured_output = 'on'.*response_format"):
+        extract_and_judge(chunks(), llm, settings.replace(structured_output="on"))
+    before = len(server.requests)
+    found = extract_and_judge(chunks(), llm, settings.replace(structured_output="off"))
+    assert found.structured.requests == 0 and found.kept and len(server.requests) == before + 1
+    assert schema_of(server.requests[-1][1]) is None  # off: never sent
+
+
+def test_on_needs_a_backend_that_declares_it(fixed_reply, settings) -> None:
+    with pytest.raises(MissingCapability, match="structured output"):
+        structured_extraction(fixed_reply("END"), settings.replace(structured_output="on"))
+    assert not structured_extraction(fixed_reply("END"), settings)
