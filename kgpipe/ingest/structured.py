@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 PROMPT_VERSION = "extract.structured.v1"
 FREE_RELATION_CHARS = 40  # no ontology: a relation is free text this long at most (local decoding: 6 tokens)
 MODES = ("auto", "on", "off")
+UNIT = "sentence"  # what one request covers: "sentence" (as local grounded decoding) or "chunk"; see README for both
 
 
 @dataclass
@@ -102,7 +103,7 @@ def extract_structured(
     ontology: Ontology | None = None,
     max_new_tokens: int = 96,
     max_triples: int = 3,
-    per: str = "sentence",
+    per: str | None = None,
     required: bool = False,
     batch_size: int = 8,
     on_progress: Callable[[int], None] | None = None,
@@ -119,6 +120,7 @@ def extract_structured(
     relations = [r.label for r in typed_grammar_relations(ontology)] if ontology is not None else None
     stats = stats if stats is not None else StructuredStats()
     result = ExtractionResult()
+    per = per or UNIT
     for k, chunk in enumerate(chunks):
         if per == "sentence":
             units = sentence_names(chunk)
