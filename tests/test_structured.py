@@ -130,3 +130,72 @@ def test_on_needs_a_backend_that_declares_it(fixed_reply, settings) -> None:
     with pytest.raises(MissingCapability, match="structured output"):
         structured_extraction(fixed_reply("END"), settings.replace(structured_output="on"))
     assert not structured_extraction(fixed_reply("END"), settings)
+
+
+# -- a real server: the packaged Gemma decoding under the schema it is sent (slow) ------------------
+
+SAMPLE_TEXT = ("Marie Curie was a physicist and chemist. She was born in Warsaw. "
+               "IBM is headquartered in Armonk, New York.")  # fmt: skip
+
+
+@pytest.fixture
+def gemma_server(gemma):
+    from gemma_openai import GemmaOpenAI
+
+    servers: list[GemmaOpenAI] = []
+
+    def start(**kwargs: Any) -> GemmaOpenAI:
+        servers.append(GemmaOpenAI(gemma, **kwargs))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def test_gemma_server_decodes_json_under_the_schema(gemma_server, settings) -> None:
+    from kgpipe.ingest.structured import structured_prompt
+
+    server = gemma_server()
+    llm = resolve_llm(f"openai:gemma@{server.url}", settings.replace(llm_cache=False))
+    general = load_ontology("general")
+    labels = [r.label for r in general.relations if r.label != "instance of"]
+    names = ["IBM", "Armonk", "New York"]
+    schemas = [triple_schema(names, labels, 2), triple_schema(names, None, 1), triple_schema(names, labels, 0)]
+    sentence = "IBM is headquartered in Armonk, New York."
+    replies = llm.generate_structured([structured_prompt(sentence, general), structured_prompt(sentence, None),
+                                       structured_prompt(sentence, general)], schemas, max_new_tokens=80)  # fmt: skip
+    for reply, schema in zip(replies, schemas):
+        triples = json.loads(reply)["triples"]  # valid JSON, every time
+        assert len(triples) <= schema["properties"]["triples"]["maxItems"]
+        assert all(t["head"] in names and t["tail"] in names for t in triples)
+    assert json.loads(replies[0])["triples"] and all(t["relation"] in labels for t in json.loads(replies[0])["triples"])
+    free = json.loads(replies[1])["triples"]
+    assert all(0 < len(t["relation"]) <= 40 and '"' not in t["relation"] for t in free)
+    assert json.loads(replies[2]) == {"triples": []}
+    assert server.requests[0][1]["response_format"]["type"] == "json_schema"
+
+
+def test_structured_extraction_through_gemma_needs_no_repair(gemma_server, settings) -> None:
+    server = gemma_server()
+    s = settings.replace(llm=f"openai:gemma@{server.url}", llm_cache=False, ontology="general", judge=False)
+    chunk = Chunk("c1", "d1", 0, SAMPLE_TEXT, 0, len(SAMPLE_TEXT))
+    found = extract_and_judge([chunk], resolve_llm(s.llm, s), s, ontology=load_ontology("general"))
+    assert found.structured.chunks == 1 and found.structured.requests == len(sentence_names(found.read[0]))
+    assert found.proposed >= 2 and found.kept and not found.failures
+    assert found.snapped is not None and found.snapped.names_snapped == found.snapped.names_dropped == 0
+    assert found.snapped.relations_dropped == 0 and found.snapped.triples_dropped == 0
+    labels = {r.label for r in load_ontology("general").relations}
+    assert all(t.relation in labels and grounded(t.head, found.read[0].text) for t in found.kept)
+
+
+def test_gemma_server_that_refuses_the_schema_falls_back_to_free_output(gemma_server, settings) -> None:
+    server = gemma_server(refuse_schema=True)
+    s = settings.replace(llm=f"openai:gemma@{server.url}", llm_cache=False, ontology="general", judge=False)
+    chunk = Chunk("c1", "d1", 0, SAMPLE_TEXT, 0, len(SAMPLE_TEXT))
+    found = extract_and_judge([chunk], resolve_llm(s.llm, s), s, ontology=load_ontology("general"))
+    assert "response_format" in found.structured.refused and found.structured.fallback_chunks == 1
+    assert found.structured.chunks == 0 and found.snapped is not None  # the free reply was validated
+    free = [b for _, b in server.requests if "response_format" not in b]
+    assert len(free) == 1 and free[0]["messages"][0]["content"].endswith("Triples:\n")  # the free prompt
+    assert all(grounded(t.head, found.read[0].text) and grounded(t.tail, found.read[0].text) for t in found.kept)
