@@ -182,7 +182,9 @@ def test_structured_extraction_through_gemma_needs_no_repair(gemma_server, setti
     chunk = Chunk("c1", "d1", 0, SAMPLE_TEXT, 0, len(SAMPLE_TEXT))
     found = extract_and_judge([chunk], resolve_llm(s.llm, s), s, ontology=load_ontology("general"))
     assert found.structured.chunks == 1 and found.structured.requests == len(sentence_names(found.read[0]))
-    assert found.proposed >= 2 and found.kept and not found.failures
+    assert found.proposed >= 2 and found.kept
+    for failure in found.failures:  # a schema cannot say tail != head: a line naming one name twice is dropped
+        assert all(t["head"] == t["tail"] for t in json.loads(failure.reply)["triples"])
     assert found.snapped is not None and found.snapped.names_snapped == found.snapped.names_dropped == 0
     assert found.snapped.relations_dropped == 0 and found.snapped.triples_dropped == 0
     labels = {r.label for r in load_ontology("general").relations}
