@@ -111,6 +111,17 @@ def test_a_refusing_server_falls_back_to_free_output_and_snap(serve, settings, s
     assert summary["extraction_failures"] == 0 and summary["failed_chunks"] == 0
 
 
+def test_a_failing_request_fails_its_chunk_only(serve, settings) -> None:
+    server = serve(lambda p, b, n: (503, {}, {"error": "down"}, 0.0) if "Pierre" in json.dumps(b) else obeying(p, b, n))
+    other = "IBM is headquartered in Armonk, New York."
+    s = settings.replace(llm=f"openai:down@{server.url}", llm_cache=False, llm_retries=1, llm_backoff=0.01)
+    both = [*chunks(), Chunk("c2", "d2", 0, other, 0, len(other))]
+    found = extract_and_judge(both, resolve_llm(s.llm, s), s)
+    assert [(f.chunk_id, f.stage) for f in found.failed_chunks] == [("c1", "extract")]  # after its retries
+    assert found.kept and {t.provenance.chunk_id for t in found.kept if t.provenance} == {"c2"}
+    assert found.structured.chunks == 1 and not found.structured.refused  # an outage is no refusal
+
+
 def test_settings_choose_and_force(serve, settings) -> None:
     server = serve(lambda p, b, n: (400, {}, REFUSAL, 0.0) if schema_of(b) else obeying(p, b, n))
     llm = resolve_llm(f"openai:m@{server.url}", settings.replace(llm_cache=False))
