@@ -125,10 +125,45 @@ class SchemaGrammar:
             self._literal(' "')
             self._flush()
             self.ops.append(_Free(self.tokenizer, int(schema["maxLength"])))
-        elif kind == "array" and schema.get("items", {}).get("type") == "object" and not in_array:
+        elif "anyOf" in schema:
+            self._any_of(schema["anyOf"])
+        elif kind == "array" and (schema.get("items", {}).get("type") == "object" or "anyOf" in schema.get("items", {})) \
+                and not in_array:
             self._array(schema["items"], schema.get("maxItems"))
         else:
             raise UnsupportedSchema(f"unsupported JSON schema keyword or type: {json.dumps(schema)[:120]}")
+
+    def _any_of(self, branches: list[dict[str, Any]]) -> None:
+        """Objects that differ by a one-value enum as their first property (kgpipe's per-head items: the head, then
+        tails other than it): that value chosen first, then the chosen branch's other properties."""
+        firsts = []
+        for branch in branches:
+            props = list(branch.get("properties", {}).items()) if branch.get("type") == "object" else []
+            if not props or len(props[0][1].get("enum", ())) != 1:
+                raise UnsupportedSchema("anyOf is decoded only over objects whose first property is a one-value enum")
+            firsts.append((props[0][0], props[0][1]["enum"][0], dict(props[1:])))
+        if len({key for key, _, _ in firsts}) != 1:
+            raise UnsupportedSchema("anyOf branches must start with the same property")
+        self._literal("{" + json.dumps(firsts[0][0]) + ":")
+        self._flush()
+        choice = len(self.ops)
+        self.ops.append(None)
+        texts, targets, lasts = [], [], []
+        for _, value, rest in firsts:
+            start = len(self.ops)
+            for key, sub in rest.items():
+                self._literal(", " + json.dumps(key) + ":")
+                self._value(sub, in_array=True)
+            self._literal("}")
+            self._flush()
+            head = self.ops[start]  # the literal after the value (", \"relation\":"), written with it
+            texts.append(" " + json.dumps(str(value), ensure_ascii=False) + head.texts[0])
+            targets.append(start + 1)
+            lasts.append(len(self.ops) - 1)
+        self.ops[choice] = _Choice(self.tokenizer, texts, targets)
+        for last in lasts:  # every branch ends where the anyOf ends
+            op = self.ops[last]
+            op.targets = [len(self.ops)] * len(op.targets)
 
     def _array(self, item: dict[str, Any], cap: int | None) -> None:
         self._flush()

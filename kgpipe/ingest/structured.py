@@ -5,11 +5,12 @@ take that grammar, but vLLM and llama.cpp servers decode under a JSON schema (``
 So each sentence with two candidate names or more (``grounded.sentence_names``, the same units as local
 grounded decoding) is sent with a schema of what the grammar allows::
 
-    {"triples": [{"head": <enum: the sentence's names>, "relation": <enum: the ontology's labels>,
-                  "tail": <enum: the sentence's names>}, ... at most max_triples]}
+    {"triples": [{"head": <a name of the sentence>, "relation": <enum: the ontology's labels>,
+                  "tail": <enum: the sentence's other names>}, ... at most max_triples]}
 
-(a free string of at most ``FREE_RELATION_CHARS`` characters as the relation without an ontology). What a
-schema cannot say — tail ≠ head, no line twice, relations by the names' kinds — is checked after: the reply
+(items an ``anyOf`` with one branch per head, so that the tail is another name; a free string of at most
+``FREE_RELATION_CHARS`` characters as the relation without an ontology). What the schema does not say — no
+line twice, relations by the names' kinds — is checked after: the reply
 is read by ``kgpipe.parse`` and then validated and snapped like any HTTP reply (``snap.py``, by the caller),
 so with structured output snapping should find nothing to repair, and its counts show whether it did.
 
@@ -78,15 +79,21 @@ def triple_schema(names: Sequence[str], relations: Sequence[str] | None, max_tri
     """The JSON schema of one sentence's triples: names and relations as enums, at most ``max_triples``.
 
     >>> s = triple_schema(["Ulm", "Germany"], ["located in"], 2)["properties"]["triples"]
-    >>> s["maxItems"], s["items"]["properties"]["tail"]["enum"], s["items"]["properties"]["relation"]["enum"]
-    (2, ['Ulm', 'Germany'], ['located in'])
+    >>> ulm = s["items"]["anyOf"][0]["properties"]
+    >>> s["maxItems"], ulm["head"]["enum"], ulm["tail"]["enum"], ulm["relation"]["enum"]
+    (2, ['Ulm'], ['Germany'], ['located in'])
     """
-    name = {"type": "string", "enum": list(names)}
     relation = ({"type": "string", "enum": list(relations)} if relations is not None
                 else {"type": "string", "maxLength": FREE_RELATION_CHARS})  # fmt: skip
-    item = {"type": "object", "properties": {"head": name, "relation": relation, "tail": name},
-            "required": ["head", "relation", "tail"], "additionalProperties": False}  # fmt: skip
-    return {"type": "object", "properties": {"triples": {"type": "array", "items": item, "maxItems": max_triples}},
+
+    def item(head: str) -> dict[str, Any]:
+        tails = [n for n in names if n != head]
+        return {"type": "object", "properties": {"head": {"type": "string", "enum": [head]}, "relation": relation,
+                                                 "tail": {"type": "string", "enum": tails}},
+                "required": ["head", "relation", "tail"], "additionalProperties": False}  # fmt: skip
+
+    items = {"anyOf": [item(n) for n in names]}  # one branch per head, so that the tail is another name
+    return {"type": "object", "properties": {"triples": {"type": "array", "items": items, "maxItems": max_triples}},
             "required": ["triples"], "additionalProperties": False}  # fmt: skip
 
 
