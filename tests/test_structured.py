@@ -221,9 +221,9 @@ def test_the_test_servers_grammar_writes_only_json_under_the_schema() -> None:
     every path is JSON that the schema allows, including the cap, the anyOf branches and a free relation."""
     import random
 
+    from gemma_openai import SchemaGrammar, UnsupportedSchema
     from transformers import AutoTokenizer
 
-    from gemma_openai import SchemaGrammar, UnsupportedSchema
     from kgpipe.llms.transformers import _gemma_dir
 
     tok = AutoTokenizer.from_pretrained(_gemma_dir(print))
