@@ -16,7 +16,7 @@ from kgpipe.errors import ConfigError, MissingCapability
 from kgpipe.ingest.candidates import extract_and_judge
 from kgpipe.ingest.grounded import sentence_names
 from kgpipe.ingest.snap import grounded
-from kgpipe.ingest.structured import structured_extraction, triple_schema
+from kgpipe.ingest.structured import structured_extraction, triple_schema, typed_branches
 from kgpipe.llms import resolve_llm
 from kgpipe.ontology import load_ontology
 from kgpipe.parse import parse_structured_triples
@@ -87,9 +87,16 @@ def test_each_sentence_goes_out_with_its_own_schema(serve, settings) -> None:
     by_text = {b["messages"][0]["content"].rsplit("Text: ", 1)[1].split("\nJSON:")[0]: schema_of(b) for b in sent}
     for sentence, names in expected:
         item = by_text[sentence]["properties"]["triples"]
+        typed = dict(zip(names, typed_branches(names, load_ontology("general"))))
         heads = [b["properties"]["head"]["enum"][0] for b in item["items"]["anyOf"]]
-        assert item["maxItems"] == 2 and heads == list(names)
-        assert "instance of" not in item["items"]["anyOf"][0]["properties"]["relation"]["enum"]
+        assert item["maxItems"] == 2 and heads == [n for n in names if typed[n][0] and typed[n][1]]
+        for branch in item["items"]["anyOf"]:
+            relations, tails = typed[branch["properties"]["head"]["enum"][0]]
+            assert branch["properties"]["relation"]["enum"] == relations and "instance of" not in relations
+            assert branch["properties"]["tail"]["enum"] == tails
+    born = by_text["Marie Curie was born in Warsaw."]["properties"]["triples"]["items"]["anyOf"]
+    assert [(b["properties"]["head"]["enum"], b["properties"]["relation"]["enum"]) for b in born] == [
+        (["Marie Curie"], ["born in", "died in"])]  # a place heads no relation towards a person; a person, these
     assert found.structured.chunks == 1 and found.structured.requests == len(expected) and not found.structured.refused
     assert found.kept and all(grounded(n, found.read[0].text) for t in found.kept for n in (t.head, t.tail))
     assert found.snapped is not None and found.snapped.names_dropped == found.snapped.names_snapped == 0

@@ -8,9 +8,11 @@ grounded decoding) is sent with a schema of what the grammar allows::
     {"triples": [{"head": <a name of the sentence>, "relation": <enum: the ontology's labels>,
                   "tail": <enum: the sentence's other names>}, ... at most max_triples]}
 
-(items an ``anyOf`` with one branch per head, so that the tail is another name; a free string of at most
-``FREE_RELATION_CHARS`` characters as the relation without an ontology). What the schema does not say — no
-line twice, relations by the names' kinds — is checked after: the reply
+(items an ``anyOf`` with one branch per head, so that the tail is another name; with an ontology a branch
+offers only the relations the head's kind may take and the names some of them may point to, as local
+decoding types them; a free string of at most ``FREE_RELATION_CHARS`` characters as the relation without an
+ontology). What the schema does not say — no line twice, each tail's kind against its own relation — is
+checked after: the reply
 is read by ``kgpipe.parse`` and then validated and snapped like any HTTP reply (``snap.py``, by the caller),
 so with structured output snapping should find nothing to repair, and its counts show whether it did.
 
@@ -34,7 +36,7 @@ from ..parse import parse_structured_triples
 from ..prompts import prompt
 from ..records import GENERIC_TYPE, Chunk, ChunkFailure, ExtractionFailure, Provenance, Triple
 from .extract import ExtractionResult, extract
-from .grounded import names_of, rerank_relations, sentence_names, typed_grammar_relations
+from .grounded import names_of, rerank_relations, sentence_names, typed_grammar_relations, typing
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -75,26 +77,45 @@ def structured_extraction(llm: LLM, settings: Settings) -> bool:
     return True
 
 
-def triple_schema(names: Sequence[str], relations: Sequence[str] | None, max_triples: int) -> dict[str, Any]:
-    """The JSON schema of one sentence's triples: names and relations as enums, at most ``max_triples``.
+def triple_schema(names: Sequence[str], relations: Sequence[str] | None, max_triples: int, *,
+                  typed: Sequence[tuple[list[str], list[str]]] | None = None) -> dict[str, Any] | None:  # fmt: skip
+    """The JSON schema of one sentence's triples: names and relations as enums, at most ``max_triples``; None when
+    no line is possible. ``typed``: per name, the relations it may head and the names they may point to
+    (``typed_branches``: the ontology's domains and ranges against the names' kinds).
 
     >>> s = triple_schema(["Ulm", "Germany"], ["located in"], 2)["properties"]["triples"]
     >>> ulm = s["items"]["anyOf"][0]["properties"]
     >>> s["maxItems"], ulm["head"]["enum"], ulm["tail"]["enum"], ulm["relation"]["enum"]
     (2, ['Ulm'], ['Germany'], ['located in'])
     """
-    relation = ({"type": "string", "enum": list(relations)} if relations is not None
-                else {"type": "string", "maxLength": FREE_RELATION_CHARS})  # fmt: skip
+    branches = []  # one per head, so that the tail is another name
+    for i, head in enumerate(names):
+        labels, tails = typed[i] if typed is not None else (relations, [n for n in names if n != head])
+        if not tails or (labels is not None and not labels):
+            continue
+        relation = ({"type": "string", "enum": list(labels)} if labels is not None
+                    else {"type": "string", "maxLength": FREE_RELATION_CHARS})  # fmt: skip
+        branches.append({"type": "object", "properties": {"head": {"type": "string", "enum": [head]}, "relation": relation,
+                                                          "tail": {"type": "string", "enum": tails}},
+                         "required": ["head", "relation", "tail"], "additionalProperties": False})  # fmt: skip
+    if not branches:
+        return None
+    items = {"type": "array", "items": {"anyOf": branches}, "maxItems": max_triples}
+    return {"type": "object", "properties": {"triples": items}, "required": ["triples"], "additionalProperties": False}
 
-    def item(head: str) -> dict[str, Any]:
-        tails = [n for n in names if n != head]
-        return {"type": "object", "properties": {"head": {"type": "string", "enum": [head]}, "relation": relation,
-                                                 "tail": {"type": "string", "enum": tails}},
-                "required": ["head", "relation", "tail"], "additionalProperties": False}  # fmt: skip
 
-    items = {"anyOf": [item(n) for n in names]}  # one branch per head, so that the tail is another name
-    return {"type": "object", "properties": {"triples": {"type": "array", "items": items, "maxItems": max_triples}},
-            "required": ["triples"], "additionalProperties": False}  # fmt: skip
+def typed_branches(names: dict[str, str], ontology: Ontology) -> list[tuple[list[str], list[str]]]:
+    """Per name (in order): the relations it may head by its kind, and the names at least one of them may point to
+    (``grounded.typing``, as local grounded decoding bars them; a schema cannot tie each tail to its relation)."""
+    labels, no_relations, no_tails = typing(names, ontology)
+    texts = list(names)
+    barred = [set(t) for t in no_tails]
+    out = []
+    for h in range(len(texts)):
+        allowed = [r for r in range(len(labels)) if r not in set(no_relations[h])]
+        tails = [t for j, t in enumerate(texts) if j != h and any(j not in barred[r] for r in allowed)]
+        out.append(([labels[r] for r in allowed], tails))
+    return out
 
 
 def structured_prompt(text: str, ontology: Ontology | None) -> str:
@@ -134,8 +155,11 @@ def extract_structured(
         else:
             names = names_of(chunk)
             units = [(chunk.text, names)] if len(names) >= 2 else []
+        typed = [typed_branches(names, ontology) if ontology is not None else None for _, names in units]
+        schemas = [triple_schema(list(names), relations, max_triples, typed=t) for (_, names), t in zip(units, typed)]
+        units = [u for u, schema in zip(units, schemas) if schema is not None]  # no line possible: nothing to ask
+        schemas = [schema for schema in schemas if schema is not None]
         prompts = [structured_prompt(text, ontology) for text, _ in units]
-        schemas = [triple_schema(list(names), relations, max_triples) for _, names in units]
         try:
             replies = generator.generate_structured(prompts, schemas, max_new_tokens=max_new_tokens) if units else []
         except NotImplementedError as exc:
