@@ -48,6 +48,8 @@ class Settings:
     extraction: str = "grounded"  # "grounded": every name a span of its chunk, every relation the ontology's (a local model
     # decodes under that grammar; an HTTP model's output is validated and snapped); "free": as the model wrote it
     max_triples: int = 3  # most triples grounded extraction writes per sentence
+    structured_output: str = "auto"  # grounded, HTTP model: "auto" sends a JSON schema of the sentence's names and the
+    # ontology's relations where the server takes one (else free output + snap), "on" fails when it does not, "off" never
     canonical_relations: bool = True  # map relation wordings to the ontology's labels, or cluster them by meaning (MiniLM); the wording is kept on the fact; grounded: MiniLM re-chooses each line's label once its tail is known
     resolve_references: bool = True  # replace pronouns and "the company"-style references by names before extraction
     denoise: bool = False  # rewrite each chunk as short factual sentences before extraction (one more LLM call per chunk)

@@ -1,6 +1,6 @@
 """The one place where LLM replies are read, tolerant of what small models really emit.
 
-Triples (``parse_triples``, extraction), entity lists and sentences (``parse_entities``,
+Triples (``parse_triples``, extraction; ``parse_structured_triples``, a server's JSON under a schema), entity lists and sentences (``parse_entities``,
 ``parse_sentences``, denoising), short answers (``parse_answer``, KG-RAG and the reasoner), yes/no
 verdicts (``parse_yes_no``, fusion adjudication) and Cypher queries (``parse_cypher``, Text2Cypher).
 
@@ -17,6 +17,10 @@ a triple with an empty part, a part over 120 characters, head equal to tail, or 
 starts with) a personal pronoun ("He", "He died": the model did not resolve it) is dropped; a relation that
 repeats the head's name in front ("Apple | Apple Inc. founded in | 1976") loses that name. A reply that has
 content but yields no triple at all is reported as a failure by the caller (``ParseResult.failed``).
+
+A structured reply (JSON decoded under kgpipe's schema, ``{"triples": [{"head", "relation", "tail"}...]}``) is
+read as JSON; one that is not (cut short at ``max_tokens``, or from a server that ignored the schema) is read
+as free output, which finds the complete objects of a truncated array. Either way the same drop rules apply.
 """
 
 from __future__ import annotations
@@ -161,6 +165,37 @@ def parse_triples(reply: str) -> ParseResult:
                 seen.add(key)
                 result.triples.append(t)
     result.failed = content and not result.triples
+    return result
+
+
+def parse_structured_triples(reply: str) -> ParseResult:
+    """Triples from a JSON reply under kgpipe's extraction schema; anything else as ``parse_triples`` reads it.
+
+    >>> [t.tail for t in parse_structured_triples('{"triples": [{"head": "Ulm", "relation": "located in", '
+    ...                                           '"tail": "Germany"}]}').triples]
+    ['Germany']
+    >>> parse_structured_triples('{"triples": []}').failed, parse_structured_triples('{"triples": [{"head": "Ulm", "rel').failed
+    (False, True)
+    """
+    try:
+        data = json.loads(reply)
+    except ValueError:
+        return parse_triples(reply)
+    items = data.get("triples") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        return parse_triples(reply)
+    result = ParseResult()
+    seen: set[tuple[str, str, str]] = set()
+    for item in items:
+        t = _from_object(json.dumps(item)) if isinstance(item, dict) else None
+        if t is None:
+            result.skipped_lines += 1
+            continue
+        key = (t.head.casefold(), t.relation.casefold(), t.tail.casefold())
+        if key not in seen:
+            seen.add(key)
+            result.triples.append(t)
+    result.failed = bool(items) and not result.triples
     return result
 
 

@@ -16,7 +16,7 @@ from conftest import ScriptedLLM
 from fake_openai import DROP, FakeOpenAI, chat
 from kgpipe.config import Settings
 from kgpipe.errors import BadReply, ConfigError, LLMError, ModelUnavailable
-from kgpipe.llms import LLM, resolve_llm, scorer, yes_no_scorer
+from kgpipe.llms import LLM, resolve_llm, scorer, structured_generator, yes_no_scorer
 from kgpipe.llms.cache import CachedLLM
 from kgpipe.llms.openai import OpenAILLM
 
@@ -523,3 +523,79 @@ def test_openai_refused_key_is_an_error_not_a_missing_capability(serve: Any) -> 
         llm.logprob(["a"], ["b"])
     with pytest.raises(LLMError, match="HTTP 401"):
         llm.yes_no(["q"])
+
+
+# -- structured output (a JSON schema per prompt) -------------------------------------------------
+
+SCHEMA = {"type": "object", "properties": {"triples": {"type": "array", "maxItems": 2, "items": {
+    "type": "object", "properties": {"head": {"type": "string", "enum": ["Ulm", "Germany"]}}}}}}  # fmt: skip
+
+
+def test_openai_structured_sends_the_schema_in_response_format(serve: Any) -> None:
+    server = serve(lambda p, b, n: (200, {}, chat('{"triples": []}'), 0.0))
+    llm = client(server)
+    assert structured_generator(llm) is llm
+    assert llm.generate_structured(["a", "b"], [SCHEMA, {"type": "object"}], max_new_tokens=40) == ['{"triples": []}'] * 2
+    bodies = sorted((b for _, b, _, _ in server.requests), key=lambda b: b["messages"][0]["content"])
+    assert bodies[0]["response_format"] == {"type": "json_schema", "json_schema": {"name": "triples", "schema": SCHEMA}}
+    assert bodies[1]["response_format"]["json_schema"]["schema"] == {"type": "object"}  # each prompt its own schema
+    assert bodies[0]["temperature"] == 0 and bodies[0]["max_tokens"] == 40 and "json_schema" not in bodies[0]
+    with pytest.raises(ValueError, match="one schema per prompt"):
+        llm.generate_structured(["a"], [])
+
+
+def test_openai_structured_on_completions_adds_llama_cpps_field(serve: Any) -> None:
+    def behave(path: str, body: dict[str, Any], n: int) -> Any:
+        if path.endswith("chat/completions"):
+            return 400, {}, {"error": {"message": "this model has no chat template"}}, 0.0
+        return 200, {}, {"choices": [{"text": '{"triples": []}'}]}, 0.0
+
+    server = serve(behave)
+    assert client(server).generate_structured(["a"], [SCHEMA]) == ['{"triples": []}']
+    path, body, _, _ = server.requests[-1]
+    assert path == "/v1/completions" and body["prompt"] == "a"
+    assert body["json_schema"] == SCHEMA and body["response_format"]["json_schema"]["schema"] == SCHEMA
+
+
+def test_openai_structured_refused_by_name_is_a_missing_capability_remembered(serve: Any) -> None:
+    refusal = {"error": {"message": "Unrecognized request argument supplied: response_format"}}
+    server = serve(lambda p, b, n: (400, {}, refusal, 0.0))
+    llm = client(server)
+    for _ in range(2):
+        with pytest.raises(NotImplementedError, match="structured output.*response_format"):
+            llm.generate_structured(["a"], [SCHEMA])
+    assert len(server.requests) == 1  # learnt once
+
+
+def test_openai_structured_other_failures_decide_nothing(serve: Any) -> None:
+    def behave(path: str, body: dict[str, Any], n: int) -> Any:
+        if n == 0:
+            return 400, {}, {"error": {"message": "prompt is longer than the context window"}}, 0.0
+        if n == 1:
+            return 503, {}, {"error": "overloaded"}, 0.0
+        return 200, {}, chat('{"triples": []}'), 0.0
+
+    server = serve(behave)
+    llm = client(server)
+    with pytest.raises(LLMError, match="context window"):  # a 4xx that does not name the parameter: this request failed
+        llm.generate_structured(["a"], [SCHEMA])
+    assert llm.generate_structured(["a"], [SCHEMA]) == ['{"triples": []}']  # 503 retried; nothing remembered
+    assert len(server.requests) == 3
+
+
+def test_cache_stores_structured_replies_but_not_refusals(serve: Any, tmp_path: Path) -> None:
+    answers = iter([(400, {}, {"error": {"message": "response_format is not supported"}}, 0.0)])
+
+    def behave(path: str, body: dict[str, Any], n: int) -> Any:
+        return next(answers, (200, {}, chat('{"triples": [] }'), 0.0))
+
+    server = serve(behave)
+    cached = CachedLLM(client(server), tmp_path / "c.sqlite")
+    assert structured_generator(cached) is cached and scorer(cached) is not None  # every capability declared
+    assert structured_generator(CachedLLM(echoing(), tmp_path / "d.sqlite")) is None
+    with pytest.raises(NotImplementedError):
+        cached.generate_structured(["a"], [SCHEMA])
+    fresh = CachedLLM(client(server), tmp_path / "c.sqlite")  # a new backend: the refusal was not stored
+    assert fresh.generate_structured(["a", "a"], [SCHEMA, SCHEMA]) == ['{"triples": [] }'] * 2
+    assert fresh.generate_structured(["a"], [SCHEMA]) == ['{"triples": [] }'] and (fresh.calls, fresh.hits) == (1, 2)
+    assert fresh.generate_structured(["a"], [{"type": "object"}]) and fresh.calls == 2  # another schema: asked again

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ScriptedLLM
 from kgpipe.fusion import adjudicate
-from kgpipe.ingest import denoise, extract, grounded
+from kgpipe.ingest import denoise, extract, grounded, structured
 from kgpipe.prompts import prompt
 from kgpipe.qa import answer as qa
 from kgpipe.qa import context as kgrag
@@ -30,6 +30,7 @@ IN_USE = {
     denoise.PROMPT_VERSION,
     extract.PROMPT_VERSION,
     grounded.PROMPT_VERSION,
+    structured.PROMPT_VERSION,
     kgrag.PROMPT_VERSION,
     text2cypher.PROMPT_VERSION,
     qa.PROMPT_VERSION,

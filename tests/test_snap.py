@@ -115,7 +115,8 @@ def test_http_build_in_grounded_mode_stores_only_spans_of_each_chunk(settings, s
     fake = FakeOpenAI(behave)
     try:
         s = settings.replace(llm=f"openai:snap-{mode}@{fake.url}", llm_cache=False, judge=False, extraction=mode,
-                              resolve_references=False)  # names checked against the chunks as written
+                              resolve_references=False,  # names checked against the chunks as written
+                              structured_output="off")  # free replies to snap (structured: tests/test_structured.py)
         result = build(tmp_path, s, store=store)
     finally:
         fake.close()

@@ -150,6 +150,8 @@ def evaluate_extraction(
         "failed_chunks": len(found.failed_chunks),
         "gold_triples_skipped": len(skipped),  # malformed items in the gold file (not three parts)
         **({"snapped": found.snapped.as_dict()} if found.snapped is not None else {}),
+        **({"structured_output_chunks": found.structured.chunks} if found.structured.requests else {}),
+        **({"structured_output_refused": found.structured.refused} if found.structured.refused else {}),
         "triples": _rounded(triple_match(graphs, pred)),
         "pairs": _rounded(triple_match(graphs, pred, relation=False)),
         **shape(triples, found.read or chunks),  # names against the text extraction read

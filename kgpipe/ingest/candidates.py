@@ -24,6 +24,7 @@ from .extract import extract
 from .grounded import GroundedStats, extract_grounded
 from .relations import Canonicaliser
 from .snap import SnapCounts, snap_chunks
+from .structured import StructuredStats, extract_structured, structured_extraction
 from .references import resolve_chunks
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class Candidates:
     grounded: GroundedStats = field(default_factory=GroundedStats)  # forward passes etc. of grounded extraction
     read: list[Chunk] = field(default_factory=list)  # the chunks as extraction read them (references resolved)
     snapped: SnapCounts | None = None  # what validation did to an HTTP backend's names and relations (grounded mode)
+    structured: StructuredStats = field(default_factory=StructuredStats)  # an HTTP backend's structured output
 
 
 def extract_and_judge(
@@ -104,6 +106,13 @@ def propose(
             extracted = timed("extract", lambda: extract_grounded(
                 source, llm, ontology=ontology, max_new_tokens=settings.max_new_tokens,
                 max_triples=settings.max_triples, on_progress=b.update, stats=out.grounded, encode=encode,
+            ))  # fmt: skip
+        elif structured_extraction(llm, settings):  # an HTTP server decodes under a JSON schema of the grammar
+            encode = canon.embedder.encode if settings.canonical_relations else None
+            extracted = timed("extract", lambda: extract_structured(
+                source, llm, ontology=ontology, max_new_tokens=settings.max_new_tokens,
+                max_triples=settings.max_triples, required=settings.structured_output == "on",
+                batch_size=settings.batch_size, on_progress=b.update, stats=out.structured, encode=encode,
             ))  # fmt: skip
         else:
             extracted = timed("extract", lambda: extract(

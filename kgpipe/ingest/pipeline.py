@@ -71,6 +71,8 @@ class BuildResult:
     judge_signals: list[str] = field(default_factory=list)  # the signals the judge combined
     judge_missing: dict[str, str] = field(default_factory=dict)  # signal -> why the judge ran without it
     snapped: dict[str, int] = field(default_factory=dict)  # an HTTP backend's names/relations snapped or dropped
+    structured_chunks: int = 0  # chunks an HTTP backend extracted under a JSON schema (structured output)
+    structured_refused: str = ""  # why the server's structured output was not used, when it refused it
     rejected: list["Rejection"] = field(default_factory=list)
     conflicts: dict[str, object] = field(default_factory=dict)
     llm_calls: int = 0
@@ -88,6 +90,8 @@ class BuildResult:
         self.triples_rejected += len(found.rejected)
         self.judge_signals = sorted(set(self.judge_signals) | found.judge_signals)
         self.judge_missing.update(found.judge_missing)
+        self.structured_chunks += found.structured.chunks
+        self.structured_refused = self.structured_refused or found.structured.refused
         if found.snapped is not None:
             for key, n in found.snapped.as_dict().items():
                 self.snapped[key] = self.snapped.get(key, 0) + n
@@ -128,6 +132,8 @@ class BuildResult:
             **({"judge_signals": self.judge_signals} if self.judge_signals else {}),
             **({"judge_missing": self.judge_missing} if self.judge_missing else {}),
             **({"snapped": self.snapped} if self.snapped else {}),
+            **({"structured_output_chunks": self.structured_chunks} if self.structured_chunks else {}),
+            **({"structured_output_refused": self.structured_refused} if self.structured_refused else {}),
             "llm_calls": self.llm_calls,
             "cache_hits": self.cache_hits,
             "conflicts": {k: v for k, v in self.conflicts.items() if k != "relations"},

@@ -7,7 +7,10 @@ as protocols and checked in one place (``scorer(llm)``, ``yes_no_scorer(llm)``),
 * ``Scorer.logprob(contexts, continuations)``: summed log-probability of each continuation given its
   context (a local model; an HTTP server that echoes prompt logprobs, as vLLM and llama.cpp do);
 * ``YesNoScorer.yes_no(prompts)``: log-odds of a "Yes" over a "No" answer, read from one request's
-  top-token log-probabilities (what OpenAI's chat endpoints return, without prompt echo).
+  top-token log-probabilities (what OpenAI's chat endpoints return, without prompt echo);
+* ``StructuredGenerator.generate_structured(prompts, schemas)``: JSON decoded under a JSON schema per
+  prompt (an HTTP server's structured output: ``response_format`` json_schema), checked by
+  ``structured_generator(llm)``.
 
 A backend that declares a capability may still find, from a well-formed reply, that its server lacks
 it: it then raises ``NotImplementedError``. A failed request (outage, malformed reply) is an ``LLMError``,
@@ -36,16 +39,18 @@ from .contract import (
     LocalModel,
     Metered,
     Scorer,
+    StructuredGenerator,
     YesNoScorer,
     local_model,
     scorer,
+    structured_generator,
     usage,
     yes_no_scorer,
 )
 
 __all__ = [
-    "GEMMA_MODEL_ID", "LLM", "LocalModel", "Metered", "Scorer", "YesNoScorer",
-    "local_model", "scorer", "usage", "yes_no_scorer", "resolve_llm", "BACKENDS",
+    "GEMMA_MODEL_ID", "LLM", "LocalModel", "Metered", "Scorer", "StructuredGenerator", "YesNoScorer",
+    "local_model", "scorer", "structured_generator", "usage", "yes_no_scorer", "resolve_llm", "BACKENDS",
 ]
 
 if TYPE_CHECKING:

@@ -16,10 +16,11 @@ import json
 import os
 import sqlite3
 import threading
+from functools import cache
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .contract import scorer, yes_no_scorer
+from .contract import scorer, structured_generator, yes_no_scorer
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -36,15 +37,16 @@ class CachedLLM:
 
     ``calls`` counts inputs actually sent to the backend, ``hits`` those answered from the cache.
     The wrapper declares exactly the capabilities of the wrapped backend (``Scorer.logprob``,
-    ``YesNoScorer.yes_no``, both cached): ``CachedLLM(llm, path)`` returns the subclass that has them, so
-    ``kgpipe.llms.scorer``/``yes_no_scorer`` answer for it as for the backend. Only replies are stored:
+    ``YesNoScorer.yes_no``, ``StructuredGenerator.generate_structured``, all cached): ``CachedLLM(llm, path)``
+    returns the subclass that has them, so ``kgpipe.llms.scorer``/``yes_no_scorer``/``structured_generator``
+    answer for it as for the backend. Only replies are stored:
     a request that raised (after the backend's retries) is asked again next time. Other public
     attributes (``model``, ``tokenizer``) are read through from the wrapped backend.
     """
 
     def __new__(cls, llm: Any, path: "str | os.PathLike[str]") -> "CachedLLM":
         if cls is CachedLLM:
-            cls = _VARIANTS[(scorer(llm) is not None, yes_no_scorer(llm) is not None)]
+            cls = _variant(scorer(llm) is not None, yes_no_scorer(llm) is not None, structured_generator(llm) is not None)
         return super().__new__(cls)
 
     def __init__(self, llm: Any, path: str | os.PathLike[str]) -> None:
@@ -80,7 +82,7 @@ class CachedLLM:
         # Only called for attributes this class lacks: public read-through attributes such as `model`
         # and `tokenizer`. Capabilities are never read through: they are declared by the subclass.
         inner = self.__dict__.get("inner")
-        if inner is None or name.startswith("_") or name in ("logprob", "yes_no"):
+        if inner is None or name.startswith("_") or name in _CAPABILITIES:
             raise AttributeError(name)
         return getattr(inner, name)
 
@@ -163,10 +165,27 @@ class _CachedYesNo(CachedLLM):
         return [float(v) for v in self._through("yes_no", keys, compute)]
 
 
-class _CachedBoth(_CachedScorer, _CachedYesNo):
-    pass
+class _CachedStructured(CachedLLM):
+    def generate_structured(
+        self, prompts: Sequence[str], schemas: Sequence[dict[str, Any]], *, max_new_tokens: int = 128
+    ) -> list[str]:
+        """Cached JSON replies under a schema; a refusal (``NotImplementedError``) is never stored."""
+        if len(prompts) != len(schemas):
+            raise ValueError("generate_structured needs one schema per prompt")
+        keys = [self._key("structured", [p, s, max_new_tokens]) for p, s in zip(prompts, schemas)]
+
+        def compute(todo: list[int]) -> list[Any]:
+            return list(self.inner.generate_structured([prompts[i] for i in todo], [schemas[i] for i in todo],
+                                                       max_new_tokens=max_new_tokens))  # fmt: skip
+
+        return [str(v) for v in self._through("structured", keys, compute)]
 
 
-_VARIANTS: dict[tuple[bool, bool], type[CachedLLM]] = {
-    (False, False): CachedLLM, (True, False): _CachedScorer, (False, True): _CachedYesNo, (True, True): _CachedBoth,
-}
+_CAPABILITIES = ("logprob", "yes_no", "generate_structured")
+
+
+@cache
+def _variant(scores: bool, yes_no: bool, structured: bool) -> type[CachedLLM]:
+    """The subclass of ``CachedLLM`` declaring exactly these capabilities."""
+    bases = [b for b, has in ((_CachedScorer, scores), (_CachedYesNo, yes_no), (_CachedStructured, structured)) if has]
+    return type("CachedLLM", tuple(bases), {}) if bases else CachedLLM

@@ -47,6 +47,24 @@ class YesNoScorer(Protocol):
         ...
 
 
+@runtime_checkable
+class StructuredGenerator(Protocol):
+    """Decodes under a JSON schema per prompt (an HTTP server's structured output): grounded extraction's enums."""
+
+    def generate_structured(
+        self, prompts: Sequence[str], schemas: Sequence[dict[str, Any]], *, max_new_tokens: int = 128
+    ) -> list[str]:
+        """One JSON text per prompt, greedy, decoded under its schema; ``NotImplementedError`` when the server
+        refuses the schema parameter (learnt once, remembered)."""
+        ...
+
+
+def structured_generator(llm: object) -> StructuredGenerator | None:
+    """``llm`` as a ``StructuredGenerator`` when it declares ``generate_structured``, else None: the one place
+    this is checked."""
+    return llm if llm is not None and isinstance(llm, StructuredGenerator) else None
+
+
 def scorer(llm: object) -> Scorer | None:
     """``llm`` as a ``Scorer`` when it declares ``logprob``, else None: the one place this is checked."""
     return llm if llm is not None and isinstance(llm, Scorer) else None

@@ -25,6 +25,7 @@ import httpx
 
 from ..errors import BadReply, ConfigError, LLMError
 from .contract import cut_at_stop
+from .structured import names_the_parameter, structured_bodies
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -107,6 +108,16 @@ class OpenAILLM:
         """
         return self._map(self._yes_no, list(prompts))
 
+    def generate_structured(
+        self, prompts: Sequence[str], schemas: Sequence[dict[str, Any]], *, max_new_tokens: int = 128
+    ) -> list[str]:
+        """One JSON text per prompt, decoded by the server under its schema (``kgpipe.llms.structured``: the
+        fields sent). ``NotImplementedError``, remembered, once a 4xx reply names the parameter (a server
+        without structured output); any other failure is an ``LLMError`` and decides nothing."""
+        if len(prompts) != len(schemas):
+            raise ValueError("generate_structured needs one schema per prompt")
+        return self._map(lambda pair: self._structured(*pair, max_new_tokens), list(zip(prompts, schemas)))
+
     def close(self) -> None:
         self._client.close()
 
@@ -147,6 +158,19 @@ class OpenAILLM:
                 with self._lock:
                     self.endpoint = "completions"  # remembered: later prompts skip the failed route
         return self._post("completions", {**(completion_body or body), "prompt": prompt}, read_completion)
+
+    def _structured(self, prompt: str, schema: dict[str, Any], max_new_tokens: int) -> str:
+        chat, plain = structured_bodies({"model": self.model, "temperature": 0, "max_tokens": max_new_tokens}, schema)
+
+        def request() -> str:
+            try:
+                return str(self._ask(prompt, chat, _chat_text, _completion_text, plain))
+            except _StatusError as exc:
+                if names_the_parameter(str(exc).partition("failed")[2]):
+                    raise
+                raise LLMError(str(exc)) from exc  # a 4xx about something else: this request failed, no refusal
+
+        return str(self._feature("structured output", request))
 
     def _score(self, context: str, continuation: str) -> float:
         if not continuation:
