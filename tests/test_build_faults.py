@@ -162,7 +162,7 @@ def test_build_survives_faults_and_a_rerun_gives_the_clean_graph(settings, store
     report = tmp_path / "report.json"
     fast = _fast(settings)
     for name in ("llm_retries", "llm_timeout", "llm_backoff", "chunk_tokens", "ontology", "canonical_relations",
-                 "structured_output"):
+                 "structured_output", "chunk_vectors"):
         monkeypatch.setenv(f"KGPIPE_{name.upper()}", str(getattr(fast, name)))
     argv = ["--state-dir", settings.state_dir, "--graph", settings.graph, "--llm", f"openai:{model}@{faulty.url}",
             "--no-progress", "build", str(folder), "--report", str(report), "--json"]
