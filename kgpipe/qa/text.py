@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from ..errors import StoreError
 from ..stores import cypher
 from ..text import trained_pipeline
-from .link import Link, mask_keys, masked
+from .link import Link, link_key, mask_keys, masked
 
 if TYPE_CHECKING:
     from ..llms import LocalModel
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ..stores import Store
 
 log = logging.getLogger(__name__)
+_ORG_NOUNS = {"company", "firm", "corporation", "business"}  # "the company": the last organisation
 _REFERS = {"he": "PERSON", "she": "PERSON", "his": "PERSON", "her": "PERSON", "him": "PERSON", "it": "ORG", "its": "ORG"}
 MAX_CHUNKS = 60  # chunks of the linked entities' documents read per question
 NEAREST_CHUNKS = 10  # and the chunks nearest the question by embedding, wherever they are
@@ -83,7 +84,10 @@ def _spans(sent: Any, wanted: set[str] | None, names: set[str]) -> list[tuple[st
             if words:
                 found.add((chunk.doc.text[words[0].idx : words[-1].idx + len(words[-1])], words[0].idx,
                            words[-1].idx + len(words[-1])))  # fmt: skip
-    return sorted((x for x in found if x[0] not in names), key=lambda x: x[1])
+    keys = [f" {link_key(n)} " for n in names]
+    # never a linked entity under any of its names, nor a longer or shorter form of one ("Nikola Tesla" for "Tesla")
+    return sorted((x for x in found if not any(k in f" {link_key(x[0])} " or f" {link_key(x[0])} " in k for k in keys)),
+                  key=lambda x: x[1])  # fmt: skip
 
 
 def nearest_chunks(question: str, store: "Store", embedder: "Embedder", k: int = NEAREST_CHUNKS) -> list[dict[str, Any]]:
@@ -95,6 +99,23 @@ def nearest_chunks(question: str, store: "Store", embedder: "Embedder", k: int =
     except StoreError as exc:  # no vector index (a store that has none, an older Neo4j)
         log.debug("no nearest chunks: %s", exc)
         return []
+
+
+def _references(sent: Any) -> set[str]:
+    """The kinds of entity ``sent`` refers back to: by pronoun ("she": a person) or by "the company"."""
+    kinds = {_REFERS[t.lower_] for t in sent if t.lower_ in _REFERS}
+    if any(t.lower_ in _ORG_NOUNS and any(c.lower_ == "the" for c in t.children) for t in sent):
+        kinds.add("ORG")
+    return kinds
+
+
+def _antecedents(sent: Any, last: dict[str, str]) -> None:
+    """Update what a later "he", "she" or "it" means after ``sent``: the person or organisation that is its subject
+    (a subject is what a following pronoun most often continues: "She married William King. She died in London"),
+    else, when its subject is no name, the last one it names that nothing named before."""
+    subjects = [e for e in sent.ents if e.label_ in last and any(t.dep_ in ("nsubj", "nsubjpass") for t in e)]
+    for e in subjects or [e for e in sent.ents if e.label_ in last and not last[e.label_]]:
+        last[e.label_] = e.text
 
 
 def answer_from_text(question: str, links: Sequence[Link], store: "Store", decoder: "LocalModel",
@@ -114,17 +135,14 @@ def answer_from_text(question: str, links: Sequence[Link], store: "Store", decod
         text = row["text"] or ""
         if not any(n in text for n in names):
             continue
-        last = {"PERSON": "", "ORG": ""}  # the last person / organisation named: what he, she or it most likely means
+        last = {"PERSON": "", "ORG": ""}  # what he, she or it most likely means (``_antecedents``)
         for sent in nlp(text).sents:
-            # About a linked entity: names one, or refers back to one with a pronoun ("She was born in Warsaw").
-            about = any(n in sent.text for n in names) or any(last[_REFERS[t.lower_]] in names
-                                                              for t in sent if t.lower_ in _REFERS)  # fmt: skip
+            # About a linked entity: names one, or refers back to one ("She was born in Warsaw", "The company was...").
+            about = any(n in sent.text for n in names) or any(last[kind] in names for kind in _references(sent))
             spans = _spans(sent, wanted, names)
             if about and spans:
                 options.append((" ".join(sent.text.split()), text[: sent.end_char], spans, row))
-            for e in sent.ents:
-                if e.label_ in last:
-                    last[e.label_] = e.text
+            _antecedents(sent, last)
     if not options:
         return None
     vectors = embedder.encode([masked(question, masks), *(masked(o[0], masks) for o in options)])
