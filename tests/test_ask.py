@@ -179,6 +179,27 @@ def test_the_kind_of_answer_a_question_asks_for():
     assert expected_labels("What did Marie Curie discover?") is None  # any name or noun phrase
 
 
+def test_the_text_reader_follows_subjects_and_never_answers_with_the_asked_entity():
+    from kgpipe.qa.text import _antecedents, _references, _spans
+    from kgpipe.text import trained_pipeline
+
+    nlp = trained_pipeline(exclude=["lemmatizer", "textcat"], needs=["parser", "ner"])
+    if nlp is None:
+        pytest.skip("no trained spaCy pipeline installed")
+    text = ("Ada Lovelace was an English mathematician. She married William King in 1835. She died on 27 November "
+            "1852 in London. Toyota is a carmaker. The company was founded by Kiichiro Toyoda in 1937.")
+    last = {"PERSON": "", "ORG": ""}
+    refers = []
+    for sent in nlp(text).sents:
+        refers.append({kind: last[kind] for kind in _references(sent)})
+        _antecedents(sent, last)
+    # "She died ..." still means Ada Lovelace (the subject before), not William King (the last person named)
+    assert refers[2] == {"PERSON": "Ada Lovelace"}
+    assert "ORG" in refers[4]  # "The company" refers back to an organisation
+    sent = next(nlp("Nikola Tesla was born in Smiljan.").sents)
+    assert [x[0] for x in _spans(sent, None, {"Tesla"})] == ["Smiljan"]  # never "Nikola Tesla" for "Tesla"
+
+
 @pytest.mark.slow
 def test_the_chunks_nearest_a_question_are_served_by_the_vector_index(sample_graph):
     """A build embeds every chunk (``chunk_vectors``); the chunk that answers a question is among the nearest."""
