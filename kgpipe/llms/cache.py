@@ -16,6 +16,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -59,9 +60,18 @@ class CachedLLM:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # One connection guarded by a lock: threads share it, other processes rely on SQLite's own locking.
         self._db = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        # Several processes opening a new file at once (Ray actors) race to switch it to WAL, and SQLite answers
+        # "database is locked" at once, whatever the busy timeout: retried for up to ten seconds.
+        for attempt in range(100):
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute(_SCHEMA)
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.1)
 
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int = 128, stop: Sequence[str] = ()) -> list[str]:
         """Cached completions; misses are sent to the backend as one batched call, order preserved."""
