@@ -13,7 +13,6 @@ on every attempt.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 
 from fake_openai import DROP, chat
+from kgpipe.bench.endpoint import extraction_reply, judge_reply
 from kgpipe.cli import EXIT_FAILED_CHUNKS, main
 from kgpipe.config import Settings
 from kgpipe.errors import LLMError
@@ -41,37 +41,13 @@ EXTRACT_POISON = "Quellmoor"  # every extraction request of a chunk with this wo
 JUDGE_POISON = "Fact: Vexholm"  # every judge request about a Vexholm fact fails
 
 
-def extraction_reply(prompt: str) -> str:
-    """One triple per sentence of the chunk (the last ``Text:`` of the prompt), in parse.py's format."""
-    text = prompt.rsplit("Text:", 1)[1].split("\nTriples:", 1)[0]
-    lines = []
-    for sentence in re.split(r"(?<=\.)\s+", text.strip()):
-        words = sentence.strip(" .").split()
-        if len(words) >= 3:
-            lines.append(f"{words[0]} | {' '.join(words[1:-1])} | {words[-1]}")
-    return "\n".join(lines) + "\nEND"
-
-
-def judge_top_logprobs(prompt: str) -> dict[str, Any]:
-    """Top logprobs of the answer token: "Yes" the more of the fact's words the text contains."""
-    text = prompt.rsplit("Text:", 1)[1].split("\nFact:", 1)[0].casefold()
-    fact = prompt.rsplit("Fact:", 1)[1].split("\nStated", 1)[0]
-    words = [w.casefold() for w in re.findall(r"\w+", fact)]
-    share = sum(w in text for w in words) / max(1, len(words))
-    top = {"Yes": round(-0.1 - 3 * (1 - share), 4), "No": round(-0.1 - 3 * share, 4), "Maybe": -7.0}
-    first = max(top, key=top.__getitem__)
-    alternatives = [{"token": t, "logprob": lp} for t, lp in top.items()]
-    content = [{"token": first, "logprob": top[first], "top_logprobs": alternatives}]
-    return {"choices": [{"message": {"role": "assistant", "content": first}, "logprobs": {"content": content}}]}
-
-
 def good(path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any, float]:
     """A well-behaved OpenAI-style endpoint: chat only, top logprobs, no prompt logprobs (echo)."""
     if path.endswith("/completions") and not path.endswith("/chat/completions"):
         return 200, {}, {"choices": [{"text": "x", "index": 0}]}, 0.0  # well-formed, without logprobs
     prompt = body["messages"][0]["content"]
     if body.get("logprobs"):
-        return 200, {}, judge_top_logprobs(prompt), 0.0
+        return 200, {}, judge_reply(prompt), 0.0
     return 200, {}, chat(extraction_reply(prompt)), 0.0
 
 

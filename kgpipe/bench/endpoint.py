@@ -28,11 +28,12 @@ def reply(path: str, body: dict[str, Any]) -> Reply:
         return 200, {"choices": [{"text": "x", "index": 0}]}  # well-formed, without logprobs
     prompt = body["messages"][0]["content"]
     if body.get("logprobs"):
-        return 200, _yes_no(prompt)
-    return 200, {"choices": [{"message": {"role": "assistant", "content": _extraction(prompt)}}]}
+        return 200, judge_reply(prompt)
+    return 200, {"choices": [{"message": {"role": "assistant", "content": extraction_reply(prompt)}}]}
 
 
-def _extraction(prompt: str) -> str:
+def extraction_reply(prompt: str) -> str:
+    """One triple per sentence of the chunk (the last ``Text:`` of the prompt), in parse.py's format."""
     text = prompt.rsplit("Text:", 1)[1].split("\nTriples:", 1)[0]
     lines = []
     for sentence in re.split(r"(?<=\.)\s+", text.strip()):
@@ -42,7 +43,8 @@ def _extraction(prompt: str) -> str:
     return "\n".join(lines) + "\nEND"
 
 
-def _yes_no(prompt: str) -> dict[str, Any]:
+def judge_reply(prompt: str) -> dict[str, Any]:
+    """A chat reply with the top logprobs of the answer token: "Yes" the more of the fact's words the text contains."""
     text = prompt.rsplit("Text:", 1)[1].split("\nFact:", 1)[0].casefold()
     fact = prompt.rsplit("Fact:", 1)[1].split("\nStated", 1)[0]
     words = [w.casefold() for w in re.findall(r"\w+", fact)]
