@@ -54,6 +54,13 @@ def test_normalisation_for_exact_match():
     assert normalise("birth_date") == "birth date"
 
 
+def test_a_full_date_is_compared_as_a_date():
+    assert normalise("11 May 1995") == normalise("May 11, 1995") == normalise("1995-05-11") == normalise("11th May 1995")
+    assert normalise("11 May 1995") != normalise("12 May 1995")
+    assert normalise("May 1995") == "may 1995" and normalise("1995") == "1995"  # only full dates
+    assert normalise("31 Smarch 1995") == "31 smarch 1995"
+
+
 def test_triple_match_known_answer():
     gold = [[("Nadap", "country", "Hungary"), ("Nadap", "isPartOf", "Fejér County")], [("X", "r", "Y")]]
     pred = [[("nadap", "Country", "Hungary"), ("Nadap", "is Part Of", "Fejer county"), ("Nadap", "r", "Z")], []]

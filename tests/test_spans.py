@@ -51,3 +51,10 @@ def test_without_a_parser_capitalised_runs_and_numbers_stand_in() -> None:
     found = {s.text for s in spans}
     assert {"The Bank of England", "1694", "William Paterson"} <= found
     assert {s.kind for s in spans} <= {"capitalised", "number"}
+
+
+def test_a_day_or_month_of_a_date_is_no_name_but_its_year_is() -> None:
+    found = names("Daniel Ona Ondo (born 10 July 1945) is a Gabonese politician.")
+    assert "10 July 1945" in found and "1945" in found
+    assert "10" not in found and "July" not in found
+    assert "April" not in names("Richard Donner (born April 24, 1930) is an American director.")

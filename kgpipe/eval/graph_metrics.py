@@ -33,9 +33,37 @@ _TOKEN = re.compile(r"[0-9a-z]+|[^\s0-9a-z]")
 
 def normalise(part: str) -> str:
     """Key for exact match: camelCase split ("isPartOf" = "is Part Of"), case, diacritics, punctuation
-    and spacing ignored."""
+    and spacing ignored; a full date as its ISO form ("11 May 1995" = "May 11, 1995" = "1995-05-11")."""
+    date = iso_date(part)
+    if date is not None:
+        return date.replace("-", " ")
     part = _CAMEL.sub(" ", part.replace("_", " "))
     return " ".join(_NON_WORD.split(fold_diacritics(part).casefold())).strip()
+
+
+_MONTHS = {m: i + 1 for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july", "august",
+                                          "september", "october", "november", "december"))}  # fmt: skip
+_MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
+_DAY_MONTH_YEAR = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]+)\.?,?\s+(\d{3,4})")
+_MONTH_DAY_YEAR = re.compile(r"([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?\s*,?\s+(\d{3,4})")
+_ISO = re.compile(r"(\d{3,4})-(\d{1,2})-(\d{1,2})")
+
+
+def iso_date(text: str) -> str | None:
+    """``text`` as ``YYYY-MM-DD`` when the whole of it is a full date in a common English form, else None.
+
+    Gold graphs write dates their own way (GenWiki ``1995-05-11``, REBEL ``11 May 1995``) and a grounded
+    extractor writes them as its text does; the same day is the same value."""
+    t = " ".join(text.casefold().split())
+    if m := _ISO.fullmatch(t):
+        year, month, day = (int(g) for g in m.groups())
+    elif m := _DAY_MONTH_YEAR.fullmatch(t):
+        day, month, year = int(m[1]), _MONTHS.get(m[2], 0), int(m[3])
+    elif m := _MONTH_DAY_YEAR.fullmatch(t):
+        month, day, year = _MONTHS.get(m[1], 0), int(m[2]), int(m[3])
+    else:
+        return None
+    return f"{year:04d}-{month:02d}-{day:02d}" if 1 <= month <= 12 and 1 <= day <= 31 else None
 
 
 def normalise_triple(triple: Sequence[str]) -> Triple3:

@@ -9,6 +9,9 @@ candidates are the spans a reader would call names, from spaCy's trained English
 * runs of proper nouns ("Pierre Curie" inside "physicist Pierre Curie");
 * numbers and years the pipeline did not tag.
 
+A piece of a date is no name of its own: inside "10 July 1945" the day "10" and the month "July" are not
+candidates (the year "1945" is: a text may state only the year of something).
+
 Without a trained pipeline (only a blank one installed), capitalised word runs and numbers stand in.
 Spans are returned once each, in text order, with character offsets into the chunk's text.
 Measured (en_core_web_sm; names compared lower-case, punctuation ignored): of the gold heads and
@@ -43,6 +46,7 @@ DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those", "it
 _PRONOUNS = frozenset({"he", "she", "it", "they", "we", "i", "you", "him", "her", "them", "us", "me", "which", "who",
                        "that", "this", "these", "those", "what"})  # fmt: skip
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
+_YEAR = re.compile(r"\d{3,4}")
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’.-]*)*")
 
 
@@ -73,6 +77,7 @@ def candidate_spans(text: str, nlp: "Language | None" = None, *, max_words: int 
     to ``span_pipeline()``, and one without a parser gives capitalised runs and numbers only."""
     nlp = nlp if nlp is not None else span_pipeline()
     found: dict[tuple[int, int], Span] = {}
+    dates: list[tuple[int, int]] = []  # the DATE entities' offsets
 
     def add(start: int, end: int, kind: str, label: str = "", common: bool = False) -> None:
         start, end = _trim(text, start, end)
@@ -80,6 +85,9 @@ def candidate_spans(text: str, nlp: "Language | None" = None, *, max_words: int 
         words = name.split()
         if not words or len(words) > max_words or (start, end) in found:
             return
+        if kind != "entity" and not _YEAR.fullmatch(name) and any(a <= start and end <= b and (a, b) != (start, end)
+                                                                   for a, b in dates):  # fmt: skip
+            return  # a day or a month of a longer date
         if name.casefold() in _PRONOUNS or all(w.casefold() in DETERMINERS | _PRONOUNS for w in words):
             return
         found[(start, end)] = Span(name, start, end, kind, label, common)
@@ -89,6 +97,7 @@ def candidate_spans(text: str, nlp: "Language | None" = None, *, max_words: int 
             add(m.start(), m.end(), "capitalised")
     else:
         doc = _parse(nlp, text)
+        dates.extend((e.start_char, e.end_char) for e in doc.ents if e.label_ == "DATE")
         for ent in doc.ents:
             add(ent.start_char, ent.end_char, "entity", ent.label_)
         for chunk in doc.noun_chunks:
