@@ -157,6 +157,8 @@ def test_grounding_and_relation_figures(tmp_path, settings):
     grounded = evaluate_extraction(texts, graphs, judge=False, settings=settings.replace(llm_cache=False), llm=llm,
                                    embed=fake_embed)  # fmt: skip
     assert grounded["ungrounded_name_rate"] == 0.0 and grounded["triples_kept"] == 2
+    assert (free["extraction"], free["grounding"]) == ("free", None)
+    assert (grounded["extraction"], grounded["grounding"]) == ("grounded", "snapped")
     assert grounded["snapped"]["names_dropped"] == 1 and grounded["snapped"]["triples_dropped"] == 1
     assert grounded["triples"]["precision"] == 0.5 and "refine" in grounded["stages"]
 

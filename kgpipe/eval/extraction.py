@@ -135,7 +135,10 @@ def evaluate_extraction(
     embedder = embed or Embedder().encode
     report: dict[str, Any] = {
         "texts": str(texts_path),
-        "extraction": "grounded" if constrained_extraction(the_llm, settings) else "free",
+        "extraction": settings.extraction,
+        # how grounded names are held to their chunk: decoded under its grammar (a local model), or snapped after
+        "grounding": ("decoded" if constrained_extraction(the_llm, settings) else "snapped")
+        if settings.extraction == "grounded" else None,
         "ontology": settings.ontology or None,
         "documents": len(texts),
         "chunks": len(chunks),
