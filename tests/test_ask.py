@@ -10,7 +10,7 @@ import pytest
 from kgpipe.cli import main
 from kgpipe.errors import ConfigError, NoEntityLinked
 from kgpipe.llms import local_model
-from kgpipe.qa.answer import Answer, Candidate, ScoredPath, path_prompt, rank_answers
+from kgpipe.qa.answer import Answer, Candidate, ScoredPath, offered, path_prompt, rank_answers
 from kgpipe.qa.paths import GraphPath, Hop
 
 REPO = Path(__file__).resolve().parent.parent
@@ -167,6 +167,32 @@ def test_no_path_back_to_the_asked_entity_is_offered(settings, store, gemma, imp
     answer = kgpipe.ask("Where did Steve Jobs die?", settings, store=store, llm=gemma)
     assert answer.answer in ("Palo Alto", "California"), answer.to_dict()  # where he died, or the state it lies in
     assert answer.paths and all(sp.path.end[1] != "Steve Jobs" for sp in answer.paths)
+
+
+def test_a_path_back_to_the_asked_entity_only_through_a_converse_fact():
+    """"The mother of X's son" is X (a fact away from X, then one pointing back at it), unless the same relations
+    reach someone else; two facts that both point away from X ("founded in" and "iPhone made in" 1976) never."""
+    def hop(head: str, rel: str, tail: str, forward: bool = True) -> Hop:
+        return Hop(head, head, rel, tail, tail, forward=forward)
+
+    converse = GraphPath((hop("x", "children", "s"), hop("s", "parents", "x")))
+    parallel = GraphPath((hop("x", "founded in", "1976"), hop("x", "iPhone made in", "1976", forward=False)))
+    away = GraphPath((hop("x", "founded in", "1976"),))
+    assert offered([converse, parallel, away], {"x"}) == [converse, away]
+    other_parent = GraphPath((hop("x", "children", "s"), hop("s", "parents", "y")))
+    assert offered([converse, other_parent], {"x"}) == [other_parent]  # the son's other parent, not X
+    assert offered([converse], {"x", "s"}) == [converse] and offered([other_parent], {"x", "y"}) == []
+
+
+@pytest.mark.slow
+def test_the_mother_of_her_own_son_is_answered(settings, store, gemma, import_kb):
+    """PathQuestion asks such questions ("what is the mom of osorkon_iii 's daughter ?" is osorkon_iii)."""
+    import kgpipe
+
+    import_kb([("Jenny von Westphalen", "children", "Jenny Longuet"), ("Jenny Longuet", "parents", "Jenny von Westphalen"),
+               ("Jenny Longuet", "profession", "writer"), ("Jenny von Westphalen", "spouse", "Karl Marx")])  # fmt: skip
+    answer = kgpipe.ask("Who is the mother of Jenny von Westphalen's daughter?", settings, store=store, llm=gemma)
+    assert answer.answer == "Jenny von Westphalen", answer.to_dict()
 
 
 def test_the_kind_of_answer_a_question_asks_for():

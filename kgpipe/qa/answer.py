@@ -187,9 +187,7 @@ def ask(
         llm = resolve_llm(llm or settings.llm, settings)
     decoder = local_model(llm)
     asked = {lk.id for lk in links}
-    # A path back to an entity the question names answers nothing ("Where did Steve Jobs die?" -> "Steve Jobs" via
-    # died in / born in): only paths that end elsewhere are offered.
-    found = [p for p in paths_around(the_store, list(asked), hops=depth, limit=PATH_LIMIT) if p.end[0] not in asked]
+    found = offered(paths_around(the_store, list(asked), hops=depth, limit=PATH_LIMIT), asked)
     prompt = path_prompt(question)
     if not constrained:
         decoded = generate_paths(decoder, prompt, None, beams=k, max_new_tokens=MAX_FREE_TOKENS)
@@ -235,6 +233,22 @@ def ask(
     return Answer(question, answer, candidates, scored, links, decoder.model_id, versions, reasoner_id, len(found),
                   time.perf_counter() - started, tuple(d.text for d in decoded) or tuple(serialise(group[0]) for group, _ in pool),
                   relevance, abstained, source, read)  # fmt: skip
+
+
+def offered(paths: Sequence[GraphPath], asked: set[str]) -> list[GraphPath]:
+    """The paths whose end may be the answer. A path back to an entity the question names answers nothing ("Who
+    founded Apple?" -> "Apple" via ``founded in -> 1976 <- iPhone made in``, two facts that both point away from
+    Apple), except where the question composes a relation with its converse: "the mother of X's son" is X
+    (``x -> children -> s -> parents -> x``: the path leaves X along a fact that points away from it and comes
+    back along one that points at it, so it ends where it started), and no path along the same relations reaches
+    anyone else ("the parent of X's son" is the son's other parent when the graph has one)."""
+
+    def shape(p: GraphPath) -> tuple[str, tuple[tuple[str, bool], ...]]:
+        return p.start[0], tuple((h.relation, h.forward) for h in p.hops)
+
+    elsewhere = {shape(p) for p in paths if p.end[0] not in asked}
+    return [p for p in paths if p.end[0] not in asked or (
+        len(p) >= 2 and p.end[0] == p.start[0] and p.hops[0].forward == p.hops[-1].forward and shape(p) not in elsewhere)]
 
 
 def _checked_by_text(question: str, links: Sequence[Link], store: "Store", decoder: "LocalModel", embedder: "Embedder",
