@@ -124,6 +124,21 @@ def test_unresponsive_server_is_never_doubled(own_state: Path) -> None:
     assert server.ensure_server(own_state).pid == info.pid
 
 
+def test_a_server_slow_to_answer_while_starting_is_waited_for(tmp_path: Path) -> None:
+    """A starting server that accepts a connection but is too busy loading to answer PING within the second (a
+    loaded machine, a big graph) is still starting: the wait goes on to its own timeout and its clear error."""
+    path = tmp_path / "s.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(8)  # accepts, never answers
+    (tmp_path / "pid").write_text(str(os.getpid()))
+    try:
+        with pytest.raises(StoreUnavailable, match="did not become ready within 3 s"):
+            server._wait_ready(tmp_path, str(path), tmp_path / "pid", tmp_path / "log", timeout=3)
+    finally:
+        listener.close()
+
+
 def test_failed_start_reports_the_server_log(tmp_path: Path) -> None:
     aof = tmp_path / "falkordb" / "appendonlydir"
     aof.mkdir(parents=True)

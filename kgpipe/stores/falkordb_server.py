@@ -280,8 +280,8 @@ def _wait_ready(data_dir: Path, socket: str, pidfile: Path, log: Path, timeout: 
                 with _connect(socket, timeout=1.0) as conn:
                     if conn.ping():
                         return info
-            except (redis.BusyLoadingError, redis.ConnectionError, OSError):
-                pass
+            except (redis.BusyLoadingError, redis.ConnectionError, redis.TimeoutError, OSError):
+                pass  # still starting: loading its data can keep it from answering within the second
         time.sleep(0.02)
     else:
         raise StoreUnavailable(
