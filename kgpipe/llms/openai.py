@@ -12,7 +12,6 @@ retries with exponential backoff and jitter on 429, 5xx, connection failures and
 from __future__ import annotations
 
 import email.utils
-import math
 import os
 import random
 import threading
@@ -25,6 +24,14 @@ import httpx
 
 from ..errors import BadReply, ConfigError, LLMError
 from .contract import cut_at_stop
+from .openai_replies import (
+    chat_text,
+    chat_top_logprobs,
+    completion_text,
+    completion_top_logprobs,
+    echo_logprobs,
+    yes_no_log_odds,
+)
 from .structured import names_the_parameter, structured_bodies
 
 if TYPE_CHECKING:
@@ -143,7 +150,7 @@ class OpenAILLM:
         body: dict[str, Any] = {"model": self.model, "temperature": 0, "max_tokens": max_new_tokens}
         if stops:
             body["stop"] = stops[:MAX_STOPS]
-        return str(self._ask(prompt, body, _chat_text, _completion_text))
+        return str(self._ask(prompt, body, chat_text, completion_text))
 
     def _ask(
         self, prompt: str, body: dict[str, Any], read_chat: "Reader", read_completion: "Reader",
@@ -164,7 +171,7 @@ class OpenAILLM:
 
         def request() -> str:
             try:
-                return str(self._ask(prompt, chat, _chat_text, _completion_text, plain))
+                return str(self._ask(prompt, chat, chat_text, completion_text, plain))
             except _StatusError as exc:
                 if names_the_parameter(str(exc).partition("failed")[2]):
                     raise
@@ -177,7 +184,7 @@ class OpenAILLM:
             return 0.0
         text = context + continuation
         body = {"model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0, "echo": True, "logprobs": 1}
-        tokens, offsets = self._feature("echo", lambda: self._post("completions", body, _echo_logprobs))
+        tokens, offsets = self._feature("echo", lambda: self._post("completions", body, echo_logprobs))
         # Sum the prompt tokens that start inside the continuation; the one generated token lies beyond.
         picked = [t for t, o in zip(tokens, offsets) if len(context) <= o < len(text)]
         if not picked or any(t is None for t in picked):
@@ -188,7 +195,7 @@ class OpenAILLM:
         body: dict[str, Any] = {"model": self.model, "temperature": 0, "max_tokens": 1}
         chat = {**body, "logprobs": True, "top_logprobs": CHAT_TOP_LOGPROBS}
         plain = {**body, "logprobs": COMPLETION_TOP_LOGPROBS}
-        top = self._feature("top logprobs", lambda: self._ask(prompt, chat, _chat_top_logprobs, _completion_top_logprobs, plain))
+        top = self._feature("top logprobs", lambda: self._ask(prompt, chat, chat_top_logprobs, completion_top_logprobs, plain))
         return yes_no_log_odds(top)
 
     def _feature(self, name: str, request: Callable[[], Any]) -> Any:
@@ -259,99 +266,6 @@ class OpenAILLM:
 
 
 Reader = Callable[[Any], Any]
-
-
-def _choice(data: Any) -> dict[str, Any]:
-    """The first choice of a reply; KeyError/IndexError/TypeError (a malformed reply) when there is none."""
-    choice = data["choices"][0]
-    if not isinstance(choice, dict):
-        raise TypeError(f"choice is {type(choice).__name__}, not an object")
-    return choice
-
-
-def _chat_text(data: Any) -> str:
-    message = _choice(data)["message"]
-    if not isinstance(message, dict):
-        raise TypeError("message is not an object")
-    return str(message.get("content") or "")  # null content (a refusal, a tool call) is an empty answer
-
-
-def _completion_text(data: Any) -> str:
-    text = _choice(data)["text"]
-    if not isinstance(text, str):
-        raise TypeError("text is not a string")
-    return text
-
-
-def _logprobs_of(choice: dict[str, Any], what: str) -> Any:
-    lp = choice.get("logprobs")
-    if not isinstance(lp, dict):
-        raise NotImplementedError(f"the reply carries no {what}")
-    return lp
-
-
-def _echo_logprobs(data: Any) -> tuple[list[Any], list[int]]:
-    lp = _logprobs_of(_choice(data), "prompt logprobs (echo)")
-    tokens, offsets = lp.get("token_logprobs"), lp.get("text_offset")
-    if not isinstance(tokens, list) or not isinstance(offsets, list):
-        raise NotImplementedError("the reply carries no prompt logprobs (echo)")
-    return tokens, offsets
-
-
-def _chat_top_logprobs(data: Any) -> dict[str, float]:
-    """``{token: logprob}`` of the alternatives for the first generated token of a chat reply."""
-    choice = _choice(data)
-    if not isinstance(choice.get("message"), dict):
-        raise TypeError("choice has no message")
-    content = _logprobs_of(choice, "top logprobs").get("content")
-    if not isinstance(content, list) or not content or not isinstance(content[0], dict):
-        raise NotImplementedError("the reply carries no top logprobs")
-    first = content[0]
-    alternatives = first.get("top_logprobs") or []
-    top = {str(a["token"]): float(a["logprob"]) for a in alternatives if isinstance(a, dict)}
-    if "token" in first and "logprob" in first:
-        top.setdefault(str(first["token"]), float(first["logprob"]))
-    if not top:
-        raise NotImplementedError("the reply carries no top logprobs")
-    return top
-
-
-def _completion_top_logprobs(data: Any) -> dict[str, float]:
-    choice = _choice(data)
-    if not isinstance(choice.get("text"), str):
-        raise TypeError("choice has no text")
-    tops = _logprobs_of(choice, "top logprobs").get("top_logprobs")
-    if not isinstance(tops, list) or not tops or not isinstance(tops[0], dict) or not tops[0]:
-        raise NotImplementedError("the reply carries no top logprobs")
-    return {str(k): float(v) for k, v in tops[0].items()}
-
-
-def yes_no_log_odds(top: dict[str, float]) -> float:
-    """``log P(yes) - log P(no)`` from the top alternatives of one answer token.
-
-    Every spelling counts for its answer ("Yes", " yes", "YES"; leading space and case ignored; their
-    probabilities added). An answer missing from the list gets the lowest listed log-probability, an
-    upper bound on its own (so a confident "Yes" with "No" unlisted gives a large positive log-odds,
-    never an infinite one); with both missing the log-odds is 0.
-
-    >>> round(yes_no_log_odds({" Yes": -0.1, "Yes": -3.0, " No": -2.5}), 3)
-    2.454
-    >>> yes_no_log_odds({"Yes": -0.01, "Maybe": -6.0})
-    5.99
-    """
-    floor = min(top.values())
-    found: dict[str, list[float]] = {"yes": [], "no": []}
-    for token, logprob in top.items():
-        key = token.strip().casefold()
-        if key in found:
-            found[key].append(logprob)
-    yes, no = (_logsumexp(found[k]) if found[k] else floor for k in ("yes", "no"))
-    return yes - no
-
-
-def _logsumexp(values: list[float]) -> float:
-    top = max(values)
-    return top + math.log(sum(math.exp(v - top) for v in values))
 
 
 def _why(exc: BaseException) -> str:
