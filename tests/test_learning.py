@@ -125,7 +125,7 @@ def test_an_answer_read_from_the_text_is_learned_once_then_answered_from_the_gra
     import kgpipe
     from kgpipe.stores import open_store
 
-    settings, folder = curie_graph
+    settings, _ = curie_graph
     store = open_store(settings, None)
     question = "Where was Marie Curie born?"
     before = _relationships(store)

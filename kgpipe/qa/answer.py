@@ -246,7 +246,7 @@ def ask(
                   relevance, abstained, source, read)  # fmt: skip
 
 
-def _unlinked(question: str, exc: NoEntityLinked, store: "Store", decoder: "LocalModel", embedder: "Embedder",
+def _unlinked(question: str, exc: NoEntityLinked, store: Store, decoder: LocalModel, embedder: Embedder,
               started: float) -> Answer:  # fmt: skip
     """The answer read from the chunks nearest the question when it names no entity of the graph (marked as read
     from text); ``exc`` again, with a word on the text, when they do not answer it (a graph without documents too)."""
