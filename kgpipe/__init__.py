@@ -24,6 +24,7 @@ __all__ = [
     "delete",
     "export",
     "import_triples",
+    "learn",
     "load_settings",
     "open_store",
     "query",
@@ -35,7 +36,7 @@ __version__ = "0.1.0"
 #: Verbs imported on first use (they pull in torch, which ``import kgpipe`` should not): name -> module.
 #: A verb must not share its name with a module or package of kgpipe: importing ``kgpipe.x`` sets the
 #: attribute ``x`` to the module (why the stage packages are ``ingest``/``qa``/``completion``, not build/ask/complete).
-_LAZY = {"ask": "qa.answer", "Answer": "qa.answer", "complete": "completion.complete", "CompletionResult": "completion.complete"}
+_LAZY = {"ask": "qa.answer", "Answer": "qa.answer", "learn": "learning", "complete": "completion.complete", "CompletionResult": "completion.complete"}
 
 
 def __getattr__(name: str) -> object:

@@ -269,7 +269,15 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> None:
     else:
         from .qa.answer import ask
 
-        result = ask(args.question, settings, paths=args.paths, hops=args.hops, reasoner=args.reasoner)
+        if args.learn:  # the answer read from the text, offered back as a fact (kgpipe.learning)
+            from .learning import learn
+            from .llms import resolve_llm
+
+            llm = resolve_llm(settings.llm, settings)
+            answer = ask(args.question, settings, llm=llm, paths=args.paths, hops=args.hops, reasoner=args.reasoner)
+            result = learn(args.question, settings, llm=llm, answer=answer)
+        else:
+            result = ask(args.question, settings, paths=args.paths, hops=args.hops, reasoner=args.reasoner)
     if args.json:
         _print(result.to_dict(), True)
     else:
@@ -433,6 +441,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--paths", type=int, help="reasoning paths to return (default: setting ask_paths, 3)")
     sp.add_argument("--hops", type=int, help="most hops per path (default: setting ask_hops, 2)")
     sp.add_argument("--reasoner", help="LLM that writes the final answer from the paths (gemma, hf:..., openai:...)")
+    sp.add_argument("--learn", action="store_true", help="when the answer is read from the documents, judge it against "
+                    "its chunk and write it as a fact marked learned (ask alone never writes)")
     mode = sp.add_mutually_exclusive_group()
     mode.add_argument("--cypher", action="store_true", help="generate a read-only Cypher query, show it and its rows")
     mode.add_argument("--context", action="store_true", help="answer from the pruned neighbourhood of the linked entities")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..config import Settings, load_settings
+from ..errors import NoEntityLinked
 from ..parse import parse_answer
 from ..prompts import prompt as load_prompt
 from ..stores import cypher
@@ -134,7 +135,8 @@ class Answer:
             lines = [f"answer: {self.answer or '(no path found)'}"]
         if len(self.candidates) > 1 and not self.abstained:
             lines.append("candidates: " + ", ".join(f"{c.name} ({c.score:.2f})" for c in self.candidates))
-        lines.append("linked: " + ", ".join(f"{lk.name} ({lk.method})" for lk in self.links))
+        lines.append("linked: " + (", ".join(f"{lk.name} ({lk.method})" for lk in self.links) or
+                                   "(no entity of the graph; read from the passages nearest the question)"))  # fmt: skip
         for i, sp in enumerate(self.paths, 1):
             mark = "verified" if sp.verified else "NOT IN THE GRAPH"
             lines.append(f"path {i}: {sp.path.text()}   (score {sp.score:.2f}, logprob {sp.logprob:.2f}, {mark})")
@@ -182,7 +184,14 @@ def ask(
     depth = hops if hops is not None else settings.ask_hops
     the_store = open_store(settings, store)
     linker = linker or EntityLinker.from_store(the_store)
-    links = tuple(linker.link(question))
+    try:
+        links = tuple(linker.link(question))
+    except NoEntityLinked as exc:
+        if not settings.ask_text or reasoner is not None or settings.reasoner or not constrained:
+            raise
+        if llm is None or isinstance(llm, str):
+            llm = resolve_llm(llm or settings.llm, settings)
+        return _unlinked(question, exc, the_store, local_model(llm), embedder or linker.embedder, started)
     if llm is None or isinstance(llm, str):
         llm = resolve_llm(llm or settings.llm, settings)
     decoder = local_model(llm)
@@ -249,6 +258,17 @@ def offered(paths: Sequence[GraphPath], asked: set[str]) -> list[GraphPath]:
     elsewhere = {shape(p) for p in paths if p.end[0] not in asked}
     return [p for p in paths if p.end[0] not in asked or (
         len(p) >= 2 and p.end[0] == p.start[0] and p.hops[0].forward == p.hops[-1].forward and shape(p) not in elsewhere)]
+
+
+def _unlinked(question: str, exc: NoEntityLinked, store: Store, decoder: LocalModel, embedder: Embedder,
+              started: float) -> Answer:  # fmt: skip
+    """The answer read from the chunks nearest the question when it names no entity of the graph (marked as read
+    from text); ``exc`` again, with a word on the text, when they do not answer it (a graph without documents too)."""
+    read = answer_from_text(question, (), store, decoder, embedder)
+    if read is None:
+        raise NoEntityLinked(f"{exc}; nor does any passage of the documents nearest the question answer it") from exc
+    return Answer(question, read.answer, (), (), (), decoder.model_id, PROMPT_VERSION, seconds=time.perf_counter() - started,
+                  source="text", read=read)  # fmt: skip
 
 
 def _checked_by_text(question: str, links: Sequence[Link], store: "Store", decoder: "LocalModel", embedder: "Embedder",

@@ -5,7 +5,9 @@ The graph holds what extraction understood of the documents; the documents often
 
 1. the sentences of the chunks that name a linked entity, those that name it or refer back to it with
    a pronoun ("She was born in Warsaw" after a sentence that names her), ranked by MiniLM similarity to the question, the linked names
-   masked on both sides;
+   masked on both sides. A question that names no entity of the graph reads the chunks nearest to it by
+   embedding instead, the names spaCy finds in the question stand in for the linked ones, and a sentence
+   must contain every content word of the question (``says``);
 2. the best sentence must be at least ``MIN_SENTENCE_SIMILARITY`` similar, else there is no answer;
 3. its candidate answers are the spans spaCy tags with the kind the question asks for ("where": a
    place or organisation, "when": a date, "who": a person or organisation, "how many": a number;
@@ -118,28 +120,72 @@ def _antecedents(sent: Any, last: dict[str, str]) -> None:
         last[e.label_] = e.text
 
 
+def question_names(doc: Any) -> set[str]:
+    """The names a parsed question uses (its named entities, else its runs of proper nouns): what stands in for
+    linked entities when the question names none of the graph's."""
+    names = {e.text for e in doc.ents if e.label_ not in ("DATE", "CARDINAL", "ORDINAL", "QUANTITY")}
+    run: list[str] = []
+    for token in [*doc, None]:
+        if token is not None and token.pos_ == "PROPN":
+            run.append(token.text)
+        elif run:
+            names.add(" ".join(run))
+            run = []
+    return names
+
+
+def content_stems(doc: Any, names: set[str]) -> list[str]:
+    """The stems of a parsed question's content words (verbs, nouns, adjectives outside its names): what a sentence
+    must say, in its own words, to answer a question no linked entity anchors ("When was the Prius discontinued?"
+    is not answered by "In 1997 the company introduced the Prius", MiniLM-similar as they are)."""
+    inside = {w for n in names for w in n.split()}
+    return [_stem(t.text) for t in doc if t.pos_ in ("VERB", "NOUN", "ADJ") and t.text not in inside]
+
+
+def _stem(word: str) -> str:
+    """A crude stem: the word less up to three final letters, at least four ("discontinued" -> "discontin")."""
+    word = word.lower()
+    return word[: max(4, len(word) - 3)]
+
+
+def says(sent: Any, stems: Sequence[str]) -> bool:
+    """Whether every stem begins a word of ``sent`` ("born" in "was born in", "die" in "died")."""
+    words = [t.text.lower() for t in sent]
+    return all(any(w.startswith(stem) for w in words) for stem in stems)
+
+
 def answer_from_text(question: str, links: Sequence[Link], store: "Store", decoder: "LocalModel",
                      embedder: "Embedder") -> TextAnswer | None:  # fmt: skip
-    """The answer read from the documents of the linked entities, or None when no sentence answers it."""
+    """The answer read from the documents of the linked entities, or None when no sentence answers it.
+
+    Without ``links`` (the question names no entity of the graph) only the chunks nearest the question are read."""
     nlp = trained_pipeline(exclude=["lemmatizer", "textcat"], needs=["parser", "ner"])
-    if nlp is None or not links:
+    if nlp is None:
         return None
-    names = {n for lk in links for n in (lk.name, lk.mention) if n}
-    rows = store.execute(*cypher.entity_document_chunks([lk.id for lk in links], MAX_CHUNKS)).records()
-    names |= {a for r in rows for a in (r["aliases"] or [])}
+    if links:
+        names = {n for lk in links for n in (lk.name, lk.mention) if n}
+        rows = store.execute(*cypher.entity_document_chunks([lk.id for lk in links], MAX_CHUNKS)).records()
+        names |= {a for r in rows for a in (r["aliases"] or [])}
+        needed: list[str] = []
+    else:
+        asked = nlp(question)
+        names, rows = question_names(asked), []
+        needed = content_stems(asked, names)
     rows += [r for r in nearest_chunks(question, store, embedder) if r["chunk_id"] not in {x["chunk_id"] for x in rows}]
     masks = mask_keys(names)
     wanted = expected_labels(question)
     options = []  # (the sentence, the chunk's text up to it, its candidate spans as (text, start, end), row)
     for row in rows:
         text = row["text"] or ""
-        if not any(n in text for n in names):
+        if names and not any(n in text for n in names):
             continue
         last = {"PERSON": "", "ORG": ""}  # what he, she or it most likely means (``_antecedents``)
         for sent in nlp(text).sents:
             # About a linked entity: names one, or refers back to one ("She was born in Warsaw", "The company was...").
-            about = any(n in sent.text for n in names) or any(last[kind] in names for kind in _references(sent))
+            about = not names or any(n in sent.text for n in names) or any(last[kind] in names for kind in _references(sent))
             spans = _spans(sent, wanted, names)
+            if not links and not says(sent, needed):
+                spans = []
             if about and spans:
                 options.append((" ".join(sent.text.split()), text[: sent.end_char], spans, row))
             _antecedents(sent, last)

@@ -648,6 +648,16 @@ def fact_by_key(head_id: str, rel_type: str, tail_id: str) -> Statement:
     )
 
 
+def mark_learned(head_id: str, rel_type: str, tail_id: str, question: str, span: list[int]) -> Statement:
+    """Mark the fact ``(head)-[rel_type]->(tail)`` as learned from an answer read in the text (``kgpipe ask --learn``):
+    the question it answered and the answer's character offsets in its document."""
+    return (
+        f"MATCH (h:Entity {{id: $h}})-[r:{quote_name(rel_type)}]->(t:Entity {{id: $t}}) "
+        "SET r.learned = $question, r.span = $span RETURN count(r) AS n",
+        {"h": head_id, "t": tail_id, "question": question, "span": span},
+    )
+
+
 def chunk_mentions(chunk_ids: list[str], entity_ids: list[str]) -> Statement:
     """The names the entities ``entity_ids`` are mentioned by in the chunks ``chunk_ids``."""
     return (
