@@ -1,7 +1,7 @@
 """``kgpipe eval ask``: questions about documents, answered from the graph built from them.
 
 The documents (``--docs FOLDER``) are built, incrementally, into their own graph of the embedded
-FalkorDB (``<graph>_eval_ask``; a rerun reuses what is built), then every question of ``--questions``
+FalkorDB (``<graph>_eval_ask_<folder id>``, one per folder; a rerun reuses what is built), then every question of ``--questions``
 is asked with the defaults. The questions file has ``question<TAB>answers`` lines, answers separated
 by ``|``; a question with no answer is one the documents do not answer, and the right reply to it is
 to abstain (``data/sample_questions.tsv``). An answer is right when it is one of the gold answers or an
@@ -23,6 +23,7 @@ from ..config import Settings, load_settings
 from ..errors import DataError, NoEntityLinked
 from ..progress import bar
 from ..qa.link import link_key
+from ..records import stable_id
 from ..stores import cypher
 
 if TYPE_CHECKING:
@@ -69,7 +70,8 @@ def evaluate_ask(docs: str | Path, questions: str | Path, *, settings: Settings 
     items = read_ask_questions(questions)
     if not Path(docs).exists():
         raise DataError(f"no such folder or file: {docs}")
-    eval_settings = settings.replace(store="falkordb", graph=f"{settings.graph}_eval_ask")
+    # one graph per folder: two question sets never read each other's documents
+    eval_settings = settings.replace(store="falkordb", graph=f"{settings.graph}_eval_ask_{stable_id(str(Path(docs).resolve()))[:8]}")
     store = resolve_store("falkordb", eval_settings)
     the_llm = resolve_llm(llm if llm is not None else settings.llm, settings)  # loaded once, for build and questions
     built = build(docs, eval_settings, llm=the_llm, store=store)
