@@ -56,6 +56,7 @@ import numpy as np
 from ..records import GENERIC_TYPE, MentionIn
 from .kinds import compatible, names_a_kind_of_thing
 from .names import (
+    ORG_HEAD,
     STOPWORDS,
     NameFeatures,
     acronym_of,
@@ -65,7 +66,7 @@ from .names import (
     normalise_name,
     singular,
 )
-from .person_names import OTHER_SURNAME, ROMANISED, person_evidence, same_surname
+from .person_names import LEADING_INITIAL, OTHER_SURNAME, ROMANISED, other_generation, person_evidence, same_surname
 
 MERGE_AT = 0.8
 REVIEW_AT = 0.6
@@ -80,7 +81,7 @@ class Node:
     """Mentions that share a normalised name, coarse type and kind; or one name of a graph entity (``entity``)."""
 
     __slots__ = ("idx", "f", "declared", "kind", "entity", "soft", "person", "forms", "raw", "types",
-                 "contexts", "context", "vector", "short_of", "pending", "curated", "facts", "comentions")  # fmt: skip
+                 "contexts", "context", "vector", "short_of", "pending", "curated", "facts", "comentions", "odd", "defined")  # fmt: skip
 
     def __init__(self, idx: int, f: NameFeatures, declared: str | None, kind: str | None, entity: str | None = None):
         self.idx = idx
@@ -103,6 +104,8 @@ class Node:
         self.facts: set[tuple[str, str]] | frozenset[tuple[str, str]] = _NONE
         self.comentions: frozenset[str] = _NONE  # core names of the other mentions of its contexts (``resolve``)
         self.pending = ""  # the spelling of the mention being added (while nodes are built)
+        self.odd: frozenset[str] = _NONE  # declared types no coarse class knows ("ship", "airport"), casefolded
+        self.defined: frozenset[int] = _NONE  # nodes a text defines it as: "... Prevention (CDC)" (``kgpipe.fusion.defined``)
 
     def as_mention(self) -> MentionIn:
         typ = self.types.most_common(1)[0][0] if self.types else (self.declared or self.soft or GENERIC_TYPE)
@@ -124,6 +127,8 @@ def is_person(node: Node) -> bool:
         return False
     return not names_a_kind_of_thing(f.tokens)
 
+
+_PERSON_RULES = {ROMANISED: "person name, romanised", LEADING_INITIAL: "person name, leading initial"}
 
 #: Rules whose edge joins a short or bare name ("Obama", "Springfield", "Yangtze") to a longer one: such a name joins
 #: the one cluster it can stand for, preferring candidates in its own document, and none when it could stand for two.
@@ -147,6 +152,10 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
     fa, fb = a.f, b.f
     if a.curated and a.curated == b.curated:
         return 1.0, "curated alias"
+    if b.idx in a.defined or a.idx in b.defined:
+        return 0.95, "defined in the text"
+    if _other_kind(a, b) or _other_kind(b, a):
+        return 0.0, "other kinds of thing"
     if fa.numbers != fb.numbers:
         return (None, "different numbers") if fa.numbers and fb.numbers else (0.0, "numbers on one side")
     person = a.person and b.person
@@ -160,20 +169,30 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
             if fa.base == fb.base:
                 return None, "different qualifiers"
         elif (fa.base if fa.qualifier else fb.base) == (fb.core if fa.qualifier else fa.core):
+            if a.contexts and b.contexts and a.contexts.isdisjoint(b.contexts) and not _says(
+                a if fb.qualifier else b, fa.qualifier or fb.qualifier
+            ):
+                # "Paris" in one text, "Paris, Texas" in another: the bare name's text must name the qualifier too.
+                return 0.0, "qualifier in another text"
             evidence, rule = 0.85, "qualifier"  # "Springfield, Illinois" / "Springfield"
-    elif fa.head != fb.head and _head_noun(a, b):
-        evidence, rule = 0.9, "head noun"
+    elif fa.head != fb.head and (headed := _head_noun(a, b)):
+        evidence, rule = 0.9, headed
     elif person:
         found = person_evidence(fa, fb)
         if found is None:
             return None, "different first names"
         # A typo: in a surname when the first names agree, anywhere in a one-word name.
         spelling = _spelling(*((fa.tokens[1:], fb.tokens[1:]) if found == OTHER_SURNAME else (fa.tokens, fb.tokens)))
-        if found > 0 and _strict_prefix(a, b):
+        generation = other_generation(fa.tokens, fb.tokens) if found is not None and found > 0 else None
+        if generation == "different generations":
+            return None, generation
+        if generation:
+            evidence, rule = 0.0, generation
+        elif found > 0 and _strict_prefix(a, b):
             # "John Paul" / "John Paul Jones": a name that is the start of a longer one is not merged on name alone.
             evidence, rule = 0.65, "person name prefix"
         elif found > 0:
-            evidence, rule = found, "person name" if found != ROMANISED else "person name, romanised"
+            evidence, rule = found, _PERSON_RULES.get(found, "person name")
         elif _acronym(a, b):
             evidence, rule = 0.9, "acronym"
         elif _short_form(a, b):
@@ -182,7 +201,7 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
             evidence, rule = ROMANISED, "surname, romanised"  # "Tschaikowsky" / "Tchaikovsky"
         elif spelling:
             evidence, rule = spelling, "spelling"
-        if not evidence and found == OTHER_SURNAME:
+        if not evidence and found == OTHER_SURNAME and not generation:
             return OTHER_SURNAME, "other surname"
     elif b.idx in a.short_of or a.idx in b.short_of:
         evidence, rule = 0.85, "short form"
@@ -254,19 +273,40 @@ def _strict_prefix(a: Node, b: Node) -> bool:
     return not any(normalise_name(w.split("-")[0]) == short.f.tokens[-1] for w in words)
 
 
-def _head_noun(a: Node, b: Node) -> bool:
-    """A name with a generic head noun and the bare name: "Yangtze River" / "Yangtze", "the ResNet model" / "ResNet".
+def _says(node: Node, words: str) -> bool:
+    """Whether the text ``node`` was first read in names ``words`` (normalised): "Honolulu is the capital of Hawaii"."""
+    return bool(node.context) and f" {words} " in f" {normalise_name.__wrapped__(node.context)} "
 
-    A place word ("river", "lake", "mount", "Republic of") joins only a name typed as that kind of place ("Lake
-    Victoria" is not the city of Victoria); a descriptive one ("model", "dataset") any name of a compatible type.
+
+def _other_kind(a: Node, b: Node) -> bool:
+    """``a`` is typed only as a kind of thing no coarse class knows ("JFK" the Airport, "Titanic" the Ship), and ``b`` as
+    something else ("JFK" the Person, "Titanic" the Film): one name for two things. An untyped name says nothing."""
+    if not a.odd or a.declared is not None:
+        return False
+    return b.declared is not None or bool(b.odd and a.odd.isdisjoint(b.odd))
+
+
+def _head_noun(a: Node, b: Node) -> str | None:
+    """The rule that joins a name with a generic head noun and the bare name, if one does.
+
+    "head noun" (a short rule): "Yangtze River" / "Yangtze", "the ResNet model" / "ResNet"; a place word ("river",
+    "lake", "mount", "Republic of") joins only a name typed as that kind of place ("Lake Victoria" is not the city
+    of Victoria), a descriptive one ("model", "dataset") any name of a compatible type. "other head noun": two
+    descriptive heads on one name ("BERT model" / "BERT architecture"). "organisation word": "Volkswagen Group",
+    "Stanford University" / a bare name typed as an organisation ("The Walt Disney Company" is not a person).
     """
     headed, bare = (a, b) if a.f.head else (b, a)
+    if bare.f.head and bare.f.base and bare.f.base == headed.f.base:
+        both_descriptive = head_type_word(headed.f) is None and head_type_word(bare.f) is None
+        return "other head noun" if both_descriptive else None
     if not headed.f.base or headed.f.base != bare.f.core or bare.f.head:
-        return False
+        return None
     word = head_type_word(headed.f)
     if word is None:
-        return True
-    return any(t.split()[-1].casefold().rstrip("s") == word for t in bare.types)
+        return "head noun"
+    if word == ORG_HEAD:
+        return "organisation word" if bare.declared == "ORG" else None
+    return "head noun" if any(t.split()[-1].casefold().rstrip("s") == word for t in (*bare.types, *bare.odd)) else None
 
 
 def _acronym(a: Node, b: Node) -> float:
@@ -296,14 +336,24 @@ def _spelling(ta: tuple[str, ...], tb: tuple[str, ...]) -> float:
     db = "".join(t for t in tb if t not in shared)
     if not da or not db:
         return 0.0
-    if da == db:  # "RedHat" / "Red Hat", "Washington DC" / "Washington, D.C."
-        return 0.85
+    if da == db or _SPELLING.sub(_american, da) == _SPELLING.sub(_american, db):
+        return 0.85  # "RedHat" / "Red Hat", "Washington DC" / "Washington, D.C.", "Theatre" / "Theater"
     if min(len(da), len(db)) < 5:
         return 0.0
     ratio = edit_ratio(da, db, floor=0.8)
     if ratio >= TYPO_RATIO:
         return 0.85
     return 0.65 if ratio >= 0.8 else 0.0
+
+
+#: British spellings and their American forms, at a word's end: "theatre", "colour", "organisation", "analyse", "catalogue".
+_SPELLING = re.compile(r"(?<=\w{3})(?:re|our|ise|ised|ising|isation|yse|ogue)$")
+_AMERICAN = {"re": "er", "our": "or", "ise": "ize", "ised": "ized", "ising": "izing", "isation": "ization", "yse": "yze",
+             "ogue": "og"}  # fmt: skip
+
+
+def _american(match: re.Match[str]) -> str:
+    return _AMERICAN[match.group()]
 
 
 def _embedding(a: Node, b: Node) -> float:
