@@ -15,7 +15,7 @@ define nothing.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from .match import Node
 from .names import analyse, normalise_name
