@@ -125,3 +125,40 @@ def test_british_and_american_spellings():
     assert explain_pair(node("World Trade Centre", 0), node("World Trade Center", 1))[0] == pytest.approx(0.85)
     assert explain_pair(node("Labour Party", 0), node("Labor Party", 1))[0] == pytest.approx(0.85)
     assert not explain_pair(node("Royal Shakespeare Theatre", 0), node("Royal Shakespeare Company", 1))[0]
+
+
+def test_a_given_name_that_starts_the_other():
+    assert person_evidence(analyse("Rafa Nadal"), analyse("Rafael Nadal")) == pytest.approx(0.9)
+    assert person_evidence(analyse("Max Planck"), analyse("Maximilian Planck")) == pytest.approx(0.9)
+    assert person_evidence(analyse("Paul Smith"), analyse("Paula Smith")) is None  # a woman's form is another name
+    assert person_evidence(analyse("Al Gore"), analyse("Albert Gore")) == pytest.approx(0.9)  # the nickname table's
+    assert person_evidence(analyse("Jo Smith"), analyse("John Smith")) is None  # two letters say nothing
+
+
+def test_organisation_words_acronyms_inside_and_titles_that_start_a_company():
+    ids = _ids(
+        MentionIn("Toyota Motor Corporation", "Company"), MentionIn("Toyota", "Company"),
+        MentionIn("Honda Motor Company", "Company"), MentionIn("Honda Motor Co., Ltd.", "Company"),
+        MentionIn("General Motors", "Company"), MentionIn("GM", "Company"),
+        MentionIn("messenger RNA", "Molecule"), MentionIn("mRNA", "Molecule"),
+        MentionIn("US Food and Drug Administration", "Organization"), MentionIn("FDA", "Organization"),
+        MentionIn("University of California, Los Angeles", "University"), MentionIn("UCLA", "University"),
+    )  # fmt: skip
+    for k in range(0, 12, 2):
+        assert ids[k] == ids[k + 1], (k, ids)
+    assert len(set(ids)) == 6
+    assert analyse("General Motors").implied_type is None and analyse("General Eisenhower").core == "eisenhower"
+
+
+def test_a_city_word_joins_a_name_typed_as_a_city_only():
+    ids = _ids(
+        MentionIn("Guatemala City", "City"), MentionIn("Guatemala", "City"),
+        MentionIn("Mexico City", "City"), MentionIn("Mexico", "Country"),
+    )  # fmt: skip
+    assert ids[0] == ids[1] and ids[2] != ids[3]
+
+
+def test_a_group_and_its_subsidiary_stay_apart():
+    ids = _ids(MentionIn("Samsung Group", "Company"), MentionIn("Samsung Electronics", "Company"),
+               MentionIn("Samsung Electronics Company", "Company"))  # fmt: skip
+    assert ids[0] != ids[1] == ids[2]

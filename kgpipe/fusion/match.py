@@ -63,6 +63,7 @@ from .names import (
     contains,
     edit_ratio,
     head_type_word,
+    org_stem,
     normalise_name,
     singular,
 )
@@ -175,6 +176,8 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
                 # "Paris" in one text, "Paris, Texas" in another: the bare name's text must name the qualifier too.
                 return 0.0, "qualifier in another text"
             evidence, rule = 0.85, "qualifier"  # "Springfield, Illinois" / "Springfield"
+        elif _acronym(a, b):
+            evidence, rule = 0.9, "acronym"  # "UCLA" / "University of California, Los Angeles"
     elif fa.head != fb.head and (headed := _head_noun(a, b)):
         evidence, rule = 0.9, headed
     elif person:
@@ -280,10 +283,11 @@ def _says(node: Node, words: str) -> bool:
 
 def _other_kind(a: Node, b: Node) -> bool:
     """``a`` is typed only as a kind of thing no coarse class knows ("JFK" the Airport, "Titanic" the Ship), and ``b`` as
-    something else ("JFK" the Person, "Titanic" the Film): one name for two things. An untyped name says nothing."""
+    one it knows ("JFK" the Person, "Titanic" the Film): one name for two things. An untyped name says nothing, nor
+    two unknown types ("ACL" the Injury, "anterior cruciate ligament" the Ligament)."""
     if not a.odd or a.declared is not None:
         return False
-    return b.declared is not None or bool(b.odd and a.odd.isdisjoint(b.odd))
+    return b.declared is not None
 
 
 def _head_noun(a: Node, b: Node) -> str | None:
@@ -296,16 +300,23 @@ def _head_noun(a: Node, b: Node) -> str | None:
     "Stanford University" / a bare name typed as an organisation ("The Walt Disney Company" is not a person).
     """
     headed, bare = (a, b) if a.f.head else (b, a)
+    word = head_type_word(headed.f)
+    if ORG_HEAD in (word, head_type_word(bare.f)):  # "Honda Motor Company" / "Honda Motor Co., Ltd." / "Honda"
+        stem_a, stem_b = org_stem(headed.f.tokens), org_stem(bare.f.tokens)
+        words_a = set(headed.f.tokens[len(stem_a.split()) :]) - {"company"}
+        words_b = set(bare.f.tokens[len(stem_b.split()) :]) - {"company"}
+        if words_a and words_b and words_a != words_b:
+            return None  # "Samsung Group" / "Samsung Electronics": a group and its subsidiary
+        same = stem_a == stem_b
+        organisation = "ORG" in (a.declared, b.declared) and not (a.person or b.person)
+        return "organisation word" if same and organisation else None
     if bare.f.head and bare.f.base and bare.f.base == headed.f.base:
-        both_descriptive = head_type_word(headed.f) is None and head_type_word(bare.f) is None
+        both_descriptive = word is None and head_type_word(bare.f) is None
         return "other head noun" if both_descriptive else None
     if not headed.f.base or headed.f.base != bare.f.core or bare.f.head:
         return None
-    word = head_type_word(headed.f)
     if word is None:
         return "head noun"
-    if word == ORG_HEAD:
-        return "organisation word" if bare.declared == "ORG" else None
     return "head noun" if any(t.split()[-1].casefold().rstrip("s") == word for t in (*bare.types, *bare.odd)) else None
 
 

@@ -66,6 +66,11 @@ _ROMAN_LETTERS = frozenset(_ROMAN_VALUES)
 #: The head-noun type word of an organisation's generic words ("Volkswagen *Group*", "Stanford *University*"): they join
 #: the bare name only when it is typed as an organisation ("The Walt Disney Company" is not the person Walt Disney).
 ORG_HEAD = "organisation"
+#: Such words, dropped from the end of a name together ("Toyota *Motor Corporation*" -> "toyota").
+_ORG_WORDS = ("company group holdings university motor motors technologies technology airlines pharmaceuticals "
+              "electronics industries").split()  # fmt: skip
+#: Last words that make a title the first word of an organisation's name ("General Motors", "General Assembly").
+_NOT_A_PERSON = frozenset((*_ORG_WORDS, "electric", "dynamics", "mills", "assembly", "hospital", "staff", "court"))
 #: Generic head nouns a text adds to a name ("Yangtze *River*", "*Mount* Everest", "the ResNet *model*"), with the
 #: type word they name. A *place* head joins the bare name only when that name is typed as the same kind of place
 #: ("Lake Victoria" is not the city of Victoria); a *descriptive* head (``None``) joins any name of a compatible type.
@@ -75,7 +80,7 @@ HEAD_NOUNS = {
     "model": None, "architecture": None, "algorithm": None, "method": None, "dataset": None, "corpus": None,
     "framework": None, "library": None, "protocol": None, "benchmark": None,
     "hurricane": "hurricane", "typhoon": "typhoon", "cyclone": "cyclone", "rms": "ship", "hms": "ship", "uss": "ship",
-    "company": ORG_HEAD, "group": ORG_HEAD, "holdings": ORG_HEAD, "university": ORG_HEAD,
+    "city": "city", **dict.fromkeys(_ORG_WORDS, ORG_HEAD),
 }  # fmt: skip
 _LEADING_HEADS = frozenset({"lake", "mount", "island", "hurricane", "typhoon", "cyclone", "rms", "hms", "uss"})  # heads written before the name
 _EITHER_SIDE = frozenset({"river"})  # heads written before or after the name ("River Thames", "Yangtze River")
@@ -193,7 +198,7 @@ def analyse(surface: str) -> NameFeatures:
     words = norm.split()
     lo, hi = 0, len(words)
     implied: str | None = None
-    while hi - lo > 1 and words[lo] in HONORIFICS:
+    while hi - lo > 1 and words[lo] in HONORIFICS and words[hi - 1] not in _NOT_A_PERSON:  # not "General Motors"
         lo += 1
         implied = "PERSON"
     while hi - lo > 1 and words[hi - 1] in PERSON_SUFFIXES:
@@ -230,6 +235,11 @@ def analyse(surface: str) -> NameFeatures:
             ws = [w for w in ws if not w.isdigit()]
             acronyms.add("".join(w[0] for w in ws))
             acronyms.add("".join(w[0] for w in ws if w not in STOPWORDS))
+        if len(kept_cased) > 2 and len(kept_cased[0]) >= 2 and kept_cased[0].isupper():  # "UN World Food Programme"
+            acronyms.add("".join(w[0] for w in tokens[1:] if w not in STOPWORDS))
+        if any(len(w) >= 2 and w.isupper() for w in kept_cased):  # an acronym inside: "messenger RNA" -> "mrna"
+            acronyms.add("".join(t if c.isupper() and len(c) >= 2 else t[0] for t, c in zip(tokens, kept_cased)
+                                 if t not in STOPWORDS))  # fmt: skip
         # Numbers keep their digits ("World War II" -> "ww2", "Group of Seven" -> "g7").
         numbered = [t if t.isdigit() else t[0] for t in canonical if t not in STOPWORDS]
         if any(t.isdigit() for t in numbered):
@@ -254,7 +264,10 @@ def analyse(surface: str) -> NameFeatures:
     if name:
         base, qualifier = analyse(name).core, normalise_name(rest)
     elif len(tokens) > 1 and tokens[-1] in HEAD_NOUNS and tokens[-1] not in _LEADING_HEADS:
-        base, head = " ".join(tokens[:-1]), tokens[-1]
+        end = len(tokens) - 1
+        while end > 1 and HEAD_NOUNS[tokens[-1]] == ORG_HEAD and tokens[end - 1] in _ORG_WORDS:
+            end -= 1  # "Ford Motor Company" -> "ford"
+        base, head = " ".join(tokens[:end]), tokens[-1]
     elif len(tokens) > 1 and (tokens[0] in _LEADING_HEADS or tokens[0] in _EITHER_SIDE):
         base, head = " ".join(tokens[1:]), tokens[0]
     elif "of" in tokens[1:-1] and tokens[tokens.index("of", 1) - 1] in _FORMAL_PREFIXES:
@@ -284,6 +297,14 @@ def analyse(surface: str) -> NameFeatures:
         qualifier=qualifier,
         head=head,
     )
+
+
+def org_stem(tokens: Sequence[str]) -> str:
+    """A name without the organisation words at its end ("honda motor" -> "honda"); the name itself when all are."""
+    end = len(tokens)
+    while end > 1 and tokens[end - 1] in _ORG_WORDS:
+        end -= 1
+    return " ".join(tokens[:end])
 
 
 def head_type_word(f: NameFeatures) -> str | None:

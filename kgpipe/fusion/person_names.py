@@ -128,7 +128,14 @@ def same_first_name(a: str, b: str) -> bool:
         return True
     if len(a) == 1 or len(b) == 1:
         return a[0] == b[0]
-    return _nickname(a, b) or same_romanised_given_name(a, b)
+    return _nickname(a, b) or same_romanised_given_name(a, b) or _short_given_name(a, b)
+
+
+def _short_given_name(a: str, b: str) -> bool:
+    """One given name the start of the other, three letters at least ("Rafa" / "Rafael", "Max" / "Maximilian"),
+    unless the longer ends in "a" where the shorter does not (Paul is not Paula, Eric not Erica)."""
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return len(short) >= 3 and long.startswith(short) and (long[-1] != "a" or short[-1] == "a")
 
 
 def _covers(big: Sequence[str], small: Sequence[str]) -> tuple[bool, bool]:
@@ -179,7 +186,8 @@ def _person_evidence(ta: Sequence[str], tb: Sequence[str]) -> float | None:
     for big, small in ((rest_b, rest_a), (rest_a, rest_b)):
         covered, by_romanising = _covers(big, small)
         if covered:
-            plain_first = first_a == first_b or len(first_a) == 1 or len(first_b) == 1 or _nickname(first_a, first_b)
+            plain_first = (first_a == first_b or len(first_a) == 1 or len(first_b) == 1 or _nickname(first_a, first_b)
+                           or _short_given_name(first_a, first_b))  # fmt: skip
             return ROMANISED if by_romanising or not plain_first else 0.9
     return OTHER_SURNAME
 
