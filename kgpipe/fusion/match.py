@@ -7,6 +7,7 @@ band an LLM may adjudicate. ``explain_pair`` also names the rule. The rules, str
 evidence                                  score  example
 ========================================  =====  ============================================
 curated alias (ontology, alias file)      1.00   "Peking" / "Beijing"
+defined in the text (``fusion.defined``)  0.95   "Centers for Disease Control and Prevention (CDC)"
 same core name                            1.00   "Apple Inc." / "Apple"; "Dr. Marie Curie" / "Marie Curie"
 same words in another order, or the same  0.95   "University of Paris" / "Paris University";
 variant (numbers as digits, initials            "Second World War" / "World War II";
@@ -14,12 +15,17 @@ joined)                                          "U N Security Council" / "UN Se
 acronym of the other                      0.90   "IBM" / "International Business Machines"; "G7" /
                                                  "Group of Seven"; "WWII" / "World War II"
 generic head noun (a place word only for  0.90   "Yangtze River" / "Yangtze" (typed River);
-the same kind of place)                          "the ResNet model" / "ResNet"
-person: first name + a shared surname     0.90   "Marie Curie" / "Marie Skłodowska-Curie"; "Bill" / "William"
+the same kind of place)                          "the ResNet model" / "ResNet"; "Hurricane Andrew" / "Andrew"
+two descriptive heads on one name         0.90   "BERT model" / "BERT architecture"
+organisation words (a bare name typed as  0.90   "Toyota Motor Corporation" / "Toyota"; not "Samsung Group" /
+an organisation)                                 "Samsung Electronics"
+person: first name + a shared surname     0.90   "Marie Curie" / "Marie Skłodowska-Curie"; "Bill" / "William"; "Rafa" / "Rafael"
+person: a leading initial left out        0.86   "J. Robert Oppenheimer" / "Robert Oppenheimer"
 person name or surname romanised another  0.85   "Fyodor Dostoevsky" / "Theodore Dostoyevsky"; "Pyotr" / "Peter";
 way (``kgpipe.fusion.person_names``)             "Tschaikowsky" / "Tchaikovsky"
 plural of a common noun                   0.90   "apples" / "apple"
-trailing qualifier                        0.85   "Springfield, Illinois" / "Springfield"
+trailing qualifier (in another text only  0.85   "Springfield, Illinois" / "Springfield"
+when the bare name's text names it)
 one-word short form                       0.85   "Jordan" / "Michael Jordan"
 spelling variant (differing words' edit   0.85   "Tchaikovsky" / "Tchaikowsky"; "RedHat" / "Red Hat"
 ratio >= 0.85, or only spacing differs)
@@ -39,7 +45,10 @@ numbers however written ("Windows 10" / "Windows 11", "World War I" / "Second Wo
 different qualifiers ("Springfield, Illinois" / "Springfield, Massachusetts"); person names with
 different first names ("Pierre Curie" / "Marie Curie"); two different full names with the same
 initials, so that an acronym cannot chain them ("Cable News Network" / "convolutional neural
-network"). ``OTHER_SURNAME``: the same first name with other surnames, a veto that a third name
+network"). No evidence (0.0): a name typed only as a kind no coarse class knows against a name typed as one it knows
+("JFK" the Airport / the Person, "Titanic" the Ship / the Film); an elder's mark or other middle names between person
+names that cover each other ("Bill Gates" / "William H. Gates Sr.", "George W. Bush" / "George H. W. Bush").
+``OTHER_SURNAME``: the same first name with other surnames, a veto that a third name
 bearing both lifts ("Marie Curie" / "Marie Skłodowska", joined by "Marie Skłodowska-Curie"). One
 name's words being part of the other's is never evidence ("Red Hat" / "Red Hat Enterprise Linux").
 A spaCy type that disagrees lowers a score by 0.1 rather than vetoing; types that agree add 0.02,
