@@ -235,9 +235,10 @@ def analyse(surface: str) -> NameFeatures:
             ws = [w for w in ws if not w.isdigit()]
             acronyms.add("".join(w[0] for w in ws))
             acronyms.add("".join(w[0] for w in ws if w not in STOPWORDS))
-        if len(kept_cased) > 2 and len(kept_cased[0]) >= 2 and kept_cased[0].isupper():  # "UN World Food Programme"
+        mixed = not all(w.isupper() for w in kept_cased)  # a name in capitals ("ACME MOTORS") has no acronym inside
+        if mixed and len(kept_cased) > 2 and len(kept_cased[0]) >= 2 and kept_cased[0].isupper():  # "UN World Food Programme"
             acronyms.add("".join(w[0] for w in tokens[1:] if w not in STOPWORDS))
-        if any(len(w) >= 2 and w.isupper() for w in kept_cased):  # an acronym inside: "messenger RNA" -> "mrna"
+        if mixed and any(len(w) >= 2 and w.isupper() for w in kept_cased):  # an acronym inside: "messenger RNA" -> "mrna"
             acronyms.add("".join(t if c.isupper() and len(c) >= 2 else t[0] for t, c in zip(tokens, kept_cased)
                                  if t not in STOPWORDS))  # fmt: skip
         # Numbers keep their digits ("World War II" -> "ww2", "Group of Seven" -> "g7").
