@@ -72,8 +72,8 @@ from .names import (
     contains,
     edit_ratio,
     head_type_word,
-    org_stem,
     normalise_name,
+    org_stem,
     singular,
 )
 from .person_names import LEADING_INITIAL, OTHER_SURNAME, ROMANISED, other_generation, person_evidence, same_surname
