@@ -88,6 +88,17 @@ def coarse_type(declared: str | None) -> str | None:
     return None
 
 
+def unknown_type(declared: str | None) -> str | None:
+    """A declared type that names something but no coarse class ("Ship", "Airport", "Injury"), casefolded; else ``None``.
+
+    >>> unknown_type("Airport"), unknown_type("Company"), unknown_type("Thing")
+    ('airport', None, None)
+    """
+    if not declared or declared.strip().casefold() in _GENERIC or coarse_type(declared):
+        return None
+    return declared.strip().casefold()
+
+
 #: Words of organisation and place names that no person's name has.
 _NAME_WORDS = frozenset(
     "motors systems labs networks media pharma logistics capital robotics energy foods group holdings partners "

@@ -7,6 +7,7 @@ band an LLM may adjudicate. ``explain_pair`` also names the rule. The rules, str
 evidence                                  score  example
 ========================================  =====  ============================================
 curated alias (ontology, alias file)      1.00   "Peking" / "Beijing"
+defined in the text (``fusion.defined``)  0.95   "Centers for Disease Control and Prevention (CDC)"
 same core name                            1.00   "Apple Inc." / "Apple"; "Dr. Marie Curie" / "Marie Curie"
 same words in another order, or the same  0.95   "University of Paris" / "Paris University";
 variant (numbers as digits, initials            "Second World War" / "World War II";
@@ -14,12 +15,17 @@ joined)                                          "U N Security Council" / "UN Se
 acronym of the other                      0.90   "IBM" / "International Business Machines"; "G7" /
                                                  "Group of Seven"; "WWII" / "World War II"
 generic head noun (a place word only for  0.90   "Yangtze River" / "Yangtze" (typed River);
-the same kind of place)                          "the ResNet model" / "ResNet"
-person: first name + a shared surname     0.90   "Marie Curie" / "Marie Skłodowska-Curie"; "Bill" / "William"
+the same kind of place)                          "the ResNet model" / "ResNet"; "Hurricane Andrew" / "Andrew"
+two descriptive heads on one name         0.90   "BERT model" / "BERT architecture"
+organisation words (a bare name typed as  0.90   "Toyota Motor Corporation" / "Toyota"; not "Samsung Group" /
+an organisation)                                 "Samsung Electronics"
+person: first name + a shared surname     0.90   "Marie Curie" / "Marie Skłodowska-Curie"; "Bill" / "William"; "Rafa" / "Rafael"
+person: a leading initial left out        0.86   "J. Robert Oppenheimer" / "Robert Oppenheimer"
 person name or surname romanised another  0.85   "Fyodor Dostoevsky" / "Theodore Dostoyevsky"; "Pyotr" / "Peter";
 way (``kgpipe.fusion.person_names``)             "Tschaikowsky" / "Tchaikovsky"
 plural of a common noun                   0.90   "apples" / "apple"
-trailing qualifier                        0.85   "Springfield, Illinois" / "Springfield"
+trailing qualifier (in another text only  0.85   "Springfield, Illinois" / "Springfield"
+when the bare name's text names it)
 one-word short form                       0.85   "Jordan" / "Michael Jordan"
 spelling variant (differing words' edit   0.85   "Tchaikovsky" / "Tchaikowsky"; "RedHat" / "Red Hat"
 ratio >= 0.85, or only spacing differs)
@@ -39,7 +45,10 @@ numbers however written ("Windows 10" / "Windows 11", "World War I" / "Second Wo
 different qualifiers ("Springfield, Illinois" / "Springfield, Massachusetts"); person names with
 different first names ("Pierre Curie" / "Marie Curie"); two different full names with the same
 initials, so that an acronym cannot chain them ("Cable News Network" / "convolutional neural
-network"). ``OTHER_SURNAME``: the same first name with other surnames, a veto that a third name
+network"). No evidence (0.0): a name typed only as a kind no coarse class knows against a name typed as one it knows
+("JFK" the Airport / the Person, "Titanic" the Ship / the Film); an elder's mark or other middle names between person
+names that cover each other ("Bill Gates" / "William H. Gates Sr.", "George W. Bush" / "George H. W. Bush").
+``OTHER_SURNAME``: the same first name with other surnames, a veto that a third name
 bearing both lifts ("Marie Curie" / "Marie Skłodowska", joined by "Marie Skłodowska-Curie"). One
 name's words being part of the other's is never evidence ("Red Hat" / "Red Hat Enterprise Linux").
 A spaCy type that disagrees lowers a score by 0.1 rather than vetoing; types that agree add 0.02,
@@ -56,6 +65,7 @@ import numpy as np
 from ..records import GENERIC_TYPE, MentionIn
 from .kinds import compatible, names_a_kind_of_thing
 from .names import (
+    ORG_HEAD,
     STOPWORDS,
     NameFeatures,
     acronym_of,
@@ -63,9 +73,10 @@ from .names import (
     edit_ratio,
     head_type_word,
     normalise_name,
+    org_stem,
     singular,
 )
-from .person_names import OTHER_SURNAME, ROMANISED, person_evidence, same_surname
+from .person_names import LEADING_INITIAL, OTHER_SURNAME, ROMANISED, other_generation, person_evidence, same_surname
 
 MERGE_AT = 0.8
 REVIEW_AT = 0.6
@@ -80,7 +91,7 @@ class Node:
     """Mentions that share a normalised name, coarse type and kind; or one name of a graph entity (``entity``)."""
 
     __slots__ = ("idx", "f", "declared", "kind", "entity", "soft", "person", "forms", "raw", "types",
-                 "contexts", "context", "vector", "short_of", "pending", "curated", "facts", "comentions")  # fmt: skip
+                 "contexts", "context", "vector", "short_of", "pending", "curated", "facts", "comentions", "odd", "defined")  # fmt: skip
 
     def __init__(self, idx: int, f: NameFeatures, declared: str | None, kind: str | None, entity: str | None = None):
         self.idx = idx
@@ -103,6 +114,8 @@ class Node:
         self.facts: set[tuple[str, str]] | frozenset[tuple[str, str]] = _NONE
         self.comentions: frozenset[str] = _NONE  # core names of the other mentions of its contexts (``resolve``)
         self.pending = ""  # the spelling of the mention being added (while nodes are built)
+        self.odd: frozenset[str] = _NONE  # declared types no coarse class knows ("ship", "airport"), casefolded
+        self.defined: frozenset[int] = _NONE  # nodes a text defines it as: "... Prevention (CDC)" (``kgpipe.fusion.defined``)
 
     def as_mention(self) -> MentionIn:
         typ = self.types.most_common(1)[0][0] if self.types else (self.declared or self.soft or GENERIC_TYPE)
@@ -124,6 +137,8 @@ def is_person(node: Node) -> bool:
         return False
     return not names_a_kind_of_thing(f.tokens)
 
+
+_PERSON_RULES = {ROMANISED: "person name, romanised", LEADING_INITIAL: "person name, leading initial"}
 
 #: Rules whose edge joins a short or bare name ("Obama", "Springfield", "Yangtze") to a longer one: such a name joins
 #: the one cluster it can stand for, preferring candidates in its own document, and none when it could stand for two.
@@ -147,6 +162,10 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
     fa, fb = a.f, b.f
     if a.curated and a.curated == b.curated:
         return 1.0, "curated alias"
+    if b.idx in a.defined or a.idx in b.defined:
+        return 0.95, "defined in the text"
+    if _other_kind(a, b) or _other_kind(b, a):
+        return 0.0, "other kinds of thing"
     if fa.numbers != fb.numbers:
         return (None, "different numbers") if fa.numbers and fb.numbers else (0.0, "numbers on one side")
     person = a.person and b.person
@@ -160,20 +179,32 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
             if fa.base == fb.base:
                 return None, "different qualifiers"
         elif (fa.base if fa.qualifier else fb.base) == (fb.core if fa.qualifier else fa.core):
+            if a.contexts and b.contexts and a.contexts.isdisjoint(b.contexts) and not _says(
+                a if fb.qualifier else b, fa.qualifier or fb.qualifier
+            ):
+                # "Paris" in one text, "Paris, Texas" in another: the bare name's text must name the qualifier too.
+                return 0.0, "qualifier in another text"
             evidence, rule = 0.85, "qualifier"  # "Springfield, Illinois" / "Springfield"
-    elif fa.head != fb.head and _head_noun(a, b):
-        evidence, rule = 0.9, "head noun"
+        elif _acronym(a, b):
+            evidence, rule = 0.9, "acronym"  # "UCLA" / "University of California, Los Angeles"
+    elif fa.head != fb.head and (headed := _head_noun(a, b)):
+        evidence, rule = 0.9, headed
     elif person:
         found = person_evidence(fa, fb)
         if found is None:
             return None, "different first names"
         # A typo: in a surname when the first names agree, anywhere in a one-word name.
         spelling = _spelling(*((fa.tokens[1:], fb.tokens[1:]) if found == OTHER_SURNAME else (fa.tokens, fb.tokens)))
-        if found > 0 and _strict_prefix(a, b):
+        generation = other_generation(fa.tokens, fb.tokens) if found is not None and found > 0 else None
+        if generation == "different generations":
+            return None, generation
+        if generation:
+            evidence, rule = 0.0, generation
+        elif found > 0 and _strict_prefix(a, b):
             # "John Paul" / "John Paul Jones": a name that is the start of a longer one is not merged on name alone.
             evidence, rule = 0.65, "person name prefix"
         elif found > 0:
-            evidence, rule = found, "person name" if found != ROMANISED else "person name, romanised"
+            evidence, rule = found, _PERSON_RULES.get(found, "person name")
         elif _acronym(a, b):
             evidence, rule = 0.9, "acronym"
         elif _short_form(a, b):
@@ -182,7 +213,7 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
             evidence, rule = ROMANISED, "surname, romanised"  # "Tschaikowsky" / "Tchaikovsky"
         elif spelling:
             evidence, rule = spelling, "spelling"
-        if not evidence and found == OTHER_SURNAME:
+        if not evidence and found == OTHER_SURNAME and not generation:
             return OTHER_SURNAME, "other surname"
     elif b.idx in a.short_of or a.idx in b.short_of:
         evidence, rule = 0.85, "short form"
@@ -254,19 +285,48 @@ def _strict_prefix(a: Node, b: Node) -> bool:
     return not any(normalise_name(w.split("-")[0]) == short.f.tokens[-1] for w in words)
 
 
-def _head_noun(a: Node, b: Node) -> bool:
-    """A name with a generic head noun and the bare name: "Yangtze River" / "Yangtze", "the ResNet model" / "ResNet".
+def _says(node: Node, words: str) -> bool:
+    """Whether the text ``node`` was first read in names ``words`` (normalised): "Honolulu is the capital of Hawaii"."""
+    return bool(node.context) and f" {words} " in f" {normalise_name.__wrapped__(node.context)} "
 
-    A place word ("river", "lake", "mount", "Republic of") joins only a name typed as that kind of place ("Lake
-    Victoria" is not the city of Victoria); a descriptive one ("model", "dataset") any name of a compatible type.
+
+def _other_kind(a: Node, b: Node) -> bool:
+    """``a`` is typed only as a kind of thing no coarse class knows ("JFK" the Airport, "Titanic" the Ship), and ``b`` as
+    one it knows ("JFK" the Person, "Titanic" the Film): one name for two things. An untyped name says nothing, nor
+    two unknown types ("ACL" the Injury, "anterior cruciate ligament" the Ligament)."""
+    if not a.odd or a.declared is not None:
+        return False
+    return b.declared is not None
+
+
+def _head_noun(a: Node, b: Node) -> str | None:
+    """The rule that joins a name with a generic head noun and the bare name, if one does.
+
+    "head noun" (a short rule): "Yangtze River" / "Yangtze", "the ResNet model" / "ResNet"; a place word ("river",
+    "lake", "mount", "Republic of") joins only a name typed as that kind of place ("Lake Victoria" is not the city
+    of Victoria), a descriptive one ("model", "dataset") any name of a compatible type. "other head noun": two
+    descriptive heads on one name ("BERT model" / "BERT architecture"). "organisation word": "Volkswagen Group",
+    "Stanford University" / a bare name typed as an organisation ("The Walt Disney Company" is not a person).
     """
     headed, bare = (a, b) if a.f.head else (b, a)
-    if not headed.f.base or headed.f.base != bare.f.core or bare.f.head:
-        return False
     word = head_type_word(headed.f)
+    if ORG_HEAD in (word, head_type_word(bare.f)):  # "Honda Motor Company" / "Honda Motor Co., Ltd." / "Honda"
+        stem_a, stem_b = org_stem(headed.f.tokens), org_stem(bare.f.tokens)
+        words_a = set(headed.f.tokens[len(stem_a.split()) :]) - {"company"}
+        words_b = set(bare.f.tokens[len(stem_b.split()) :]) - {"company"}
+        if words_a and words_b and words_a != words_b:
+            return None  # "Samsung Group" / "Samsung Electronics": a group and its subsidiary
+        same = stem_a == stem_b
+        organisation = "ORG" in (a.declared, b.declared) and not (a.person or b.person)
+        return "organisation word" if same and organisation else None
+    if bare.f.head and bare.f.base and bare.f.base == headed.f.base:
+        both_descriptive = word is None and head_type_word(bare.f) is None
+        return "other head noun" if both_descriptive else None
+    if not headed.f.base or headed.f.base != bare.f.core or bare.f.head:
+        return None
     if word is None:
-        return True
-    return any(t.split()[-1].casefold().rstrip("s") == word for t in bare.types)
+        return "head noun"
+    return "head noun" if any(t.split()[-1].casefold().rstrip("s") == word for t in (*bare.types, *bare.odd)) else None
 
 
 def _acronym(a: Node, b: Node) -> float:
@@ -296,14 +356,24 @@ def _spelling(ta: tuple[str, ...], tb: tuple[str, ...]) -> float:
     db = "".join(t for t in tb if t not in shared)
     if not da or not db:
         return 0.0
-    if da == db:  # "RedHat" / "Red Hat", "Washington DC" / "Washington, D.C."
-        return 0.85
+    if da == db or _SPELLING.sub(_american, da) == _SPELLING.sub(_american, db):
+        return 0.85  # "RedHat" / "Red Hat", "Washington DC" / "Washington, D.C.", "Theatre" / "Theater"
     if min(len(da), len(db)) < 5:
         return 0.0
     ratio = edit_ratio(da, db, floor=0.8)
     if ratio >= TYPO_RATIO:
         return 0.85
     return 0.65 if ratio >= 0.8 else 0.0
+
+
+#: British spellings and their American forms, at a word's end: "theatre", "colour", "organisation", "analyse", "catalogue".
+_SPELLING = re.compile(r"(?<=\w{3})(?:re|our|ise|ised|ising|isation|yse|ogue)$")
+_AMERICAN = {"re": "er", "our": "or", "ise": "ize", "ised": "ized", "ising": "izing", "isation": "ization", "yse": "yze",
+             "ogue": "og"}  # fmt: skip
+
+
+def _american(match: re.Match[str]) -> str:
+    return _AMERICAN[match.group()]
 
 
 def _embedding(a: Node, b: Node) -> float:

@@ -36,7 +36,8 @@ _ROMAN = re.compile(r"(?=[ivxl]{2,}$)(xl|l?x{0,3})(ix|iv|v?i{0,3})$|[ivx]$")  # 
 HONORIFICS = frozenset(
     "mr mrs ms miss mx dr doctor prof professor sir dame lord lady madame mme mlle monsieur mister "
     "rev reverend president senator sen general gen captain capt queen king pope prince princess count countess "
-    "duke duchess emperor empress chancellor governor mayor judge rabbi".split()
+    "duke duchess emperor empress chancellor governor mayor judge rabbi mahatma sheikh ayatollah colonel admiral "
+    "chairman".split()
 )
 #: Degrees and honours dropped from the end of a person's name. Generational marks ("Jr.", "III") are
 #: kept: "Henry Ford II" is not Henry Ford.
@@ -44,7 +45,8 @@ PERSON_SUFFIXES = frozenset("phd md esq obe mbe cbe kbe frs".split())
 #: Legal-form suffixes dropped from the end of an organisation's name; their presence marks an organisation.
 #: ("company" and "group" are left alone: "The Walt Disney Company" is not Walt Disney.)
 CORPORATE_SUFFIXES = frozenset(
-    "inc incorporated corp corporation co ltd limited llc llp plc gmbh ag sa nv bv spa srl oy ab kk pty pte com".split()
+    "inc incorporated corp corporation co ltd limited llc llp plc gmbh ag sa nv bv spa srl oy ab kk pty pte com se "
+    "fc cf afc".split()
 )
 #: Abbreviations that stand for the same word at the front of a place or saint's name.
 _ABBREVIATIONS = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "fort"}
@@ -61,6 +63,14 @@ _INITIAL = re.compile(r"(?<![\w.])([A-Za-z])\.(?=\s*\w)")  # a letter and a dot 
 _ORDINAL_DIGITS = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 _ROMAN_VALUES = {"i": 1, "v": 5, "x": 10, "l": 50}
 _ROMAN_LETTERS = frozenset(_ROMAN_VALUES)
+#: The head-noun type word of an organisation's generic words ("Volkswagen *Group*", "Stanford *University*"): they join
+#: the bare name only when it is typed as an organisation ("The Walt Disney Company" is not the person Walt Disney).
+ORG_HEAD = "organisation"
+#: Such words, dropped from the end of a name together ("Toyota *Motor Corporation*" -> "toyota").
+_ORG_WORDS = ("company group holdings university motor motors technologies technology airlines pharmaceuticals "
+              "electronics industries").split()  # fmt: skip
+#: Last words that make a title the first word of an organisation's name ("General Motors", "General Assembly").
+_NOT_A_PERSON = frozenset((*_ORG_WORDS, "electric", "dynamics", "mills", "assembly", "hospital", "staff", "court"))
 #: Generic head nouns a text adds to a name ("Yangtze *River*", "*Mount* Everest", "the ResNet *model*"), with the
 #: type word they name. A *place* head joins the bare name only when that name is typed as the same kind of place
 #: ("Lake Victoria" is not the city of Victoria); a *descriptive* head (``None``) joins any name of a compatible type.
@@ -69,8 +79,11 @@ HEAD_NOUNS = {
     "island": "island", "desert": "desert", "state": "state", "province": "province", "county": "county",
     "model": None, "architecture": None, "algorithm": None, "method": None, "dataset": None, "corpus": None,
     "framework": None, "library": None, "protocol": None, "benchmark": None,
+    "hurricane": "hurricane", "typhoon": "typhoon", "cyclone": "cyclone", "rms": "ship", "hms": "ship", "uss": "ship",
+    "city": "city", **dict.fromkeys(_ORG_WORDS, ORG_HEAD),
 }  # fmt: skip
-_LEADING_HEADS = frozenset({"lake", "mount", "island"})  # heads written before the name
+_LEADING_HEADS = frozenset({"lake", "mount", "island", "hurricane", "typhoon", "cyclone", "rms", "hms", "uss"})  # heads written before the name
+_EITHER_SIDE = frozenset({"river"})  # heads written before or after the name ("River Thames", "Yangtze River")
 #: "<noun> of <name>": the same place under its formal name ("Republic of Poland", "City of Vancouver").
 _FORMAL_PREFIXES = {"republic": "country", "kingdom": "country", "state": "state", "city": "city",
                     "province": "province", "commonwealth": "country", "island": "island", "isle": "island"}  # fmt: skip
@@ -185,7 +198,7 @@ def analyse(surface: str) -> NameFeatures:
     words = norm.split()
     lo, hi = 0, len(words)
     implied: str | None = None
-    while hi - lo > 1 and words[lo] in HONORIFICS:
+    while hi - lo > 1 and words[lo] in HONORIFICS and words[hi - 1] not in _NOT_A_PERSON:  # not "General Motors"
         lo += 1
         implied = "PERSON"
     while hi - lo > 1 and words[hi - 1] in PERSON_SUFFIXES:
@@ -222,6 +235,12 @@ def analyse(surface: str) -> NameFeatures:
             ws = [w for w in ws if not w.isdigit()]
             acronyms.add("".join(w[0] for w in ws))
             acronyms.add("".join(w[0] for w in ws if w not in STOPWORDS))
+        mixed = not all(w.isupper() for w in kept_cased)  # a name in capitals ("ACME MOTORS") has no acronym inside
+        if mixed and len(kept_cased) > 2 and len(kept_cased[0]) >= 2 and kept_cased[0].isupper():  # "UN World Food Programme"
+            acronyms.add("".join(w[0] for w in tokens[1:] if w not in STOPWORDS))
+        if mixed and any(len(w) >= 2 and w.isupper() for w in kept_cased):  # an acronym inside: "messenger RNA" -> "mrna"
+            acronyms.add("".join(t if c.isupper() and len(c) >= 2 else t[0] for t, c in zip(tokens, kept_cased)
+                                 if t not in STOPWORDS))  # fmt: skip
         # Numbers keep their digits ("World War II" -> "ww2", "Group of Seven" -> "g7").
         numbered = [t if t.isdigit() else t[0] for t in canonical if t not in STOPWORDS]
         if any(t.isdigit() for t in numbered):
@@ -246,8 +265,11 @@ def analyse(surface: str) -> NameFeatures:
     if name:
         base, qualifier = analyse(name).core, normalise_name(rest)
     elif len(tokens) > 1 and tokens[-1] in HEAD_NOUNS and tokens[-1] not in _LEADING_HEADS:
-        base, head = " ".join(tokens[:-1]), tokens[-1]
-    elif len(tokens) > 1 and tokens[0] in _LEADING_HEADS:
+        end = len(tokens) - 1
+        while end > 1 and HEAD_NOUNS[tokens[-1]] == ORG_HEAD and tokens[end - 1] in _ORG_WORDS:
+            end -= 1  # "Ford Motor Company" -> "ford"
+        base, head = " ".join(tokens[:end]), tokens[-1]
+    elif len(tokens) > 1 and (tokens[0] in _LEADING_HEADS or tokens[0] in _EITHER_SIDE):
         base, head = " ".join(tokens[1:]), tokens[0]
     elif "of" in tokens[1:-1] and tokens[tokens.index("of", 1) - 1] in _FORMAL_PREFIXES:
         # "Republic of Poland", "Hashemite Kingdom of Jordan", "Democratic Republic of the Congo"
@@ -276,6 +298,14 @@ def analyse(surface: str) -> NameFeatures:
         qualifier=qualifier,
         head=head,
     )
+
+
+def org_stem(tokens: Sequence[str]) -> str:
+    """A name without the organisation words at its end ("honda motor" -> "honda"); the name itself when all are."""
+    end = len(tokens)
+    while end > 1 and tokens[end - 1] in _ORG_WORDS:
+        end -= 1
+    return " ".join(tokens[:end])
 
 
 def head_type_word(f: NameFeatures) -> str | None:

@@ -15,7 +15,7 @@ from ..records import Adjudicator
 from .kinds import compatible
 from .match import MERGE_AT, REVIEW_AT, SHORT_RULES, Node, explain_pair
 from .names import blocking_keys
-from .person_names import surname_key
+from .person_names import GENERATIONS, surname_key
 
 #: Keys shared by unrelated names (a word, a prefix or suffix, an initial and a surname): a narrow window.
 WIDE_KEYS = ("t:", "p:", "x:", "i:", "r:")
@@ -87,7 +87,8 @@ def short_form_pairs(nodes: list[Node], n_new: int, pairs: PairSet, limit: int =
     surnames: dict[str, list[int]] = {}
     for node in nodes:
         if node.person and len(node.f.tokens) > 1:
-            for token in {node.f.tokens[0], node.f.tokens[-1]}:
+            named = [t for t in node.f.tokens if t not in GENERATIONS]  # "King" of "Martin Luther King Jr."
+            for token in {node.f.tokens[0], node.f.tokens[-1], named[-1] if named else node.f.tokens[-1]}:
                 people.setdefault(token, []).append(node.idx)
             surnames.setdefault(_surname(node.f.tokens[-1]), []).append(node.idx)
     for node in nodes[:n_new]:

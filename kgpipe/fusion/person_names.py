@@ -65,6 +65,13 @@ _VOWELS = re.compile(r"[aeiou]")
 OTHER_SURNAME = -1.0
 #: ``person_evidence`` when a given name or surname matched only once romanised (a merge, named in ``explain_pair``).
 ROMANISED = 0.85
+#: ``person_evidence`` when one name starts with an initial the other leaves out ("J. Robert Oppenheimer" / "Robert
+#: Oppenheimer", "F. Scott Fitzgerald" / "Scott Fitzgerald"): a merge, named in ``explain_pair``.
+LEADING_INITIAL = 0.86
+#: Marks that tell a father from a son, or an elder from a younger, of one name (roman numerals are numbers).
+GENERATIONS = frozenset("jr junior sr senior elder younger pere fils".split())
+#: The marks of the elder: a name without a mark names the younger as often ("Jimmy Carter" is James Earl Carter Jr.).
+_ELDER = frozenset("sr senior elder pere".split())
 
 
 @lru_cache(maxsize=1 << 16)
@@ -121,7 +128,14 @@ def same_first_name(a: str, b: str) -> bool:
         return True
     if len(a) == 1 or len(b) == 1:
         return a[0] == b[0]
-    return _nickname(a, b) or same_romanised_given_name(a, b)
+    return _nickname(a, b) or same_romanised_given_name(a, b) or _short_given_name(a, b)
+
+
+def _short_given_name(a: str, b: str) -> bool:
+    """One given name the start of the other, three letters at least ("Rafa" / "Rafael", "Max" / "Maximilian"),
+    unless the longer ends in "a" where the shorter does not (Paul is not Paula, Eric not Erica)."""
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return len(short) >= 3 and long.startswith(short) and (long[-1] != "a" or short[-1] == "a")
 
 
 def _covers(big: Sequence[str], small: Sequence[str]) -> tuple[bool, bool]:
@@ -154,15 +168,46 @@ def person_evidence(a: Named, b: Named) -> float | None:
     with one surname ("Pierre Curie" ≠ "Marie Curie"). Same first name and other surnames ("Marie Curie" / "Marie
     Skłodowska") is ``OTHER_SURNAME``: apart, unless a name with both surnames joins them ("Marie Skłodowska-Curie").
     """
-    if len(a.tokens) < 2 or len(b.tokens) < 2:
+    return _person_evidence(a.tokens, b.tokens)
+
+
+def _person_evidence(ta: Sequence[str], tb: Sequence[str]) -> float | None:
+    if len(ta) < 2 or len(tb) < 2:
         return 0.0
-    first_a, first_b = a.tokens[0], b.tokens[0]
+    first_a, first_b = ta[0], tb[0]
     if not same_first_name(first_a, first_b):
+        # A leading initial the other name leaves out: compare from the name it goes on with.
+        for x, y in ((ta, tb), (tb, ta)):
+            if len(x[0]) == 1 and len(x) > 2 and len(x[1]) > 1 and len(y[0]) > 1 and same_first_name(x[1], y[0]):
+                found = _person_evidence(x[1:], y)
+                return LEADING_INITIAL if found is not None and found > 0 else found
         return None
-    rest_a, rest_b = a.tokens[1:], b.tokens[1:]
+    rest_a, rest_b = ta[1:], tb[1:]
     for big, small in ((rest_b, rest_a), (rest_a, rest_b)):
         covered, by_romanising = _covers(big, small)
         if covered:
-            plain_first = first_a == first_b or len(first_a) == 1 or len(first_b) == 1 or _nickname(first_a, first_b)
+            plain_first = (first_a == first_b or len(first_a) == 1 or len(first_b) == 1 or _nickname(first_a, first_b)
+                           or _short_given_name(first_a, first_b))  # fmt: skip
             return ROMANISED if by_romanising or not plain_first else 0.9
     return OTHER_SURNAME
+
+
+def other_generation(a: Sequence[str], b: Sequence[str]) -> str | None:
+    """Why two person names that cover each other can still be two people, or ``None``.
+
+    "elder's mark on one side": "Bill Gates" / "William H. Gates Sr." ("Sr.", "the Elder", "père"; a "Jr." is often
+    left out: "Jimmy Carter" / "James Earl Carter Jr."); "different generations": "Jr." / "Sr.";
+    "other middle names": both write middle names, not as many ("George W. Bush" / "George H. W. Bush": a father
+    and a son often share all but a middle name; "John F. Kennedy" / "John Fitzgerald Kennedy" write one each).
+    """
+    marks_a, marks_b = GENERATIONS.intersection(a), GENERATIONS.intersection(b)
+    if marks_a and marks_b and marks_a != marks_b:
+        return "different generations"
+    if (marks_a | marks_b) & _ELDER and marks_a != marks_b:
+        return "elder's mark on one side"
+    core_a = [t for t in a if t not in GENERATIONS and t not in ("the", "of")]
+    core_b = [t for t in b if t not in GENERATIONS and t not in ("the", "of")]
+    middle_a, middle_b = len(core_a) - 2, len(core_b) - 2
+    if middle_a > 0 and middle_b > 0 and middle_a != middle_b:
+        return "other middle names"
+    return None

@@ -41,7 +41,8 @@ from ..records import GENERIC_TYPE, Adjudicator, Entity, MentionIn
 from ..stores import cypher
 from .aliases import alias_table
 from .cluster import assign, cluster, entity_id
-from .kinds import PROPER_CLASSES, coarse_type, kind_in_context, ner_types, surface_kind
+from .defined import defined_pairs
+from .kinds import PROPER_CLASSES, coarse_type, kind_in_context, ner_types, surface_kind, unknown_type
 from .match import MERGE_AT, Node, is_person
 from .names import NameFeatures, analyse, blocking_keys, normalise_name, singular
 from .pairs import MAX_BLOCK, WIDE_KEYS, PairSet, adjudicate_band, new_pairs, score, short_form_pairs
@@ -198,9 +199,11 @@ class EntityIndex:
         trace: bool = False,
     ) -> Resolution:
         graph_names = self._surface_count()
-        nodes, mention_node = self._new_nodes(mentions, ner)
+        nodes, mention_node, contexts = self._new_nodes(mentions, ner)
         n_new = len(nodes)
         pairs = PairSet()
+        for i, j in defined_pairs(nodes, contexts):
+            pairs.add(i, j)
         if exhaustive:
             pairs.add_all(n_new)
         else:
@@ -245,7 +248,7 @@ class EntityIndex:
 
     # -- building nodes ------------------------------------------------------------------------
 
-    def _new_nodes(self, mentions: Sequence[MentionIn], use_ner: bool) -> tuple[list[Node], list[int]]:
+    def _new_nodes(self, mentions: Sequence[MentionIn], use_ner: bool) -> tuple[list[Node], list[int], list[str]]:
         contexts = [m.context for m in mentions if m.context]
         ner = ner_types(contexts) if use_ner and contexts else {}
         context_ids: dict[str, int] = {}
@@ -271,6 +274,8 @@ class EntityIndex:
                     node.raw.add(m.name)
                 if coarse_type(m.type):
                     node.types[m.type] += 1
+                elif unknown_type(m.type):
+                    node.odd = node.odd | {unknown_type(m.type)}
                 if m.facts:
                     node.facts = {*node.facts, *((" ".join(r.casefold().split()), normalise_name(o)) for r, o in m.facts)}
                 if m.context:
@@ -296,7 +301,7 @@ class EntityIndex:
                 around.difference_update(analyse(s).core for s in (*node.forms, *node.raw))
                 if around:
                     node.comentions = frozenset(around)
-        return nodes, [node.idx for node in mention_node]
+        return nodes, [node.idx for node in mention_node], list(context_ids)
 
     def _curated(self, f: NameFeatures) -> str | None:
         if not self.aliases:
