@@ -1,9 +1,8 @@
 """Reasoning paths: chains of stored facts around the entities a question names.
 
 A path is a sequence of hops, each one stored fact (never a ``PREDICTED`` link) walked forwards or
-backwards, with no entity visited twice except that a path of two or more hops may end back at its
-start through another fact ("the child of X's parent" is X: ``x -> parents -> m -> children -> x``), one
-that is neither a fact the path used nor its mirror under the same relation.
+backwards, no fact twice, and an entity visited again only along another fact ("the mother of X's son" is X:
+``x -> children -> s -> parents -> x``), not one that restates a fact the path used in other words.
 Paths are serialised as the text the decoder produces::
 
     " Marie Curie -> spouse -> Pierre Curie -> born in -> Paris </PATH>"
@@ -168,17 +167,15 @@ def paths_around(store: "Store", entity_ids: Sequence[str], hops: int = 2, limit
 
 
 def _new_fact(base: GraphPath, hop: Hop) -> bool:
-    """``hop`` returns to an entity ``base`` has visited along a fact ``base`` has not used, nor its mirror: then the
-    path may go on through it. "The son of the mother of X's child" is ``x -children-> c -parents-> x -children-> d``
-    when X is that mother; in PathQuestion's 3-hop questions 46% of the gold paths pass an entity twice, and without
-    them PQ-3H Hits@1 was 0.40. A symmetric relation stored both ways (``a -married-> b``, ``b -married-> a``) is one
-    fact for this rule, or every such pair would close: "Where was the husband of Marie Curie born?" on a graph
-    without his birthplace answered "Marie Curie". Two facts whose wordings have one normal form (``kgpipe.wording``:
-    "headquartered in", "is headquartered in") state one thing and count as one: "Where is IBM headquartered?" must not
-    answer "IBM" through them. (Allowing mirrors answers PathQuestion's "the spouse of X's spouse": 0.939 against
-    0.915 Hits@1 on 212 held-out PQ-2H questions.)"""
-    ends, label = {hop.head_id, hop.tail_id}, normal_form(hop.relation)
-    return not any(normal_form(h.relation) == label and {h.head_id, h.tail_id} == ends for h in base.hops)
+    """``hop`` returns to an entity ``base`` has visited along a fact ``base`` has not used: then the path may go on
+    through it. "The son of the mother of X's child" is ``x -children-> c -parents-> x -children-> d`` when X is that
+    mother; in PathQuestion's 3-hop questions 46% of the gold paths pass an entity twice, and without them PQ-3H
+    Hits@1 was 0.40. A symmetric relation stored both ways (``a -spouse-> b``, ``b -spouse-> a``) is two facts, so
+    "the wife of X's husband's" path passes X again; whether a path that ends back at an entity the question names may
+    answer is ``qa.answer.offered``'s to say. Two facts from one entity to another whose wordings have one normal form
+    (``kgpipe.wording``: "headquartered in", "is headquartered in") state one thing and count as one."""
+    ends, label = (hop.head_id, hop.tail_id), normal_form(hop.relation)
+    return not any(normal_form(h.relation) == label and (h.head_id, h.tail_id) == ends for h in base.hops)
 
 
 def _shares_value(previous: Hop, hop: Hop) -> bool:
