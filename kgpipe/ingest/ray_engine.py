@@ -21,7 +21,7 @@ Two pieces of a build's state stay single:
 Every actor opens the same SQLite response cache: WAL mode and one ``BEGIN IMMEDIATE`` transaction per
 batch of replies, with SQLite's busy timeout (60 s) waiting out the other writers (README, "Scaling").
 
-Failures: an actor that dies has its task retried by Ray (``max_restarts``/``max_task_retries``); a driver
+Failures: an actor that dies is restarted and its task retried (Ray Data's actor pools do so by default); a driver
 that dies leaves its unwritten documents unmarked, so the next build redoes only those.
 """
 
@@ -33,7 +33,7 @@ import pickle
 import socket
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
@@ -44,7 +44,9 @@ from ..llms import resolve_llm, usage
 from ..progress import verbose
 from ..records import Chunk, Document
 from .candidates import Candidates, canonicalise_candidates, extract_and_judge, judge_candidates, propose
+from .grounded import GroundedStats
 from .relations import Canonicaliser
+from .snap import SnapCounts
 
 if TYPE_CHECKING:
     import numpy as np
@@ -55,7 +57,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RETRIES = 3  # restarts of a dead actor, and retries of its tasks, before the build fails
 CONNECT_TIMEOUT = 3.0  # seconds to reach a --ray-address before saying it is unreachable
 Group = tuple[list[Document], list[Chunk]]
 
@@ -121,42 +122,113 @@ def _run(
     with warnings.catch_warnings():  # its deprecated fields warn on every copy
         warnings.simplefilter("ignore", DeprecationWarning)
         context = ray.data.DataContext.get_current()
-        context.execution_options.preserve_order = True  # groups come back in build order
+        context.execution_options.preserve_order = True  # blocks come back in build order
         context.enable_progress_bars = verbose()
         context.print_on_execution_start = verbose()
-    rows = [{"group": i, "data": pickle.dumps(chunks)} for i, (_, chunks) in enumerate(groups)]
-    ds = ray.data.from_items(rows, override_num_blocks=len(rows))  # one group per block: spread across actors
     actors = max(1, settings.ray_actors)
-    options = {"batch_size": 1, "batch_format": "numpy", "num_cpus": 1, "max_restarts": RETRIES,
-               "max_task_retries": RETRIES}  # fmt: skip
+    parts = actors if _splits(job.llm) else 1
+    rows = []
+    for g, (_, chunks) in enumerate(groups):
+        blocks = blocks_of(chunks, parts)
+        rows += [{"group": g, "block": b, "blocks": len(blocks), "data": pickle.dumps(block)}
+                 for b, block in enumerate(blocks)]  # fmt: skip
+    ds = ray.data.from_items(rows, override_num_blocks=len(rows))  # one block per Ray block: spread across actors
+    # Ray Data's actor pools restart a dead actor and retry its tasks by default (``_apply_default_remote_args`` in
+    # ray/data/_internal/execution/operators/actor_pool_map_operator.py); Ray 2.60 deprecates setting it here.
+    options = {"batch_size": 1, "batch_format": "numpy", "num_cpus": 1}
     stages = ("propose", "canonicalise", "judge") if ordered else ("all",)
-    with warnings.catch_warnings():  # Ray 2.60 deprecates passing max_restarts this way, and offers no other yet
-        warnings.simplefilter("ignore", DeprecationWarning)
-        for stage in stages:
-            # One group in flight per actor: a group queued behind another on a busy actor would wait while others idle.
-            size = 1 if stage == "canonicalise" else actors
-            pool = ray.data.ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=1)
-            ds = ds.map_batches(_Worker, fn_constructor_args=(job, stage), compute=pool, **options)
-    waiting: dict[int, Candidates] = {}  # a safeguard: results are yielded strictly in group order
+    for stage in stages:
+        # One block in flight per actor: a block queued behind another on a busy actor would wait while others idle.
+        size = 1 if stage == "canonicalise" else actors
+        pool = ray.data.ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=1)
+        ds = ds.map_batches(_Worker, fn_constructor_args=(job, stage), compute=pool, **options)
+    arrived: dict[int, dict[int, Candidates]] = {}  # group -> its blocks' candidates so far
+    size_of = {row["group"]: row["blocks"] for row in rows}
     following = 0
     for batch in ds.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=2):
-        for i, data, calls, hits in zip(batch["group"], batch["data"], batch["calls"], batch["hits"]):
-            waiting[int(i)] = pickle.loads(data)
+        for g, b, data, calls, hits in zip(batch["group"], batch["block"], batch["data"], batch["calls"], batch["hits"]):
+            arrived.setdefault(int(g), {})[int(b)] = pickle.loads(data)
             on_usage(int(calls), int(hits))
-        while following in waiting:
+        # A safeguard: groups are yielded strictly in build order, each once all its blocks have come.
+        while len(arrived.get(following, ())) == size_of.get(following):
             docs, chunks = groups[following]
-            yield docs, chunks, waiting.pop(following)
+            blocks = arrived.pop(following)
+            yield docs, chunks, merge([blocks[b] for b in sorted(blocks)])
             following += 1
     if following != len(groups):
         raise RuntimeError(f"Ray returned {following} of {len(groups)} groups")
 
 
+def _splits(llm: str) -> bool:
+    """Whether a group may be cut into blocks: an HTTP backend answers each prompt by itself, so a chunk's replies
+    do not depend on the chunks beside it. A local model decodes and scores batches, whose padding may move a
+    score in its last digits: its groups stay whole (and are what a device's batches should be anyway)."""
+    return llm.partition(":")[0] == "openai"
+
+
+def blocks_of(chunks: list[Chunk], parts: int) -> list[list[Chunk]]:
+    """A group's chunks cut into at most ``parts`` runs of whole documents of about equal size, in order: Ray's
+    unit of work, so that a few groups keep every actor busy. A document is never cut (references are resolved
+    over the whole document), so a group of one long document stays one block.
+
+    >>> [len(b) for b in blocks_of([Chunk(f"c{i}", f"d{i // 2}", i % 2, "", i, i) for i in range(10)], 3)]
+    [4, 4, 2]
+    """
+    target = -(-len(chunks) // max(1, parts))
+    blocks: list[list[Chunk]] = [[]]
+    for i, c in enumerate(chunks):
+        new_doc = i > 0 and c.doc_id != chunks[i - 1].doc_id
+        if new_doc and len(blocks[-1]) >= target:
+            blocks.append([])
+        blocks[-1].append(c)
+    return blocks
+
+
+def merge(parts: list[Candidates]) -> Candidates:
+    """One group's candidates from its blocks' (in order): what ``extract_and_judge`` gives for the whole group.
+
+    Lists are concatenated, counts added; chunk failures are listed stage by stage, as one call records them."""
+    out = Candidates()
+    stage_rank = {"denoise": 0, "extract": 1, "judge": 2}
+    for part in parts:
+        out.kept += part.kept
+        out.proposed += part.proposed
+        out.failures += part.failures
+        out.failed_chunks += part.failed_chunks
+        out.rejected += part.rejected
+        out.judge_signals |= part.judge_signals
+        out.judge_missing.update(part.judge_missing)
+        out.judge_weights.update(part.judge_weights)
+        for name, cost in part.stages.items():
+            before = out.stages.setdefault(name, {})
+            for key, value in cost.items():
+                before[key] = round(before.get(key, 0) + value, 2)
+        for f in fields(GroundedStats):
+            setattr(out.grounded, f.name, getattr(out.grounded, f.name) + getattr(part.grounded, f.name))
+        out.read += part.read
+        if part.snapped is not None:
+            out.snapped = out.snapped or SnapCounts()
+            out.snapped.add(part.snapped)
+        s = part.structured
+        out.structured.chunks += s.chunks
+        out.structured.requests += s.requests
+        out.structured.fallback_chunks += s.fallback_chunks
+        out.structured.refused = out.structured.refused or s.refused
+    out.failed_chunks.sort(key=lambda f: stage_rank.get(f.stage, 3))  # stable: chunk order within a stage
+    return out
+
+
 class _Worker:
-    """One Ray actor of a stage: ``all`` (extract and judge), or ``propose`` → ``canonicalise`` → ``judge``."""
+    """One Ray actor of a stage: ``all`` (extract and judge), or ``propose`` → ``canonicalise`` → ``judge``.
+
+    Each loads only what its stage uses, when first used: ``judge`` an LLM client, ``canonicalise`` MiniLM (the
+    build's canonicaliser), ``propose`` and ``all`` the LLM and what extraction asks for (spaCy, MiniLM)."""
 
     def __init__(self, job: _Job, stage: str) -> None:
         _quiet_worker()
         self.job, self.stage = job, stage
+        self.waiting: list[tuple[int, Candidates, int, int]] = []  # canonicalise: a group's blocks until all came
+        self.group = -1
         # The ordered stage uses the build's canonicaliser; the others only what it computes per phrase.
         if stage == "canonicalise":
             assert job.canonicaliser is not None
@@ -169,25 +241,52 @@ class _Worker:
     def __call__(self, batch: dict[str, "np.ndarray"]) -> dict[str, "np.ndarray"]:
         import numpy as np
 
-        out: dict[str, list[Any]] = {"group": [], "data": [], "calls": [], "hits": []}
+        out: dict[str, list[Any]] = {k: [] for k in ("group", "block", "blocks", "data", "calls", "hits")}
         costs = [batch[k] for k in ("calls", "hits") if k in batch]  # absent in the first stage
-        for i, data, *counts in zip(batch["group"], batch["data"], *costs):
+        for g, b, n, data, *counts in zip(batch["group"], batch["block"], batch["blocks"], batch["data"], *costs):
             before = usage(self.llm) if self.llm is not None else (0, 0)
-            found = self._one(pickle.loads(data))
+            earlier = [int(c) for c in counts] or [0, 0]  # what the block cost in the stages before
+            if self.stage == "canonicalise":
+                done = self._canonicalise(int(g), int(b), int(n), pickle.loads(data), *earlier)
+            else:
+                done = [(int(b), self._one(pickle.loads(data)), *earlier)]
             after = usage(self.llm) if self.llm is not None else (0, 0)
-            earlier = [int(c) for c in counts] or [0, 0]  # what the group cost in the stages before
-            out["group"].append(int(i))
-            out["data"].append(pickle.dumps(found))
-            out["calls"].append(earlier[0] + after[0] - before[0])
-            out["hits"].append(earlier[1] + after[1] - before[1])
-        return {"group": np.array(out["group"]), "data": np.array(out["data"], dtype=object),
-                "calls": np.array(out["calls"]), "hits": np.array(out["hits"])}  # fmt: skip
+            for k, (block, found, calls, hits) in enumerate(done):
+                out["group"].append(int(g))
+                out["block"].append(block)
+                out["blocks"].append(int(n))
+                out["data"].append(pickle.dumps(found))
+                out["calls"].append(calls + (after[0] - before[0] if k == 0 else 0))
+                out["hits"].append(hits + (after[1] - before[1] if k == 0 else 0))
+        return {"group": np.array(out["group"], dtype=np.int64), "block": np.array(out["block"], dtype=np.int64),
+                "blocks": np.array(out["blocks"], dtype=np.int64), "data": np.array(out["data"], dtype=object),
+                "calls": np.array(out["calls"], dtype=np.int64), "hits": np.array(out["hits"], dtype=np.int64)}  # fmt: skip
+
+    def _canonicalise(self, group: int, block: int, blocks: int, found: Candidates, calls: int,
+                      hits: int) -> list[tuple[int, Candidates, int, int]]:  # fmt: skip
+        """The blocks of a group, canonicalised together once the last has come (the canonicaliser's clusters
+        depend on the whole group's wordings, as in the local build); nothing before."""
+        if self.waiting and self.group != group:
+            raise RuntimeError(f"group {group} reached the ordered canonicaliser before group {self.group} was whole")
+        self.group = group
+        self.waiting.append((block, found, calls, hits))
+        if len(self.waiting) < blocks:
+            return []
+        done, self.waiting = sorted(self.waiting, key=lambda w: w[0]), []
+        whole = Candidates(kept=[t for _, found, _, _ in done for t in found.kept])
+        kept = canonicalise_candidates(whole, self.canon)
+        block_of = {c.id: k for k, (_, part, _, _) in enumerate(done) for c in part.read}
+        for _, part, _, _ in done:
+            part.kept = []
+        for t in kept:  # each back to its block (blocks hold distinct chunks), in order
+            done[block_of[t.provenance.chunk_id if t.provenance else ""]][1].kept.append(t)
+        first = done[0][1].stages
+        first["refine"] = {**first.get("refine", {}), "seconds": round(
+            first.get("refine", {}).get("seconds", 0.0) + whole.stages["refine"]["seconds"], 2)}  # fmt: skip
+        return done
 
     def _one(self, data: Any) -> Candidates:
         job, settings = self.job, self.job.settings
-        if self.stage == "canonicalise":
-            data.kept = canonicalise_candidates(data, self.canon)
-            return data
         assert self.llm is not None
         if self.stage == "propose":
             return propose(data, self.llm, settings, ontology=job.ontology, canonicaliser=self.canon)
