@@ -33,7 +33,7 @@ import pickle
 import socket
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
@@ -41,12 +41,12 @@ from urllib.parse import urlsplit
 from ..config import Settings
 from ..errors import ConfigError, LLMError, MissingDependency
 from ..llms import resolve_llm, usage
+from ..llms.embed import DIMENSIONS
 from ..progress import verbose
 from ..records import Chunk, Document
+from .blocks import blocks_of, merge
 from .candidates import Candidates, canonicalise_candidates, extract_and_judge, judge_candidates, propose
-from .grounded import GroundedStats
 from .relations import Canonicaliser
-from .snap import SnapCounts
 
 if TYPE_CHECKING:
     import numpy as np
@@ -80,6 +80,7 @@ class _Job:
     ontology: "Ontology | None"
     calibration: "Calibration | LLMError | None"
     canonicaliser: Canonicaliser | None  # the build's, for the one ordered canonicalising actor
+    embedder: Any = None  # the build's ``_Embedder`` actor, MiniLM for every extracting actor
 
 
 def extract_on_ray(
@@ -108,10 +109,17 @@ def extract_on_ray(
     settings = replace(settings, state_dir=str(Path(settings.state_dir).resolve()), progress=False)
     ordered = _needs_ordered_canonicaliser(settings, ontology)
     started_here = connect(settings, actors=settings.ray_actors * (2 if ordered else 1) + ordered)
+    embedder = None
     try:
-        job = _Job(llm, settings, ontology, calibration, canonicaliser if ordered else None)
+        if settings.canonical_relations or settings.extraction == "grounded":  # MiniLM may be asked for
+            # One MiniLM for the build's extracting actors: loading it (importing sentence-transformers) costs
+            # seconds of CPU that every actor paid at its start, while its forward passes here are few and short.
+            embedder = ray.remote(_Embedder).options(num_cpus=0, max_restarts=-1, max_task_retries=-1).remote()
+        job = _Job(llm, settings, ontology, calibration, canonicaliser if ordered else None, embedder)
         yield from _run(ray, groups, job, settings, ordered, on_usage)
     finally:
+        if embedder is not None and ray.is_initialized():
+            ray.kill(embedder)
         if started_here:
             ray.shutdown()
 
@@ -166,58 +174,6 @@ def _splits(llm: str) -> bool:
     return llm.partition(":")[0] == "openai"
 
 
-def blocks_of(chunks: list[Chunk], parts: int) -> list[list[Chunk]]:
-    """A group's chunks cut into at most ``parts`` runs of whole documents of about equal size, in order: Ray's
-    unit of work, so that a few groups keep every actor busy. A document is never cut (references are resolved
-    over the whole document), so a group of one long document stays one block.
-
-    >>> [len(b) for b in blocks_of([Chunk(f"c{i}", f"d{i // 2}", i % 2, "", i, i) for i in range(10)], 3)]
-    [4, 4, 2]
-    """
-    target = -(-len(chunks) // max(1, parts))
-    blocks: list[list[Chunk]] = [[]]
-    for i, c in enumerate(chunks):
-        new_doc = i > 0 and c.doc_id != chunks[i - 1].doc_id
-        if new_doc and len(blocks[-1]) >= target:
-            blocks.append([])
-        blocks[-1].append(c)
-    return blocks
-
-
-def merge(parts: list[Candidates]) -> Candidates:
-    """One group's candidates from its blocks' (in order): what ``extract_and_judge`` gives for the whole group.
-
-    Lists are concatenated, counts added; chunk failures are listed stage by stage, as one call records them."""
-    out = Candidates()
-    stage_rank = {"denoise": 0, "extract": 1, "judge": 2}
-    for part in parts:
-        out.kept += part.kept
-        out.proposed += part.proposed
-        out.failures += part.failures
-        out.failed_chunks += part.failed_chunks
-        out.rejected += part.rejected
-        out.judge_signals |= part.judge_signals
-        out.judge_missing.update(part.judge_missing)
-        out.judge_weights.update(part.judge_weights)
-        for name, cost in part.stages.items():
-            before = out.stages.setdefault(name, {})
-            for key, value in cost.items():
-                before[key] = round(before.get(key, 0) + value, 2)
-        for f in fields(GroundedStats):
-            setattr(out.grounded, f.name, getattr(out.grounded, f.name) + getattr(part.grounded, f.name))
-        out.read += part.read
-        if part.snapped is not None:
-            out.snapped = out.snapped or SnapCounts()
-            out.snapped.add(part.snapped)
-        s = part.structured
-        out.structured.chunks += s.chunks
-        out.structured.requests += s.requests
-        out.structured.fallback_chunks += s.fallback_chunks
-        out.structured.refused = out.structured.refused or s.refused
-    out.failed_chunks.sort(key=lambda f: stage_rank.get(f.stage, 3))  # stable: chunk order within a stage
-    return out
-
-
 class _Worker:
     """One Ray actor of a stage: ``all`` (extract and judge), or ``propose`` → ``canonicalise`` → ``judge``.
 
@@ -235,7 +191,8 @@ class _Worker:
             self.canon: Canonicaliser = job.canonicaliser
             self.llm: LLM | None = None
         else:
-            self.canon = _NoClusters(job.ontology) if stage == "all" else Canonicaliser(job.ontology)
+            shared = _RemoteEmbed(job.embedder) if job.embedder is not None else None
+            self.canon = (_NoClusters if stage == "all" else Canonicaliser)(job.ontology, shared)
             self.llm = resolve_llm(job.llm, job.settings)  # once per actor
 
     def __call__(self, batch: dict[str, "np.ndarray"]) -> dict[str, "np.ndarray"]:
@@ -294,6 +251,38 @@ class _Worker:
             return judge_candidates(data, self.llm, settings, ontology=job.ontology, calibration=job.calibration)
         return extract_and_judge(data, self.llm, settings, ontology=job.ontology, calibration=job.calibration,
                                  canonicaliser=self.canon)  # fmt: skip
+
+
+class _Embedder:
+    """A Ray actor holding MiniLM (``kgpipe.llms.embed.Embedder``, loaded at its first request) for the actors
+    of a build, which reach it through ``_RemoteEmbed``."""
+
+    def __init__(self) -> None:
+        from ..llms.embed import Embedder
+
+        _quiet_worker()
+        self.embedder = Embedder()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.encode(texts)
+
+
+class _RemoteEmbed:
+    """``relations.Embed`` inside an actor: rows from the build's ``_Embedder``, remembered per text (the
+    ontology's label texts are asked for again and again)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.rows: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+        import ray
+
+        todo = list(dict.fromkeys(t for t in texts if t not in self.rows))
+        if todo:
+            self.rows.update(zip(todo, ray.get(self.handle.encode.remote(todo))))
+        return np.stack([self.rows[t] for t in texts]) if texts else np.zeros((0, DIMENSIONS), dtype=np.float32)
 
 
 class _NoClusters(Canonicaliser):
