@@ -177,8 +177,10 @@ def _splits(llm: str) -> bool:
 class _Worker:
     """One Ray actor of a stage: ``all`` (extract and judge), or ``propose`` → ``canonicalise`` → ``judge``.
 
-    Each loads only what its stage uses, when first used: ``judge`` an LLM client, ``canonicalise`` MiniLM (the
-    build's canonicaliser), ``propose`` and ``all`` the LLM and what extraction asks for (spaCy, MiniLM)."""
+    Each loads only what its stage uses, when its first block comes (an actor Ray starts for a pool with fewer
+    blocks than actors loads nothing): ``judge`` the LLM, ``canonicalise`` the build's canonicaliser (MiniLM),
+    ``propose`` and ``all`` the LLM and what extraction asks for (spaCy; MiniLM through the build's ``_Embedder``).
+    """
 
     def __init__(self, job: _Job, stage: str) -> None:
         _quiet_worker()
@@ -193,7 +195,7 @@ class _Worker:
         else:
             shared = _RemoteEmbed(job.embedder) if job.embedder is not None else None
             self.canon = (_NoClusters if stage == "all" else Canonicaliser)(job.ontology, shared)
-            self.llm = resolve_llm(job.llm, job.settings)  # once per actor
+            self.llm = None  # resolved once per actor, at its first block
 
     def __call__(self, batch: dict[str, "np.ndarray"]) -> dict[str, "np.ndarray"]:
         import numpy as np
@@ -201,6 +203,8 @@ class _Worker:
         out: dict[str, list[Any]] = {k: [] for k in ("group", "block", "blocks", "data", "calls", "hits")}
         costs = [batch[k] for k in ("calls", "hits") if k in batch]  # absent in the first stage
         for g, b, n, data, *counts in zip(batch["group"], batch["block"], batch["blocks"], batch["data"], *costs):
+            if self.llm is None and self.stage != "canonicalise":
+                self.llm = resolve_llm(self.job.llm, self.job.settings)
             before = usage(self.llm) if self.llm is not None else (0, 0)
             earlier = [int(c) for c in counts] or [0, 0]  # what the block cost in the stages before
             if self.stage == "canonicalise":
