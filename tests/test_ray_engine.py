@@ -185,15 +185,20 @@ def _facts_by_name(store: Any) -> list[tuple]:
 
 
 def _actor_pids() -> list[int]:
-    """Processes of Ray actors running a kgpipe stage (``ray::MapWorker(MapBatches(_Worker))``) under this test."""
+    """Processes of Ray actors running a kgpipe stage (``ray::MapWorker(MapBatches(_Worker))``) of this test's Ray:
+    children of its raylet, never another session's (a build of another checkout on the same machine)."""
+    import ray
+
+    raylet = ray._private.worker._global_node.all_processes["raylet"][0].process.pid
     pids = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
                 cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
+                parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
                 continue
-            if "MapBatches(_Worker)" in cmdline and "ray::" in cmdline:
+            if "MapBatches(_Worker)" in cmdline and "ray::" in cmdline and parent == raylet:
                 pids.append(int(proc.name))
     return sorted(pids)
 
