@@ -258,13 +258,14 @@ class _Worker:
 
 
 class _Embedder:
-    """A Ray actor holding MiniLM (``kgpipe.llms.embed.Embedder``, loaded at its first request) for the actors
-    of a build, which reach it through ``_RemoteEmbed``."""
+    """A Ray actor holding MiniLM (``kgpipe.llms.embed.Embedder``) for the actors of a build, which reach it
+    through ``_RemoteEmbed``. It loads MiniLM at once, while the other actors start, so none waits for it later."""
 
     def __init__(self) -> None:
-        from ..llms.embed import Embedder
+        from ..llms.embed import Embedder, load_minilm
 
         _quiet_worker()
+        load_minilm()
         self.embedder = Embedder()
 
     def encode(self, texts: list[str]) -> np.ndarray:
