@@ -17,6 +17,7 @@ from kgpipe.trust.calibrate import (
     calibration_for,
     corrupted,
     fit_logistic,
+    known_calibration,
 )
 from kgpipe.trust.judge import Rejection, combine, judge
 from kgpipe.trust.signals import grounding, lexical, verbalise
@@ -207,3 +208,21 @@ def test_packaged_calibration_names_the_packaged_model(settings):
     shipped = calibration_for(Packaged(), settings)
     assert shipped.pairs == 0 and shipped.weights["likelihood"] > 0  # shipped, not measured on first use
     assert shipped.auroc["likelihood"] - 0.5 == pytest.approx(shipped.weights["likelihood"])  # and reported
+
+
+def test_known_calibration_is_the_packaged_models_without_loading_it(settings, tmp_path):
+    """What a Ray driver ships without loading Gemma: ``calibration_for``'s answer for the packaged model (its
+    saved calibration when there is one, else the shipped one); other backends need the backend."""
+    from dataclasses import replace
+
+    from kgpipe.llms import GEMMA_MODEL_ID
+
+    class Packaged(ScoringLLM):
+        model_id = GEMMA_MODEL_ID
+
+    fresh = replace(settings, state_dir=str(tmp_path / "state"))
+    assert known_calibration("gemma", fresh) == calibration_for(Packaged(), fresh)
+    saved = calibration_for(Packaged(), fresh, refresh=True)  # measured and saved: no longer the shipped one
+    assert saved.pairs > 0 and known_calibration("gemma", fresh) == saved
+    assert known_calibration("hf:some-other-model", fresh) is None
+    assert known_calibration("openai:x@http://127.0.0.1:9/v1", fresh) is None

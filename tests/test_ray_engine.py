@@ -185,15 +185,20 @@ def _facts_by_name(store: Any) -> list[tuple]:
 
 
 def _actor_pids() -> list[int]:
-    """Processes of Ray actors running a kgpipe stage (``ray::MapWorker(MapBatches(_Worker))``) under this test."""
+    """Processes of Ray actors running a kgpipe stage (``ray::MapWorker(MapBatches(_Worker))``) of this test's Ray:
+    children of its raylet, never another session's (a build of another checkout on the same machine)."""
+    import ray
+
+    raylet = ray._private.worker._global_node.all_processes["raylet"][0].process.pid
     pids = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
                 cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
+                parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
                 continue
-            if "MapBatches(_Worker)" in cmdline and "ray::" in cmdline:
+            if "MapBatches(_Worker)" in cmdline and "ray::" in cmdline and parent == raylet:
                 pids.append(int(proc.name))
     return sorted(pids)
 
@@ -297,10 +302,24 @@ def test_ordered_canonicalisation_gives_the_local_labels(ray_cluster, settings, 
 
 
 @pytest.mark.slow
+def test_default_extraction_on_ray_is_the_local_graph(ray_cluster, settings, serve, tmp_path):
+    """Grounded extraction under the general ontology with canonical relations (the defaults), through an HTTP
+    endpoint: replies snapped and relations re-chosen by MiniLM, which the actors reach through the build's one
+    embedding actor; groups cut into blocks for 3 actors."""
+    synthetic_corpus(tmp_path / "docs", 80, seed=6)
+    s = _http(settings, _endpoint(serve), ontology="general", canonical_relations=True)
+    local, on_ray, local_result, ray_result, _ = _both(tmp_path / "docs", s, ray_actors=3)
+    assert local[4] and on_ray == local
+    assert ray_result.summary()["snapped"] == local_result.summary()["snapped"]
+    assert ray_result.report() == local_result.report()
+
+
+@pytest.mark.slow
 def test_sample_with_gemma_on_ray_is_the_local_graph(ray_cluster, settings, tmp_path):
-    """data/sample with the default model and settings: the local build fills the response cache, the Ray build
-    (two actors, each loading Gemma) reads it."""
-    s = replace(settings, ontology="general", canonical_relations=True, llm="gemma")
+    """data/sample with the default model, built by both engines with test_pipeline's sample build's settings, so
+    that in a full run the local build reads that build's replies from the session's response cache instead of
+    decoding with Gemma again; the Ray build reads the same cache (its one group loads Gemma in one actor)."""
+    s = replace(settings, llm="gemma")
     local, on_ray, _, ray_result, _ = _both(SAMPLE, s)
     assert local[4] and on_ray == local
     assert ray_result.summary()["llm_calls"] == 0

@@ -219,7 +219,7 @@ def build(
     """
     from ..llms import resolve_llm, usage
     from ..ontology import load_ontology
-    from ..trust.calibrate import calibration_for
+    from ..trust.calibrate import calibration_for, known_calibration
     from ..trust.conflicts import resolve_conflicts
 
     settings = settings or load_settings()
@@ -249,8 +249,14 @@ def build(
     calibration: "Calibration | LLMError | None" = None
     canonicaliser = Canonicaliser(ontology)  # one per build: a wording gets one relation label in every group
     if todo:
-        the_llm = resolve_llm(llm if llm is not None else settings.llm, settings)
-        if settings.judge:
+        spec = llm if llm is not None else settings.llm
+        # On Ray the actors resolve the LLM: the driver loads it only to measure a calibration not known yet.
+        known = known_calibration(spec, settings) if isinstance(spec, str) and settings.judge else None
+        if settings.engine == "ray" and (known is not None or not settings.judge):
+            calibration = known
+        else:
+            the_llm = resolve_llm(spec, settings)
+        if the_llm is not None and settings.judge:
             try:
                 calibration = calibration_for(the_llm, settings)
             except LLMError as exc:  # nothing saved; every chunk's judging fails, so the next build retries
@@ -260,7 +266,6 @@ def build(
         index = EntityIndex.from_store(the_store, aliases=aliases)  # new mentions fuse into the graph's existing entities
     with bar(total=len(todo), desc="documents", unit="doc", enabled=settings.progress) as docs_bar:
         if todo:
-            assert the_llm is not None
             if settings.engine == "ray":  # the same groups, extracted and judged on a Ray cluster, in order
                 from .ray_engine import extract_on_ray
 
@@ -272,6 +277,7 @@ def build(
                                               settings, ontology=ontology, calibration=calibration,
                                               canonicaliser=canonicaliser, on_usage=count)  # fmt: skip
             else:
+                assert the_llm is not None
                 found_groups = _extract_locally(_groups(todo, settings), the_llm, settings, ontology, calibration,
                                                 canonicaliser)  # fmt: skip
             embedder = canonicaliser.embedder if settings.chunk_vectors else None  # chunks embedded for ask's reading

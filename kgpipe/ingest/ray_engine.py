@@ -21,7 +21,7 @@ Two pieces of a build's state stay single:
 Every actor opens the same SQLite response cache: WAL mode and one ``BEGIN IMMEDIATE`` transaction per
 batch of replies, with SQLite's busy timeout (60 s) waiting out the other writers (README, "Scaling").
 
-Failures: an actor that dies has its task retried by Ray (``max_restarts``/``max_task_retries``); a driver
+Failures: an actor that dies is restarted and its task retried (Ray Data's actor pools do so by default); a driver
 that dies leaves its unwritten documents unmarked, so the next build redoes only those.
 """
 
@@ -41,8 +41,10 @@ from urllib.parse import urlsplit
 from ..config import Settings
 from ..errors import ConfigError, LLMError, MissingDependency
 from ..llms import resolve_llm, usage
+from ..llms.embed import DIMENSIONS
 from ..progress import verbose
 from ..records import Chunk, Document
+from .blocks import blocks_of, merge
 from .candidates import Candidates, canonicalise_candidates, extract_and_judge, judge_candidates, propose
 from .relations import Canonicaliser
 
@@ -55,7 +57,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RETRIES = 3  # restarts of a dead actor, and retries of its tasks, before the build fails
 CONNECT_TIMEOUT = 3.0  # seconds to reach a --ray-address before saying it is unreachable
 Group = tuple[list[Document], list[Chunk]]
 
@@ -79,6 +80,7 @@ class _Job:
     ontology: "Ontology | None"
     calibration: "Calibration | LLMError | None"
     canonicaliser: Canonicaliser | None  # the build's, for the one ordered canonicalising actor
+    embedder: Any = None  # the build's ``_Embedder`` actor, MiniLM for every extracting actor
 
 
 def extract_on_ray(
@@ -107,10 +109,17 @@ def extract_on_ray(
     settings = replace(settings, state_dir=str(Path(settings.state_dir).resolve()), progress=False)
     ordered = _needs_ordered_canonicaliser(settings, ontology)
     started_here = connect(settings, actors=settings.ray_actors * (2 if ordered else 1) + ordered)
+    embedder = None
     try:
-        job = _Job(llm, settings, ontology, calibration, canonicaliser if ordered else None)
+        if settings.canonical_relations or settings.extraction == "grounded":  # MiniLM may be asked for
+            # One MiniLM for the build's extracting actors: loading it (importing sentence-transformers) costs
+            # seconds of CPU that every actor paid at its start, while its forward passes here are few and short.
+            embedder = ray.remote(_Embedder).options(num_cpus=0, max_restarts=-1, max_task_retries=-1).remote()
+        job = _Job(llm, settings, ontology, calibration, canonicaliser if ordered else None, embedder)
         yield from _run(ray, groups, job, settings, ordered, on_usage)
     finally:
+        if embedder is not None and ray.is_initialized():
+            ray.kill(embedder)
         if started_here:
             ray.shutdown()
 
@@ -121,73 +130,124 @@ def _run(
     with warnings.catch_warnings():  # its deprecated fields warn on every copy
         warnings.simplefilter("ignore", DeprecationWarning)
         context = ray.data.DataContext.get_current()
-        context.execution_options.preserve_order = True  # groups come back in build order
+        context.execution_options.preserve_order = True  # blocks come back in build order
         context.enable_progress_bars = verbose()
         context.print_on_execution_start = verbose()
-    rows = [{"group": i, "data": pickle.dumps(chunks)} for i, (_, chunks) in enumerate(groups)]
-    ds = ray.data.from_items(rows, override_num_blocks=len(rows))  # one group per block: spread across actors
     actors = max(1, settings.ray_actors)
-    options = {"batch_size": 1, "batch_format": "numpy", "num_cpus": 1, "max_restarts": RETRIES,
-               "max_task_retries": RETRIES}  # fmt: skip
+    parts = actors if _splits(job.llm) else 1
+    rows = []
+    for g, (_, chunks) in enumerate(groups):
+        blocks = blocks_of(chunks, parts)
+        rows += [{"group": g, "block": b, "blocks": len(blocks), "data": pickle.dumps(block)}
+                 for b, block in enumerate(blocks)]  # fmt: skip
+    ds = ray.data.from_items(rows, override_num_blocks=len(rows))  # one block per Ray block: spread across actors
+    # Ray Data's actor pools restart a dead actor and retry its tasks by default (``_apply_default_remote_args`` in
+    # ray/data/_internal/execution/operators/actor_pool_map_operator.py); Ray 2.60 deprecates setting it here.
+    options = {"batch_size": 1, "batch_format": "numpy", "num_cpus": 1}
     stages = ("propose", "canonicalise", "judge") if ordered else ("all",)
-    with warnings.catch_warnings():  # Ray 2.60 deprecates passing max_restarts this way, and offers no other yet
-        warnings.simplefilter("ignore", DeprecationWarning)
-        for stage in stages:
-            # One group in flight per actor: a group queued behind another on a busy actor would wait while others idle.
-            size = 1 if stage == "canonicalise" else actors
-            pool = ray.data.ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=1)
-            ds = ds.map_batches(_Worker, fn_constructor_args=(job, stage), compute=pool, **options)
-    waiting: dict[int, Candidates] = {}  # a safeguard: results are yielded strictly in group order
+    for stage in stages:
+        # One block in flight per actor: a block queued behind another on a busy actor would wait while others idle.
+        size = 1 if stage == "canonicalise" else actors
+        pool = ray.data.ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=1)
+        ds = ds.map_batches(_Worker, fn_constructor_args=(job, stage), compute=pool, **options)
+    arrived: dict[int, dict[int, Candidates]] = {}  # group -> its blocks' candidates so far
+    size_of = {row["group"]: row["blocks"] for row in rows}
     following = 0
     for batch in ds.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=2):
-        for i, data, calls, hits in zip(batch["group"], batch["data"], batch["calls"], batch["hits"]):
-            waiting[int(i)] = pickle.loads(data)
+        for g, b, data, calls, hits in zip(batch["group"], batch["block"], batch["data"], batch["calls"], batch["hits"]):
+            arrived.setdefault(int(g), {})[int(b)] = pickle.loads(data)
             on_usage(int(calls), int(hits))
-        while following in waiting:
+        # A safeguard: groups are yielded strictly in build order, each once all its blocks have come.
+        while len(arrived.get(following, ())) == size_of.get(following):
             docs, chunks = groups[following]
-            yield docs, chunks, waiting.pop(following)
+            blocks = arrived.pop(following)
+            yield docs, chunks, merge([blocks[b] for b in sorted(blocks)])
             following += 1
     if following != len(groups):
         raise RuntimeError(f"Ray returned {following} of {len(groups)} groups")
 
 
+def _splits(llm: str) -> bool:
+    """Whether a group may be cut into blocks: an HTTP backend answers each prompt by itself, so a chunk's replies
+    do not depend on the chunks beside it. A local model decodes and scores batches, whose padding may move a
+    score in its last digits: its groups stay whole (and are what a device's batches should be anyway)."""
+    return llm.partition(":")[0] == "openai"
+
+
 class _Worker:
-    """One Ray actor of a stage: ``all`` (extract and judge), or ``propose`` → ``canonicalise`` → ``judge``."""
+    """One Ray actor of a stage: ``all`` (extract and judge), or ``propose`` → ``canonicalise`` → ``judge``.
+
+    Each loads only what its stage uses, when its first block comes (an actor Ray starts for a pool with fewer
+    blocks than actors loads nothing): ``judge`` the LLM, ``canonicalise`` the build's canonicaliser (MiniLM),
+    ``propose`` and ``all`` the LLM and what extraction asks for (spaCy; MiniLM through the build's ``_Embedder``).
+    """
 
     def __init__(self, job: _Job, stage: str) -> None:
         _quiet_worker()
         self.job, self.stage = job, stage
+        self.waiting: list[tuple[int, Candidates, int, int]] = []  # canonicalise: a group's blocks until all came
+        self.group = -1
         # The ordered stage uses the build's canonicaliser; the others only what it computes per phrase.
         if stage == "canonicalise":
             assert job.canonicaliser is not None
             self.canon: Canonicaliser = job.canonicaliser
             self.llm: LLM | None = None
         else:
-            self.canon = _NoClusters(job.ontology) if stage == "all" else Canonicaliser(job.ontology)
-            self.llm = resolve_llm(job.llm, job.settings)  # once per actor
+            shared = _RemoteEmbed(job.embedder) if job.embedder is not None else None
+            self.canon = (_NoClusters if stage == "all" else Canonicaliser)(job.ontology, shared)
+            self.llm = None  # resolved once per actor, at its first block
 
     def __call__(self, batch: dict[str, "np.ndarray"]) -> dict[str, "np.ndarray"]:
         import numpy as np
 
-        out: dict[str, list[Any]] = {"group": [], "data": [], "calls": [], "hits": []}
+        out: dict[str, list[Any]] = {k: [] for k in ("group", "block", "blocks", "data", "calls", "hits")}
         costs = [batch[k] for k in ("calls", "hits") if k in batch]  # absent in the first stage
-        for i, data, *counts in zip(batch["group"], batch["data"], *costs):
+        for g, b, n, data, *counts in zip(batch["group"], batch["block"], batch["blocks"], batch["data"], *costs):
+            if self.llm is None and self.stage != "canonicalise":
+                self.llm = resolve_llm(self.job.llm, self.job.settings)
             before = usage(self.llm) if self.llm is not None else (0, 0)
-            found = self._one(pickle.loads(data))
+            earlier = [int(c) for c in counts] or [0, 0]  # what the block cost in the stages before
+            if self.stage == "canonicalise":
+                done = self._canonicalise(int(g), int(b), int(n), pickle.loads(data), *earlier)
+            else:
+                done = [(int(b), self._one(pickle.loads(data)), *earlier)]
             after = usage(self.llm) if self.llm is not None else (0, 0)
-            earlier = [int(c) for c in counts] or [0, 0]  # what the group cost in the stages before
-            out["group"].append(int(i))
-            out["data"].append(pickle.dumps(found))
-            out["calls"].append(earlier[0] + after[0] - before[0])
-            out["hits"].append(earlier[1] + after[1] - before[1])
-        return {"group": np.array(out["group"]), "data": np.array(out["data"], dtype=object),
-                "calls": np.array(out["calls"]), "hits": np.array(out["hits"])}  # fmt: skip
+            for k, (block, found, calls, hits) in enumerate(done):
+                out["group"].append(int(g))
+                out["block"].append(block)
+                out["blocks"].append(int(n))
+                out["data"].append(pickle.dumps(found))
+                out["calls"].append(calls + (after[0] - before[0] if k == 0 else 0))
+                out["hits"].append(hits + (after[1] - before[1] if k == 0 else 0))
+        return {"group": np.array(out["group"], dtype=np.int64), "block": np.array(out["block"], dtype=np.int64),
+                "blocks": np.array(out["blocks"], dtype=np.int64), "data": np.array(out["data"], dtype=object),
+                "calls": np.array(out["calls"], dtype=np.int64), "hits": np.array(out["hits"], dtype=np.int64)}  # fmt: skip
+
+    def _canonicalise(self, group: int, block: int, blocks: int, found: Candidates, calls: int,
+                      hits: int) -> list[tuple[int, Candidates, int, int]]:  # fmt: skip
+        """The blocks of a group, canonicalised together once the last has come (the canonicaliser's clusters
+        depend on the whole group's wordings, as in the local build); nothing before."""
+        if self.waiting and self.group != group:
+            raise RuntimeError(f"group {group} reached the ordered canonicaliser before group {self.group} was whole")
+        self.group = group
+        self.waiting.append((block, found, calls, hits))
+        if len(self.waiting) < blocks:
+            return []
+        done, self.waiting = sorted(self.waiting, key=lambda w: w[0]), []
+        whole = Candidates(kept=[t for _, found, _, _ in done for t in found.kept])
+        kept = canonicalise_candidates(whole, self.canon)
+        block_of = {c.id: k for k, (_, part, _, _) in enumerate(done) for c in part.read}
+        for _, part, _, _ in done:
+            part.kept = []
+        for t in kept:  # each back to its block (blocks hold distinct chunks), in order
+            done[block_of[t.provenance.chunk_id if t.provenance else ""]][1].kept.append(t)
+        first = done[0][1].stages
+        first["refine"] = {**first.get("refine", {}), "seconds": round(
+            first.get("refine", {}).get("seconds", 0.0) + whole.stages["refine"]["seconds"], 2)}  # fmt: skip
+        return done
 
     def _one(self, data: Any) -> Candidates:
         job, settings = self.job, self.job.settings
-        if self.stage == "canonicalise":
-            data.kept = canonicalise_candidates(data, self.canon)
-            return data
         assert self.llm is not None
         if self.stage == "propose":
             return propose(data, self.llm, settings, ontology=job.ontology, canonicaliser=self.canon)
@@ -195,6 +255,39 @@ class _Worker:
             return judge_candidates(data, self.llm, settings, ontology=job.ontology, calibration=job.calibration)
         return extract_and_judge(data, self.llm, settings, ontology=job.ontology, calibration=job.calibration,
                                  canonicaliser=self.canon)  # fmt: skip
+
+
+class _Embedder:
+    """A Ray actor holding MiniLM (``kgpipe.llms.embed.Embedder``) for the actors of a build, which reach it
+    through ``_RemoteEmbed``. It loads MiniLM at once, while the other actors start, so none waits for it later."""
+
+    def __init__(self) -> None:
+        from ..llms.embed import Embedder, load_minilm
+
+        _quiet_worker()
+        load_minilm()
+        self.embedder = Embedder()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.encode(texts)
+
+
+class _RemoteEmbed:
+    """``relations.Embed`` inside an actor: rows from the build's ``_Embedder``, remembered per text (the
+    ontology's label texts are asked for again and again)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.rows: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+        import ray
+
+        todo = list(dict.fromkeys(t for t in texts if t not in self.rows))
+        if todo:
+            self.rows.update(zip(todo, ray.get(self.handle.encode.remote(todo))))
+        return np.stack([self.rows[t] for t in texts]) if texts else np.zeros((0, DIMENSIONS), dtype=np.float32)
 
 
 class _NoClusters(Canonicaliser):

@@ -220,9 +220,7 @@ def calibration_for(llm: "LLM", settings: "Settings | None" = None, *, refresh: 
         return default_calibration(llm.model_id, scores=False)  # nothing to measure: grounding only
     path = _cache_file(settings.state_path, llm.model_id)
     if path.is_file() and not refresh:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        data["curves"] = {k: tuple(v) for k, v in data.get("curves", {}).items()}
-        return Calibration(**data)
+        return _read(path)
     if llm.model_id == GEMMA_MODEL_ID and not refresh:
         return default_calibration(llm.model_id)  # measured for exactly these weights (see the module docstring)
     cal = calibrate(llm, batch_size=max(8, settings.batch_size))
@@ -231,6 +229,22 @@ def calibration_for(llm: "LLM", settings: "Settings | None" = None, *, refresh: 
     tmp.write_text(json.dumps(asdict(cal), indent=1), encoding="utf-8")
     tmp.replace(path)
     return cal
+
+
+def known_calibration(spec: str, settings: Settings) -> Calibration | None:
+    """``calibration_for`` of the packaged Gemma (``spec == "gemma"``) without loading it: a saved one, else its
+    shipped defaults; None for any other backend, whose calibration needs the backend. For a driver that
+    only ships the calibration to workers holding the model (``--engine ray``)."""
+    if spec != "gemma":
+        return None
+    path = _cache_file(settings.state_path, GEMMA_MODEL_ID)
+    return _read(path) if path.is_file() else default_calibration(GEMMA_MODEL_ID)
+
+
+def _read(path: Path) -> Calibration:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["curves"] = {k: tuple(v) for k, v in data.get("curves", {}).items()}
+    return Calibration(**data)
 
 
 def _sigmoid(z: float) -> float:
