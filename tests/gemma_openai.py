@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from kgpipe.bench.endpoint import send_json
 from kgpipe.llms.grammar import GrammarDecoder
 from kgpipe.llms.trie import PathTrie, continuation_ids
 
@@ -230,13 +231,7 @@ class GemmaOpenAI:
             def do_POST(self) -> None:  # http.server calls it by this name
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append((self.path, body))
-                status, payload = server.answer(self.path, body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, *server.answer(self.path, body))
 
             def log_message(self, *args: Any) -> None:
                 pass

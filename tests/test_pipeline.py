@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from killed_build import kill_when_complete
 
 from conftest import ScriptedLLM
 from kgpipe.ingest.pipeline import build
@@ -163,16 +162,7 @@ def test_kill_9_mid_build_resumes_without_duplicates(settings, tmp_path):
     store = resolve_store("falkordb", small)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.time() + 600
-        complete = 0
-        while time.time() < deadline and proc.poll() is None:
-            complete = store.execute("MATCH (d:Document) WHERE d.complete = true RETURN count(d)").rows[0][0]
-            if complete >= 1:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, f"the build ended before it could be killed: {proc.stderr.read()}"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        complete = kill_when_complete(proc, store, 1, timeout=600)
         assert 1 <= complete < len(names)
         resumed = build(docs, small, store=store)
         assert resumed.documents_unchanged >= 1 and resumed.documents_built >= 1

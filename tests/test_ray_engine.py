@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from killed_build import COMPLETE, kill_when_complete
 
 from conftest import SAMPLE
 from kgpipe.bench.endpoint import reply, synthetic_corpus
@@ -216,16 +217,8 @@ def test_a_killed_driver_is_rerun_and_redoes_only_unfinished_documents(settings,
     store = resolve_store("falkordb", s)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline, complete = time.time() + 240, 0
-        while time.time() < deadline and proc.poll() is None:
-            complete = store.execute("MATCH (d:Document) WHERE d.complete = true RETURN count(d)").rows[0][0]
-            if complete >= 3:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, f"the build ended before it could be killed: {proc.stderr.read()}"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        done = store.execute("MATCH (d:Document) WHERE d.complete = true RETURN count(d)").rows[0][0]
+        kill_when_complete(proc, store, 3, timeout=240)
+        done = store.execute(COMPLETE).rows[0][0]
         assert 3 <= done < 24
         rerun = build(tmp_path / "docs", replace(s, batch_size=1), store=store)
         assert rerun.documents_unchanged == done and rerun.documents_built == 24 - done

@@ -56,6 +56,16 @@ def judge_reply(prompt: str) -> dict[str, Any]:
     return {"choices": [{"message": {"role": "assistant", "content": first}, "logprobs": {"content": content}}]}
 
 
+def send_json(handler: BaseHTTPRequestHandler, status: int, payload: Any) -> None:
+    """Answer an HTTP request with ``payload`` as JSON (the stand-in servers' one way to reply)."""
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class Endpoint:
     """The endpoint on ``127.0.0.1`` (a free port) until ``close()``; ``url`` is its ``/v1`` base, ``requests``
     counts what it answered, ``max_inflight`` the most requests it held at once."""
@@ -73,15 +83,10 @@ class Endpoint:
                     server.max_inflight = max(server.max_inflight, server.inflight)
                 time.sleep(server.latency)
                 status, payload = reply(self.path, body)
-                data = json.dumps(payload).encode()
                 with lock:
                     server.inflight -= 1
                     server.requests += 1
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, payload)
 
             def log_message(self, *args: Any) -> None:
                 pass
