@@ -40,7 +40,7 @@ def test_one_and_two_hop_paths_in_both_directions_without_cycles(kb, store):
     assert "paris -> capital of -> france" in _texts(paths_around(store, [entity_id("paris")], hops=2))
 
 
-def test_a_path_passes_an_entity_again_only_through_a_fact_it_has_not_used(kb, store, import_kb):
+def test_a_path_passes_an_entity_again_only_through_a_fact_it_has_not_walked_the_other_way(kb, store, import_kb):
     paris = entity_id("paris")
     paths = paths_around(store, [paris], hops=3)
     texts = _texts(paths)
@@ -49,11 +49,16 @@ def test_a_path_passes_an_entity_again_only_through_a_fact_it_has_not_used(kb, s
     assert "paris <- contains <- france <- capital of <- paris" in texts
     # and on from there (PathQuestion's "X's child's mother's son" passes X again)
     assert "paris -> capital of -> france -> contains -> paris <- place of birth <- pierre curie" in texts
-    # never back along the fact just walked, nor any fact twice
+    # a fact walked again only the way the path walked it before, once back at its start ("the spouse of X's
+    # wife's husband"); never back along the fact just walked, nor any fact both ways
+    assert "paris -> capital of -> france -> contains -> paris -> capital of -> france" in texts
     assert "paris -> capital of -> france <- capital of <- paris" not in texts
     for p in paths:
-        facts = [(h.head_id, h.relation, h.tail_id) for h in p.hops]
-        assert len(set(facts)) == len(facts)
+        ways: dict[tuple[str, str, str], set[bool]] = {}
+        for h in p.hops:
+            ways.setdefault((h.head_id, h.relation, h.tail_id), set()).add(h.forward)
+        assert all(len(w) == 1 for w in ways.values()), p.text()
+    assert any(len({(h.head_id, h.tail_id) for h in p.hops}) < len(p) for p in paths)
     # a path of one hop never closes (there is no fact from an entity to itself here)
     assert all(len(p) >= 2 for p in paths if p.end[0] == paris)
     # one fact is never walked back; a symmetric relation stored both ways is two facts, walked one after the other

@@ -135,9 +135,10 @@ def parse_path(text: str) -> list[tuple[str, str, str, bool]] | None:
 def paths_around(store: "Store", entity_ids: Sequence[str], hops: int = 2, limit: int = 20_000) -> list[GraphPath]:
     """Every fact path of 1..``hops`` hops starting at one of ``entity_ids`` (shortest first, at most ``limit``).
 
-    Facts are walked in both directions; no path uses a fact twice, and a path passes an entity again only along a
-    fact it has not used (``_new_fact``: with two hops, back to its start); none goes out along a relation and
-    straight back in along the same relation from another entity (``_shares_value``).
+    Facts are walked in both directions; no path walks a fact both ways, and a path passes an entity again only
+    along a fact it has not used or walks again the way it walked it before (``_new_fact``: with two hops, back to
+    its start); none goes out along a relation and straight back in along the same relation from another entity
+    (``_shares_value``).
     The store is asked once per depth, for the facts around the whole frontier at once.
     """
     paths: list[GraphPath] = []
@@ -167,15 +168,19 @@ def paths_around(store: "Store", entity_ids: Sequence[str], hops: int = 2, limit
 
 
 def _new_fact(base: GraphPath, hop: Hop) -> bool:
-    """``hop`` returns to an entity ``base`` has visited along a fact ``base`` has not used: then the path may go on
-    through it. "The son of the mother of X's child" is ``x -children-> c -parents-> x -children-> d`` when X is that
-    mother; in PathQuestion's 3-hop questions 46% of the gold paths pass an entity twice, and without them PQ-3H
-    Hits@1 was 0.40. A symmetric relation stored both ways (``a -spouse-> b``, ``b -spouse-> a``) is two facts, so
-    "the wife of X's husband's" path passes X again; whether a path that ends back at an entity the question names may
-    answer is ``qa.answer.offered``'s to say. Two facts from one entity to another whose wordings have one normal form
-    (``kgpipe.wording``: "headquartered in", "is headquartered in") state one thing and count as one."""
+    """``hop`` returns to an entity ``base`` has visited along a fact ``base`` has not used, or along one it walked
+    the same way before: then the path may go on through it. "The son of the mother of X's child" is
+    ``x -children-> c -parents-> x -children-> d`` when X is that mother; in PathQuestion's 3-hop questions 46% of the
+    gold paths pass an entity twice, and without them PQ-3H Hits@1 was 0.40. A symmetric relation stored both ways
+    (``a -spouse-> b``, ``b -spouse-> a``) is two facts, so "the wife of X's husband's" path passes X again, and
+    "the spouse of X's wife's husband" walks ``x -spouse-> y`` a second time, once back at X. A fact is never walked
+    back against the way the path took it (that is the path undoing its own hop). Whether a path that ends back at
+    an entity the question names may answer is ``qa.answer.offered``'s to say. Two facts from one entity to another
+    whose wordings have one normal form (``kgpipe.wording``: "headquartered in", "is headquartered in") state one
+    thing and count as one."""
     ends, label = (hop.head_id, hop.tail_id), normal_form(hop.relation)
-    return not any(normal_form(h.relation) == label and (h.head_id, h.tail_id) == ends for h in base.hops)
+    return not any(normal_form(h.relation) == label and (h.head_id, h.tail_id) == ends and h.forward != hop.forward
+                   for h in base.hops)
 
 
 def _shares_value(previous: Hop, hop: Hop) -> bool:
