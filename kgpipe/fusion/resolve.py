@@ -12,7 +12,7 @@ How (Graphusion-style fusion, made incremental):
    meets the person names whose first or last word it is in its own context, or (typed as a
    person, as a surname only) in the run and the graph ("Jordan" → "Michael Jordan"); a one-word
    person name is one node per context, so each document's "Obama" is read on its own. Names of
-   one curated alias group meet each other. With an adjudicator, small runs add each name's
+   one curated alias group, or of one packaged gazetteer entry (``kgpipe.fusion.places``), meet each other. With an adjudicator, small runs add each name's
    nearest MiniLM neighbours (synonyms such as "Munich"/"München" share no key).
 3. **Scoring** (``kgpipe.fusion.match.score_pair``): rules on names (exact core, same words, acronym,
    person names and their romanisations, plurals, typos), facts and co-mentioned names as evidence, and
@@ -31,6 +31,7 @@ How (Graphusion-style fusion, made incremental):
 from __future__ import annotations
 
 import gc
+import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
@@ -46,6 +47,7 @@ from .kinds import PROPER_CLASSES, coarse_type, kind_in_context, ner_types, surf
 from .match import MERGE_AT, Node, is_person
 from .names import NameFeatures, analyse, blocking_keys, normalise_name, singular
 from .pairs import MAX_BLOCK, WIDE_KEYS, PairSet, adjudicate_band, new_pairs, score, short_form_pairs
+from .places import SOURCES, PlaceTable, parse_sources, place_table
 
 if TYPE_CHECKING:
     from ..llms.embed import Embedder
@@ -55,7 +57,10 @@ __all__ = ["EntityIndex", "MentionIn", "Resolution", "Adjudicator", "entity_id",
 
 
 
-_MAX_CONTEXTS = 50  # a name read in more texts than this: its co-mentions say little (and cost memory)
+_MAX_CONTEXTS = 50
+_CAMEL = re.compile(r"[A-Z]?[a-z]+")
+_CITY_WORDS = frozenset({"city", "town", "village", "capital", "municipality", "port"})
+_COUNTRY_WORDS = frozenset({"country", "nation", "kingdom", "republic"})  # a name read in more texts than this: its co-mentions say little (and cost memory)
 
 
 @dataclass
@@ -90,10 +95,19 @@ class EntityIndex:
     """
 
     def __init__(
-        self, entities: Iterable[Entity] = (), *, embedder: "Embedder | None" = None, aliases: Iterable[Sequence[str]] = ()
+        self,
+        entities: Iterable[Entity] = (),
+        *,
+        embedder: "Embedder | None" = None,
+        aliases: Iterable[Sequence[str]] = (),
+        places: str | Sequence[str] = SOURCES,
     ) -> None:
-        """``aliases``: curated groups of names of one entity (``kgpipe.fusion.aliases``), joined whatever the names."""
+        """``aliases``: curated groups of names of one entity (``kgpipe.fusion.aliases``), joined whatever the names.
+        ``places``: the packaged gazetteers whose country and city names join names typed as places or untyped
+        (``kgpipe.fusion.places``: "pycountry", "geonames"; "" for none)."""
         self.entities: dict[str, Entity] = {}
+        self._place_sources = parse_sources(places)
+        self._places: PlaceTable | None = None
         self.aliases = alias_table(aliases)  # normalised name -> group key
         self._alias_names: dict[str, list[str]] = {}
         for name, key in self.aliases.items():
@@ -211,6 +225,8 @@ class EntityIndex:
         self._existing_pairs(nodes, n_new, window, pairs)
         if self.aliases:
             self._curated_pairs(nodes, n_new, pairs)
+        if self._places is not None:
+            self._place_pairs(nodes, n_new, pairs)
         short_form_pairs(nodes, n_new, pairs)
         embedded = 0
         if embed and adjudicate is not None and 0 < n_new <= embed_limit:
@@ -296,6 +312,7 @@ class EntityIndex:
             node.soft = ner.get(node.f.norm) or ner.get(node.f.core)
             node.person = is_person(node)
             node.curated = self._curated(node.f)
+            node.place = self._place(node)
             if named_in and 0 < len(node.contexts) <= _MAX_CONTEXTS:
                 around = set().union(*(named_in[c] for c in node.contexts))
                 around.difference_update(analyse(s).core for s in (*node.forms, *node.raw))
@@ -308,6 +325,23 @@ class EntityIndex:
             return None
         return self.aliases.get(f.norm) or self.aliases.get(f.core)
 
+    def _place(self, node: Node) -> str | None:
+        """The gazetteer entry a name typed as a place (or untyped, and not a person's name) names, if one."""
+        if not self._place_sources or node.person or node.odd or node.declared not in (None, "PLACE"):
+            return None
+        if node.declared is None and node.soft not in (None, "PLACE"):
+            return None
+        if self._places is None:
+            self._places = place_table(self._place_sources)
+        key = self._places.key.get(node.f.norm) or self._places.key.get(node.f.core)
+        if key is None:
+            return None
+        words = {w.casefold() for t in node.types for w in _CAMEL.findall(t)}
+        country = self._places.is_country(key)
+        if (country and words & _CITY_WORDS) or (not country and words & _COUNTRY_WORDS):
+            return None  # "Mexico" typed City is not the country; "Luxembourg" typed Country not the city
+        return key
+
     def _existing_node(self, nodes: list[Node], made: dict[tuple[str, str], int], entity_id: str, surface: str) -> int:
         key = (entity_id, surface)
         if key not in made:
@@ -318,6 +352,7 @@ class EntityIndex:
             node = Node(len(nodes), f, declared, kind, entity=entity_id)
             node.person = is_person(node)
             node.curated = self._curated(f)
+            node.place = self._place(node)
             made[key] = node.idx
             nodes.append(node)
         return made[key]
@@ -347,6 +382,27 @@ class EntityIndex:
                 for _, eid, surface in self.candidates(f"n:{singular(f.core)}", f.core, 8):
                     if self._curated(analyse(surface)) == key:
                         members.append(self._existing_node(nodes, made, eid, surface))
+            for k, i in enumerate(members):
+                for j in members[k + 1 :]:
+                    if i != j:
+                        pairs.add(i, j)
+
+    def _place_pairs(self, nodes: list[Node], n_new: int, pairs: PairSet) -> None:
+        """Every two names of one gazetteer entry, among the new names and with the graph's names of the entry."""
+        assert self._places is not None
+        groups: dict[str, list[int]] = {}
+        for node in nodes[:n_new]:
+            if node.place:
+                groups.setdefault(node.place, []).append(node.idx)
+        made: dict[tuple[str, str], int] = {(n.entity, n.f.surface): n.idx for n in nodes[n_new:] if n.entity}
+        for key, members in groups.items():
+            if self.entities:
+                for name in self._places.names.get(key, ()):
+                    f = analyse(name)
+                    for _, eid, surface in self.candidates(f"n:{singular(f.core)}", f.core, 8):
+                        i = self._existing_node(nodes, made, eid, surface)
+                        if nodes[i].place == key:
+                            members.append(i)
             for k, i in enumerate(members):
                 for j in members[k + 1 :]:
                     if i != j:
