@@ -197,7 +197,8 @@ def _eval_fusion(args: argparse.Namespace, settings: Settings) -> Any:
         adjudicate = llm_adjudicator(resolve_llm(settings.llm, settings))
     from .fusion.aliases import read_aliases
 
-    return evaluate_fusion(args.gold, adjudicate=adjudicate, aliases=read_aliases(settings.aliases) if settings.aliases else ())
+    aliases = read_aliases(settings.aliases) if settings.aliases else ()
+    return evaluate_fusion(args.gold, adjudicate=adjudicate, aliases=aliases, places=settings.place_aliases)
 
 
 def _eval_qa(args: argparse.Namespace, settings: Settings) -> Any:

@@ -16,6 +16,7 @@ from typing import Any, Hashable, Sequence
 
 from ..errors import DataError
 from ..fusion.match import MERGE_AT, explain_pair
+from ..fusion.places import SOURCES
 from ..fusion.resolve import EntityIndex, Trace
 from ..records import GENERIC_TYPE, MentionIn
 
@@ -133,15 +134,22 @@ def errors(
 
 
 def evaluate_fusion(
-    path: str | Path, *, ner: bool = True, embed: bool = True, adjudicate: Any = None, aliases: Sequence[Sequence[str]] = ()
+    path: str | Path,
+    *,
+    ner: bool = True,
+    embed: bool = True,
+    adjudicate: Any = None,
+    aliases: Sequence[Sequence[str]] = (),
+    places: str | Sequence[str] = SOURCES,
 ) -> dict[str, Any]:
     """Resolve the gold file's mentions into an empty index and score them against the gold clusters.
 
-    ``aliases``: curated groups of names (``kgpipe.fusion.aliases.read_aliases``) the index is given.
+    ``aliases``: curated groups of names (``kgpipe.fusion.aliases.read_aliases``) the index is given; ``places``: the
+    packaged gazetteers it uses (``kgpipe.fusion.places``; "" for none).
     """
     mentions, gold = load_gold(path)
     started = time.perf_counter()
-    resolution = EntityIndex(aliases=aliases).resolve(mentions, ner=ner, embed=embed, adjudicate=adjudicate, trace=True)
+    resolution = EntityIndex(aliases=aliases, places=places).resolve(mentions, ner=ner, embed=embed, adjudicate=adjudicate, trace=True)
     seconds = time.perf_counter() - started
     predicted = resolution.ids
     return {

@@ -7,6 +7,7 @@ band an LLM may adjudicate. ``explain_pair`` also names the rule. The rules, str
 evidence                                  score  example
 ========================================  =====  ============================================
 curated alias (ontology, alias file)      1.00   "Peking" / "Beijing"
+place alias (``kgpipe.fusion.places``)    0.95   "Burma" / "Myanmar"; "Calcutta" / "Kolkata" (names typed as places, or untyped)
 defined in the text (``fusion.defined``)  0.95   "Centers for Disease Control and Prevention (CDC)"
 same core name                            1.00   "Apple Inc." / "Apple"; "Dr. Marie Curie" / "Marie Curie"
 same words in another order, or the same  0.95   "University of Paris" / "Paris University";
@@ -40,7 +41,8 @@ spelling by 0.15 (to a merge); two values of a one-valued relation (born, died) 
 other names of the texts each was read in, when the two were not read in one text): two shared lift a prefix or a
 near spelling by 0.15, one by 0.1 (still the review band: an adjudicator's call).
 
-Vetoes (``None``): declared coarse types differ; a proper name against a common noun; different
+Vetoes (``None``): declared coarse types differ; names of two different countries in the packaged gazetteers; one
+place name that places in several countries bear, read in texts that name different ones of those countries; a proper name against a common noun; different
 numbers however written ("Windows 10" / "Windows 11", "World War I" / "Second World War");
 different qualifiers ("Springfield, Illinois" / "Springfield, Massachusetts"); person names with
 different first names ("Pierre Curie" / "Marie Curie"); two different full names with the same
@@ -91,7 +93,7 @@ class Node:
     """Mentions that share a normalised name, coarse type and kind; or one name of a graph entity (``entity``)."""
 
     __slots__ = ("idx", "f", "declared", "kind", "entity", "soft", "person", "forms", "raw", "types",
-                 "contexts", "context", "vector", "short_of", "pending", "curated", "facts", "comentions", "odd", "defined")  # fmt: skip
+                 "contexts", "context", "vector", "short_of", "pending", "curated", "facts", "comentions", "odd", "defined", "place", "where")  # fmt: skip
 
     def __init__(self, idx: int, f: NameFeatures, declared: str | None, kind: str | None, entity: str | None = None):
         self.idx = idx
@@ -115,6 +117,8 @@ class Node:
         self.comentions: frozenset[str] = _NONE  # core names of the other mentions of its contexts (``resolve``)
         self.pending = ""  # the spelling of the mention being added (while nodes are built)
         self.odd: frozenset[str] = _NONE  # declared types no coarse class knows ("ship", "airport"), casefolded
+        self.place: str | None = None  # the packaged gazetteers' entry this name is a name of (``kgpipe.fusion.places``)
+        self.where: frozenset[str] = _NONE  # a name places in several countries bear: the ones its text names
         self.defined: frozenset[int] = _NONE  # nodes a text defines it as: "... Prevention (CDC)" (``kgpipe.fusion.defined``)
 
     def as_mention(self) -> MentionIn:
@@ -162,6 +166,12 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
     fa, fb = a.f, b.f
     if a.curated and a.curated == b.curated:
         return 1.0, "curated alias"
+    if a.where and b.where and a.where.isdisjoint(b.where):
+        return None, "places in different countries"  # "Canton" beside "Guangzhou" / "Canton" beside "Ohio"
+    if a.place and b.place and a.place != b.place and a.place.startswith("cc:") and b.place.startswith("cc:"):
+        return None, "different countries"  # "Republic of China" / "China", "Niger" / "Nigeria"
+    if a.place and a.place == b.place:
+        return 0.95, "place alias"
     if b.idx in a.defined or a.idx in b.defined:
         return 0.95, "defined in the text"
     if _other_kind(a, b) or _other_kind(b, a):

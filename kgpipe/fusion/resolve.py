@@ -12,7 +12,7 @@ How (Graphusion-style fusion, made incremental):
    meets the person names whose first or last word it is in its own context, or (typed as a
    person, as a surname only) in the run and the graph ("Jordan" → "Michael Jordan"); a one-word
    person name is one node per context, so each document's "Obama" is read on its own. Names of
-   one curated alias group meet each other. With an adjudicator, small runs add each name's
+   one curated alias group, or of one packaged gazetteer entry (``kgpipe.fusion.places``), meet each other. With an adjudicator, small runs add each name's
    nearest MiniLM neighbours (synonyms such as "Munich"/"München" share no key).
 3. **Scoring** (``kgpipe.fusion.match.score_pair``): rules on names (exact core, same words, acronym,
    person names and their romanisations, plurals, typos), facts and co-mentioned names as evidence, and
@@ -46,6 +46,7 @@ from .kinds import PROPER_CLASSES, coarse_type, kind_in_context, ner_types, surf
 from .match import MERGE_AT, Node, is_person
 from .names import NameFeatures, analyse, blocking_keys, normalise_name, singular
 from .pairs import MAX_BLOCK, WIDE_KEYS, PairSet, adjudicate_band, new_pairs, score, short_form_pairs
+from .places import SOURCES, PlaceTable, entry_of, mark_countries, parse_sources, place_table
 
 if TYPE_CHECKING:
     from ..llms.embed import Embedder
@@ -90,10 +91,19 @@ class EntityIndex:
     """
 
     def __init__(
-        self, entities: Iterable[Entity] = (), *, embedder: "Embedder | None" = None, aliases: Iterable[Sequence[str]] = ()
+        self,
+        entities: Iterable[Entity] = (),
+        *,
+        embedder: "Embedder | None" = None,
+        aliases: Iterable[Sequence[str]] = (),
+        places: str | Sequence[str] = SOURCES,
     ) -> None:
-        """``aliases``: curated groups of names of one entity (``kgpipe.fusion.aliases``), joined whatever the names."""
+        """``aliases``: curated groups of names of one entity (``kgpipe.fusion.aliases``), joined whatever the names.
+        ``places``: the packaged gazetteers whose country and city names join names typed as places or untyped
+        (``kgpipe.fusion.places``: "pycountry", "geonames"; "" for none)."""
         self.entities: dict[str, Entity] = {}
+        self._place_sources = parse_sources(places)
+        self._places: PlaceTable | None = None
         self.aliases = alias_table(aliases)  # normalised name -> group key
         self._alias_names: dict[str, list[str]] = {}
         for name, key in self.aliases.items():
@@ -211,6 +221,8 @@ class EntityIndex:
         self._existing_pairs(nodes, n_new, window, pairs)
         if self.aliases:
             self._curated_pairs(nodes, n_new, pairs)
+        if self._places is not None:
+            self._place_pairs(nodes, n_new, pairs)
         short_form_pairs(nodes, n_new, pairs)
         embedded = 0
         if embed and adjudicate is not None and 0 < n_new <= embed_limit:
@@ -266,6 +278,8 @@ class EntityIndex:
                 f = analyse(m.name)
                 # A one-word person name ("Obama", "Mrs. Obama") is read in its own document: one node per context.
                 alone = declared == "PERSON" and len(f.tokens) == 1 and not f.is_acronym and m.context
+                # So is a place name that places in two countries bear ("Canton": Guangzhou, Canton in Ohio).
+                alone = alone or (declared == "PLACE" and m.context and self._shared_place(normalise_name(m.name)))
                 key = (normalise_name(m.name), declared, kind, m.context if alone else "")
                 node = by_key.get(key)
                 if node is None:
@@ -296,17 +310,34 @@ class EntityIndex:
             node.soft = ner.get(node.f.norm) or ner.get(node.f.core)
             node.person = is_person(node)
             node.curated = self._curated(node.f)
+            node.place = self._place(node)
             if named_in and 0 < len(node.contexts) <= _MAX_CONTEXTS:
                 around = set().union(*(named_in[c] for c in node.contexts))
                 around.difference_update(analyse(s).core for s in (*node.forms, *node.raw))
                 if around:
                     node.comentions = frozenset(around)
+        if self._places is not None:
+            mark_countries(nodes, list(context_ids), self._places)
         return nodes, [node.idx for node in mention_node], list(context_ids)
+
+    def _shared_place(self, norm: str) -> bool:
+        if not self._place_sources:
+            return False
+        if self._places is None:
+            self._places = place_table(self._place_sources)
+        return norm in self._places.shared
 
     def _curated(self, f: NameFeatures) -> str | None:
         if not self.aliases:
             return None
         return self.aliases.get(f.norm) or self.aliases.get(f.core)
+
+    def _place(self, node: Node) -> str | None:
+        if not self._place_sources or node.declared not in (None, "PLACE"):
+            return None
+        if self._places is None:
+            self._places = place_table(self._place_sources)
+        return entry_of(node, self._places)
 
     def _existing_node(self, nodes: list[Node], made: dict[tuple[str, str], int], entity_id: str, surface: str) -> int:
         key = (entity_id, surface)
@@ -318,6 +349,7 @@ class EntityIndex:
             node = Node(len(nodes), f, declared, kind, entity=entity_id)
             node.person = is_person(node)
             node.curated = self._curated(f)
+            node.place = self._place(node)
             made[key] = node.idx
             nodes.append(node)
         return made[key]
@@ -347,6 +379,27 @@ class EntityIndex:
                 for _, eid, surface in self.candidates(f"n:{singular(f.core)}", f.core, 8):
                     if self._curated(analyse(surface)) == key:
                         members.append(self._existing_node(nodes, made, eid, surface))
+            for k, i in enumerate(members):
+                for j in members[k + 1 :]:
+                    if i != j:
+                        pairs.add(i, j)
+
+    def _place_pairs(self, nodes: list[Node], n_new: int, pairs: PairSet) -> None:
+        """Every two names of one gazetteer entry, among the new names and with the graph's names of the entry."""
+        assert self._places is not None
+        groups: dict[str, list[int]] = {}
+        for node in nodes[:n_new]:
+            if node.place:
+                groups.setdefault(node.place, []).append(node.idx)
+        made: dict[tuple[str, str], int] = {(n.entity, n.f.surface): n.idx for n in nodes[n_new:] if n.entity}
+        for key, members in groups.items():
+            if self.entities:
+                for name in self._places.names.get(key, ()):
+                    f = analyse(name)
+                    for _, eid, surface in self.candidates(f"n:{singular(f.core)}", f.core, 8):
+                        i = self._existing_node(nodes, made, eid, surface)
+                        if nodes[i].place == key:
+                            members.append(i)
             for k, i in enumerate(members):
                 for j in members[k + 1 :]:
                     if i != j:
