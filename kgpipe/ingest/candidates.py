@@ -181,7 +181,7 @@ def constrained_extraction(llm: "LLM", settings: Settings) -> bool:
     return True
 
 
-def per_call(llm: "LLM", size: int) -> int:
+def per_call(llm: LLM, size: int) -> int:
     """Prompts per call to the backend: ``size`` for a local model (its batches, sorted by length and padded, are
     what its memory holds and what its scores were measured with), all at once for any other: an HTTP client keeps
     ``llm_concurrency`` requests in flight over a whole call, so one chunk's few requests no longer wait for the
