@@ -36,7 +36,8 @@ from ..parse import parse_structured_triples
 from ..prompts import prompt
 from ..records import GENERIC_TYPE, Chunk, ChunkFailure, ExtractionFailure, Provenance, Triple
 from .extract import ExtractionResult, extract
-from .grounded import names_of, rerank_relations, sentence_names, typed_grammar_relations, typing
+from .grounded import (names_of, rerank_relations, rerank_texts, sentence_names, typed_grammar_relations,
+                       typing)  # fmt: skip
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -164,6 +165,9 @@ def extract_structured(
         return _freely(chunks[first:], exc, llm, ontology, max_new_tokens, batch_size, on_progress, stats, result)
     except LLMError:
         replies = None  # one chunk at a time, so that only the chunks whose requests keep failing fail
+    if replies is not None and encode is not None and ontology is not None:
+        units = [u for chunk_units, _, _ in asks for u in chunk_units]
+        _prefetch(units, replies, ontology, encode)
     at = 0
     for k, (chunk, (units, prompts, schemas)) in enumerate(zip(chunks, asks)):
         if replies is not None:
@@ -233,6 +237,20 @@ def _freely(rest: Sequence[Chunk], refusal: NotImplementedError, llm: LLM, ontol
     result.failures += free.failures
     result.failed += free.failed
     return result
+
+
+def _prefetch(units: list[Unit], replies: Sequence[str], ontology: Ontology,
+              encode: Callable[[list[str]], np.ndarray]) -> None:  # fmt: skip
+    """Every text the replies' relation re-ranking will encode, in one call: the encoders remember what they
+    encoded, so each sentence's ``_rerank`` then finds its rows (in a Ray build, one call to the embedding actor
+    per block instead of one per sentence)."""
+    texts: set[str] = set()
+    for (text, names), reply in zip(units, replies):
+        lines = [(t.head, t.relation, t.tail) for t in parse_structured_triples(reply).triples]
+        inside = [(h, r, t) for h, r, t in lines if h in names and t in names and h != t]
+        texts |= rerank_texts(text, names, inside, ontology)
+    if texts:
+        encode(sorted(texts))
 
 
 def _rerank(text: str, names: dict[str, str], lines: list[tuple[str, str, str]], ontology: Ontology,
