@@ -15,13 +15,12 @@ import pytest
 
 from fake_openai import chat
 from kgpipe.errors import ConfigError, MissingCapability
-from kgpipe.ingest.candidates import extract_and_judge
+from kgpipe.ingest.candidates import extract_and_judge, per_call
 from kgpipe.ingest.grounded import sentence_names
 from kgpipe.ingest.snap import grounded
-from kgpipe.ingest.candidates import per_call
 from kgpipe.ingest.structured import extract_structured, structured_extraction, triple_schema, typed_branches
-from kgpipe.llms.embed import Embedder
 from kgpipe.llms import resolve_llm
+from kgpipe.llms.embed import Embedder
 from kgpipe.ontology import load_ontology
 from kgpipe.parse import parse_structured_triples
 from kgpipe.records import Chunk

@@ -411,14 +411,14 @@ def rerank_relations(sentence: str, names: dict[str, str], triples: Sequence[tup
 
 
 def rerank_texts(sentence: str, names: dict[str, str], triples: Sequence[tuple[str, str, str]],
-                 ontology: "Ontology") -> set[str]:  # fmt: skip
+                 ontology: Ontology) -> set[str]:  # fmt: skip
     """What ``rerank_relations`` will encode for these lines: asked for at once for many sentences, so that an
     encoder in another process (a Ray build's embedding actor) is called once per batch, not once per sentence."""
     return {x for _, between, allowed in _rerank_jobs(sentence, names, triples, ontology) for x in (between, *allowed)}
 
 
 def _rerank_jobs(sentence: str, names: dict[str, str], triples: Sequence[tuple[str, str, str]],
-                 ontology: "Ontology") -> list[tuple[int, str, list[str]]]:  # fmt: skip
+                 ontology: Ontology) -> list[tuple[int, str, list[str]]]:  # fmt: skip
     """The lines whose relation the words between their names may re-choose: (index, those words, the labels
     the names' kinds allow), for lines with such words and more than one label allowed."""
     labels, no_relations, no_tails = typing(names, ontology)

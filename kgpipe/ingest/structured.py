@@ -36,8 +36,14 @@ from ..parse import parse_structured_triples
 from ..prompts import prompt
 from ..records import GENERIC_TYPE, Chunk, ChunkFailure, ExtractionFailure, Provenance, Triple
 from .extract import ExtractionResult, extract
-from .grounded import (names_of, rerank_relations, rerank_texts, sentence_names, typed_grammar_relations,
-                       typing)  # fmt: skip
+from .grounded import (
+    names_of,
+    rerank_relations,
+    rerank_texts,
+    sentence_names,
+    typed_grammar_relations,
+    typing,
+)
 
 if TYPE_CHECKING:
     from ..config import Settings
