@@ -7,17 +7,20 @@ output + snap when the server refuses the parameter, and the settings; the slow 
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
+import numpy as np
 import pytest
 
 from fake_openai import chat
 from kgpipe.errors import ConfigError, MissingCapability
-from kgpipe.ingest.candidates import extract_and_judge
+from kgpipe.ingest.candidates import extract_and_judge, per_call
 from kgpipe.ingest.grounded import sentence_names
 from kgpipe.ingest.snap import grounded
-from kgpipe.ingest.structured import structured_extraction, triple_schema, typed_branches
+from kgpipe.ingest.structured import extract_structured, structured_extraction, triple_schema, typed_branches
 from kgpipe.llms import resolve_llm
+from kgpipe.llms.embed import Embedder
 from kgpipe.ontology import load_ontology
 from kgpipe.parse import parse_structured_triples
 from kgpipe.records import Chunk
@@ -115,10 +118,36 @@ def test_a_refusing_server_falls_back_to_free_output_and_snap(serve, settings, s
     assert "response_format" in summary["structured_output_refused"] and "structured_output_chunks" not in summary
     asked = [schema_of(b) is not None for _, b, _, _ in server.requests]
     first_free = asked.index(False)
-    assert 1 <= first_free <= 3 and not any(asked[first_free:])  # one chunk's sentences (sent at once), then none
+    # the group's sentences (both chunks' at once: 3 + 2 at most) under a schema, then none: two free requests
+    assert 1 <= first_free <= 5 and not any(asked[first_free:]) and len(asked) - first_free == 2
     # "Warszawa" is in neither text, "Warsaw" only in the first: three names dropped, "born in Warsaw" kept
     assert summary["snapped"]["names_dropped"] == 3 and summary["triples_kept"] == 1
     assert summary["extraction_failures"] == 0 and summary["failed_chunks"] == 0
+
+
+def test_every_chunks_sentences_go_out_in_one_call_and_reranking_encodes_once(serve, settings) -> None:
+    """A group's (on Ray, a block's) requests in one call: up to ``llm_concurrency`` in flight across its chunks,
+    not one chunk's sentences at a time; the replies' relation re-ranking asks the encoder once for all of them."""
+    server = serve(lambda p, b, n: (*obeying(p, b, n)[:3], 0.5))
+    texts = [TEXT, "Pierre Curie was born in Paris. He married Marie Curie in 1895.", "IBM is based in Armonk, New York."]
+    pieces = [Chunk(f"c{i}", f"d{i}", 0, t, 0, len(t)) for i, t in enumerate(texts)]
+    s = settings.replace(llm=f"openai:at-once@{server.url}", llm_cache=False, llm_concurrency=8)
+    asked: list[list[str]] = []
+
+    class Model:  # MiniLM's place: unit rows, and a record of every batch it was given
+        def encode(self, batch: list[str], **_: Any) -> np.ndarray:
+            asked.append(list(batch))
+            rows = np.random.default_rng(len(asked)).normal(size=(len(batch), 384))
+            return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    llm = resolve_llm(s.llm, s)
+    found = extract_structured(pieces, llm, ontology=load_ontology("general"), encode=Embedder(Model()).encode)
+    sentences = [len(sentence_names(c)) for c in pieces]
+    assert len(server.requests) <= sum(sentences) <= 8  # a sentence whose names allow no line asks nothing
+    assert server.max_inflight == len(server.requests) > max(sentences)  # all at once, not chunk after chunk
+    assert found.triples and {t.provenance.chunk_id for t in found.triples if t.provenance} == {"c0", "c1", "c2"}
+    assert len(asked) == 1 and len(asked[0]) > 1  # every sentence's re-ranking texts in one encoder call
+    assert per_call(llm, 8) == sys.maxsize  # judging, free extraction, denoising: all of an HTTP call's prompts
 
 
 def test_a_failing_request_fails_its_chunk_only(serve, settings) -> None:

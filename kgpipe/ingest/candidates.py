@@ -9,6 +9,7 @@ judge calibration that failed (passed in as the ``LLMError``) fails the judging 
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -112,12 +113,12 @@ def propose(
             extracted = timed("extract", lambda: extract_structured(
                 source, llm, ontology=ontology, max_new_tokens=settings.max_new_tokens,
                 max_triples=settings.max_triples, required=settings.structured_output == "on",
-                batch_size=settings.batch_size, on_progress=b.update, stats=out.structured, encode=encode,
+                batch_size=per_call(llm, settings.batch_size), on_progress=b.update, stats=out.structured, encode=encode,
             ))  # fmt: skip
         else:
             extracted = timed("extract", lambda: extract(
                 source, llm, ontology=ontology, max_new_tokens=settings.max_new_tokens,
-                batch_size=settings.batch_size, on_progress=b.update,
+                batch_size=per_call(llm, settings.batch_size), on_progress=b.update,
             ))  # fmt: skip
     out.proposed = len(extracted.triples)
     out.kept = list(extracted.triples)
@@ -180,6 +181,18 @@ def constrained_extraction(llm: "LLM", settings: Settings) -> bool:
     return True
 
 
+def per_call(llm: LLM, size: int) -> int:
+    """Prompts per call to the backend: ``size`` for a local model (its batches, sorted by length and padded, are
+    what its memory holds and what its scores were measured with), all at once for any other: an HTTP client keeps
+    ``llm_concurrency`` requests in flight over a whole call, so one chunk's few requests no longer wait for the
+    chunk before them (README, "Scaling": 1 round of requests per chunk before, 3 sentences per 4 slots)."""
+    try:
+        local_model(llm)
+    except MissingCapability:
+        return sys.maxsize
+    return size
+
+
 def measured(llm: "LLM", work: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
     """``work()`` and what it cost: seconds, requests sent to the model and answered by the cache."""
     calls, hits = usage(llm)
@@ -219,14 +232,14 @@ def _judge(
 ) -> JudgeResult:
     return judge(
         triples, chunks_by_id, llm, ontology=ontology, threshold=settings.judge_threshold,
-        calibration=calibration, batch_size=max(8, settings.batch_size),
+        calibration=calibration, batch_size=per_call(llm, max(8, settings.batch_size)),
     )
 
 
 def _denoise(chunks: list[Chunk], llm: "LLM", settings: Settings, out: Candidates) -> list[Chunk]:
     """Rewritten chunks; on a failed request one chunk at a time, leaving out (and recording) those that fail."""
     def run(part: list[Chunk]) -> list[Chunk]:
-        return denoise(part, llm, batch_size=settings.batch_size, max_new_tokens=settings.max_new_tokens)
+        return denoise(part, llm, batch_size=per_call(llm, settings.batch_size), max_new_tokens=settings.max_new_tokens)
 
     try:
         return run(chunks)

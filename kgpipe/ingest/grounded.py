@@ -397,17 +397,7 @@ def rerank_relations(sentence: str, names: dict[str, str], triples: Sequence[tup
 
     Greedy decoding commits to a relation before it picks the tail, and the small model favours a few labels
     whatever the sentence says (``Apple | located in | Cupertino`` from "Apple is headquartered in Cupertino")."""
-    labels, no_relations, no_tails = typing(names, ontology)
-    index = {n: i for i, n in enumerate(names)}
-    jobs = []
-    for k, (head, relation, tail) in enumerate(triples):
-        between = _between(sentence, head, tail)
-        if any(n in between for n in names if n not in (head, tail)):
-            between = ""  # the words link another name ("died on 4 July 1934 in"): no cue for this pair
-        allowed = [label for r, label in enumerate(labels)
-                   if r not in no_relations[index[head]] and index[tail] not in no_tails[r]]  # fmt: skip
-        if between and len(allowed) > 1:
-            jobs.append((k, between, allowed))
+    jobs = _rerank_jobs(sentence, names, triples, ontology)
     out = [tuple(t) for t in triples]
     if not jobs:
         return out  # type: ignore[return-value]
@@ -418,6 +408,31 @@ def rerank_relations(sentence: str, names: dict[str, str], triples: Sequence[tup
         head, _, tail = triples[k]
         out[k] = (head, allowed[int(np.argmax(scores))], tail)
     return out  # type: ignore[return-value]
+
+
+def rerank_texts(sentence: str, names: dict[str, str], triples: Sequence[tuple[str, str, str]],
+                 ontology: Ontology) -> set[str]:  # fmt: skip
+    """What ``rerank_relations`` will encode for these lines: asked for at once for many sentences, so that an
+    encoder in another process (a Ray build's embedding actor) is called once per batch, not once per sentence."""
+    return {x for _, between, allowed in _rerank_jobs(sentence, names, triples, ontology) for x in (between, *allowed)}
+
+
+def _rerank_jobs(sentence: str, names: dict[str, str], triples: Sequence[tuple[str, str, str]],
+                 ontology: Ontology) -> list[tuple[int, str, list[str]]]:  # fmt: skip
+    """The lines whose relation the words between their names may re-choose: (index, those words, the labels
+    the names' kinds allow), for lines with such words and more than one label allowed."""
+    labels, no_relations, no_tails = typing(names, ontology)
+    index = {n: i for i, n in enumerate(names)}
+    jobs = []
+    for k, (head, _, tail) in enumerate(triples):
+        between = _between(sentence, head, tail)
+        if any(n in between for n in names if n not in (head, tail)):
+            between = ""  # the words link another name ("died on 4 July 1934 in"): no cue for this pair
+        allowed = [label for r, label in enumerate(labels)
+                   if r not in no_relations[index[head]] and index[tail] not in no_tails[r]]  # fmt: skip
+        if between and len(allowed) > 1:
+            jobs.append((k, between, allowed))
+    return jobs
 
 
 def _between(sentence: str, head: str, tail: str) -> str:

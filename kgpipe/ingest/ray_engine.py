@@ -102,8 +102,9 @@ def extract_on_ray(
         raise ConfigError("--engine ray needs the LLM as a name (gemma, hf:..., openai:...): "
                           "each Ray actor resolves its own")
     ray = import_ray()
-    groups = list(groups)
-    if not groups:
+    rest = iter(groups)
+    first = next(rest, None)
+    if first is None:
         return
     # Actors may run in another folder: the state folder (response cache, calibration, models) by absolute path.
     settings = replace(settings, state_dir=str(Path(settings.state_dir).resolve()), progress=False)
@@ -114,9 +115,10 @@ def extract_on_ray(
         if settings.canonical_relations or settings.extraction == "grounded":  # MiniLM may be asked for
             # One MiniLM for the build's extracting actors: loading it (importing sentence-transformers) costs
             # seconds of CPU that every actor paid at its start, while its forward passes here are few and short.
+            # Started before the driver chunks the other groups, so that both go on at once.
             embedder = ray.remote(_Embedder).options(num_cpus=0, max_restarts=-1, max_task_retries=-1).remote()
         job = _Job(llm, settings, ontology, calibration, canonicaliser if ordered else None, embedder)
-        yield from _run(ray, groups, job, settings, ordered, on_usage)
+        yield from _run(ray, [first, *rest], job, settings, ordered, on_usage)
     finally:
         if embedder is not None and ray.is_initialized():
             ray.kill(embedder)
@@ -184,6 +186,8 @@ class _Worker:
 
     def __init__(self, job: _Job, stage: str) -> None:
         _quiet_worker()
+        if stage != "canonicalise" and _splits(job.llm):
+            _without_torch()
         self.job, self.stage = job, stage
         self.waiting: list[tuple[int, Candidates, int, int]] = []  # canonicalise: a group's blocks until all came
         self.group = -1
@@ -358,6 +362,17 @@ def _check_reachable(address: str) -> None:
     except OSError as exc:
         raise ConfigError(f"no Ray cluster answers at {address!r} ({exc}). Start one there with `ray start --head`, "
                           "or leave ray_address empty to start Ray on this machine") from None  # fmt: skip
+
+
+def _without_torch() -> None:
+    """Inside an actor that asks an HTTP server: ``torch`` made unimportable before spaCy loads. thinc (spaCy's
+    layers) imports torch whenever it is installed, 1.1 of the 2.0 CPU seconds of readying spaCy's pipeline in an
+    actor (README, "Scaling"), though the pipeline runs on numpy; such an actor needs torch for nothing else
+    (MiniLM is the embedding actor's). Ray runs each actor in a process of its own, so nothing else is touched."""
+    import sys
+
+    if "torch" not in sys.modules:
+        sys.modules["torch"] = None  # type: ignore[assignment]  # import torch: ImportError, thinc's "no torch"
 
 
 def _quiet_worker() -> None:

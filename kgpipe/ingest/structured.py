@@ -36,7 +36,14 @@ from ..parse import parse_structured_triples
 from ..prompts import prompt
 from ..records import GENERIC_TYPE, Chunk, ChunkFailure, ExtractionFailure, Provenance, Triple
 from .extract import ExtractionResult, extract
-from .grounded import names_of, rerank_relations, sentence_names, typed_grammar_relations, typing
+from .grounded import (
+    names_of,
+    rerank_relations,
+    rerank_texts,
+    sentence_names,
+    typed_grammar_relations,
+    typing,
+)
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -148,52 +155,108 @@ def extract_structured(
     relations = [r.label for r in typed_grammar_relations(ontology)] if ontology is not None else None
     stats = stats if stats is not None else StructuredStats()
     result = ExtractionResult()
-    per = per or UNIT
-    for k, chunk in enumerate(chunks):
-        if per == "sentence":
-            units = sentence_names(chunk)
+    asks = [_requests(chunk, per or UNIT, ontology, relations, max_triples) for chunk in chunks]
+    # Every chunk's requests in one call: the backend keeps its ``llm_concurrency`` in flight over all of them, so a
+    # chunk's few sentences no longer wait for the chunk before (README, "Scaling"). Replies come in input order.
+    flat = [(p, schema) for units, prompts, schemas in asks for p, schema in zip(prompts, schemas)]
+    try:
+        replies = generator.generate_structured([p for p, _ in flat], [s for _, s in flat],
+                                                max_new_tokens=max_new_tokens) if flat else []  # fmt: skip
+    except NotImplementedError as exc:
+        if required:
+            raise MissingCapability(f"structured_output = 'on', but {exc}") from exc
+        first = next(k for k, (units, _, _) in enumerate(asks) if units)  # the chunks before asked for nothing
+        if on_progress is not None and first:
+            on_progress(first)
+        return _freely(chunks[first:], exc, llm, ontology, max_new_tokens, batch_size, on_progress, stats, result)
+    except LLMError:
+        replies = None  # one chunk at a time, so that only the chunks whose requests keep failing fail
+    if replies is not None and encode is not None and ontology is not None:
+        units = [u for chunk_units, _, _ in asks for u in chunk_units]
+        _prefetch(units, replies, ontology, encode)
+    at = 0
+    for k, (chunk, (units, prompts, schemas)) in enumerate(zip(chunks, asks)):
+        if replies is not None:
+            mine, at = replies[at : at + len(units)], at + len(units)
         else:
-            names = names_of(chunk)
-            units = [(chunk.text, names)] if len(names) >= 2 else []
-        typed = [typed_branches(names, ontology) if ontology is not None else None for _, names in units]
-        schemas = [triple_schema(list(names), relations, max_triples, typed=t) for (_, names), t in zip(units, typed)]
-        units = [u for u, schema in zip(units, schemas) if schema is not None]  # no line possible: nothing to ask
-        schemas = [schema for schema in schemas if schema is not None]
-        prompts = [structured_prompt(text, ontology) for text, _ in units]
-        try:
-            replies = generator.generate_structured(prompts, schemas, max_new_tokens=max_new_tokens) if units else []
-        except NotImplementedError as exc:
-            if required:
-                raise MissingCapability(f"structured_output = 'on', but {exc}") from exc
-            log.warning("%s; extracting the remaining %d chunks freely (their replies are snapped)", exc, len(chunks) - k)
-            stats.refused, stats.fallback_chunks = str(exc), len(chunks) - k
-            rest = extract(chunks[k:], llm, ontology=ontology, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                           on_progress=on_progress)  # fmt: skip
-            result.triples += rest.triples
-            result.failures += rest.failures
-            result.failed += rest.failed
-            return result
-        except LLMError as exc:
-            result.failed.append(ChunkFailure(chunk.id, chunk.doc_id, "extract", str(exc)))
-            replies, units = [], []
-        stats.requests += len(units)
-        stats.chunks += 1 if units else 0
-        prov = Provenance(chunk.doc_id, chunk.id, llm.model_id, PROMPT_VERSION, (chunk.start, chunk.end))
-        seen: set[tuple[str, str, str]] = set()
-        for (text, names), reply in zip(units, replies):
-            parsed = parse_structured_triples(reply)
-            if parsed.failed:
-                result.failures.append(ExtractionFailure(chunk.id, chunk.doc_id, parsed.reason, reply[:500]))
-            lines = [(t.head, t.relation, t.tail) for t in parsed.triples]
-            if encode is not None and ontology is not None:
-                lines = _rerank(text, names, lines, ontology, encode)
-            for line in lines:
-                if line not in seen:  # two sentences that state one fact: one triple
-                    seen.add(line)
-                    result.triples.append(Triple(*line, GENERIC_TYPE, GENERIC_TYPE, 1.0, prov))
+            try:
+                mine = generator.generate_structured(prompts, schemas, max_new_tokens=max_new_tokens) if units else []
+            except NotImplementedError as exc:
+                if required:
+                    raise MissingCapability(f"structured_output = 'on', but {exc}") from exc
+                return _freely(chunks[k:], exc, llm, ontology, max_new_tokens, batch_size, on_progress, stats, result)
+            except LLMError as exc:
+                result.failed.append(ChunkFailure(chunk.id, chunk.doc_id, "extract", str(exc)))
+                mine, units = [], []
+        _read(chunk, units, mine, llm, ontology, encode, stats, result)
         if on_progress is not None:
             on_progress(1)
     return result
+
+
+Unit = tuple[str, dict[str, str]]  # a sentence (or chunk) and its candidate names with their kinds
+
+
+def _requests(chunk: Chunk, per: str, ontology: Ontology | None, relations: list[str] | None,
+              max_triples: int) -> tuple[list[Unit], list[str], list[dict[str, Any]]]:  # fmt: skip
+    """A chunk's units that may state a line, with their prompts and schemas (a unit with no line possible: none)."""
+    if per == "sentence":
+        units = sentence_names(chunk)
+    else:
+        names = names_of(chunk)
+        units = [(chunk.text, names)] if len(names) >= 2 else []
+    typed = [typed_branches(names, ontology) if ontology is not None else None for _, names in units]
+    schemas = [triple_schema(list(names), relations, max_triples, typed=t) for (_, names), t in zip(units, typed)]
+    kept = [(u, schema) for u, schema in zip(units, schemas) if schema is not None]
+    return [u for u, _ in kept], [structured_prompt(text, ontology) for (text, _), _ in kept], [s for _, s in kept]
+
+
+def _read(chunk: Chunk, units: list[Unit], replies: Sequence[str], llm: LLM, ontology: Ontology | None,
+          encode: Callable[[list[str]], np.ndarray] | None, stats: StructuredStats, result: ExtractionResult) -> None:  # fmt: skip
+    """A chunk's replies into ``result``: triples with provenance, one per line however many sentences state it."""
+    stats.requests += len(units)
+    stats.chunks += 1 if units else 0
+    prov = Provenance(chunk.doc_id, chunk.id, llm.model_id, PROMPT_VERSION, (chunk.start, chunk.end))
+    seen: set[tuple[str, str, str]] = set()
+    for (text, names), reply in zip(units, replies):
+        parsed = parse_structured_triples(reply)
+        if parsed.failed:
+            result.failures.append(ExtractionFailure(chunk.id, chunk.doc_id, parsed.reason, reply[:500]))
+        lines = [(t.head, t.relation, t.tail) for t in parsed.triples]
+        if encode is not None and ontology is not None:
+            lines = _rerank(text, names, lines, ontology, encode)
+        for line in lines:
+            if line not in seen:  # two sentences that state one fact: one triple
+                seen.add(line)
+                result.triples.append(Triple(*line, GENERIC_TYPE, GENERIC_TYPE, 1.0, prov))
+
+
+def _freely(rest: Sequence[Chunk], refusal: NotImplementedError, llm: LLM, ontology: Ontology | None,
+            max_new_tokens: int, batch_size: int, on_progress: Callable[[int], None] | None, stats: StructuredStats,
+            result: ExtractionResult) -> ExtractionResult:  # fmt: skip
+    """After the server refused the schema: the chunks not yet extracted, extracted freely (snapped by the caller)."""
+    log.warning("%s; extracting the remaining %d chunks freely (their replies are snapped)", refusal, len(rest))
+    stats.refused, stats.fallback_chunks = str(refusal), len(rest)
+    free = extract(rest, llm, ontology=ontology, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                   on_progress=on_progress)  # fmt: skip
+    result.triples += free.triples
+    result.failures += free.failures
+    result.failed += free.failed
+    return result
+
+
+def _prefetch(units: list[Unit], replies: Sequence[str], ontology: Ontology,
+              encode: Callable[[list[str]], np.ndarray]) -> None:  # fmt: skip
+    """Every text the replies' relation re-ranking will encode, in one call: the encoders remember what they
+    encoded, so each sentence's ``_rerank`` then finds its rows (in a Ray build, one call to the embedding actor
+    per block instead of one per sentence)."""
+    texts: set[str] = set()
+    for (text, names), reply in zip(units, replies):
+        lines = [(t.head, t.relation, t.tail) for t in parse_structured_triples(reply).triples]
+        inside = [(h, r, t) for h, r, t in lines if h in names and t in names and h != t]
+        texts |= rerank_texts(text, names, inside, ontology)
+    if texts:
+        encode(sorted(texts))
 
 
 def _rerank(text: str, names: dict[str, str], lines: list[tuple[str, str, str]], ontology: Ontology,
