@@ -88,6 +88,11 @@ def _spans(sent: Any, wanted: set[str] | None, names: set[str]) -> list[tuple[st
     found = {(e.text, e.start_char, e.end_char) for e in sent.ents if wanted is None or e.label_ in wanted}
     if wanted == {"DATE"}:
         found = {x for x in found if _POINT_IN_TIME.search(x[0])}
+    if wanted is not None and "PERSON" in wanted:  # a name the small pipeline tags as nothing ("Lord Byron")
+        tagged = {i for e in sent.ents for i in range(e.start, e.end)}
+        for run in _proper_runs(sent):
+            if not tagged & set(range(run.start, run.end)):
+                found.add((run.text, run.start_char, run.end_char))
     if wanted is None:
         for chunk in sent.noun_chunks:
             words = [t for t in chunk if t.pos_ not in ("DET", "PRON")]
@@ -124,36 +129,52 @@ def _same_thing(name: str, keys: Sequence[str]) -> bool:
     return False
 
 
-def sentences_about(doc: Any, names: set[str]) -> list[tuple[Any, bool]]:
+def sentences_about(doc: Any, names: set[str]) -> list[tuple[Any, bool, str]]:
     """The sentences of a parsed chunk, each with whether it is about an entity of ``names`` (see the module
-    docstring): it names one (a named entity or a run of proper nouns), or refers back to one. A sentence whose
-    subject is a pronoun the resolver left alone (it resolves only names spaCy tags, and the small pipeline misses
-    some: "Rosalind Elsie Franklin was ...") is about what the sentence before it is about, or what the chunk opens
-    with (a document's title, or a chunk of a biography that starts "Franklin studied ...")."""
+    docstring) and how it reads with its references replaced by what they refer to ("She was born in Smiljan" ->
+    "Nikola Tesla was born in Smiljan", as extraction reads it), which is what is compared with the question. A
+    sentence is about a linked entity when it names one (a named entity or a run of proper nouns) or refers back to
+    one. A sentence whose subject is a pronoun the resolver left alone (it resolves only names spaCy tags, and the
+    small pipeline misses some: "Rosalind Elsie Franklin was ...") is about what the sentence before it is about, or
+    what the chunk opens with (a document's title, or a chunk of a biography that starts "Franklin studied ...")."""
     keys = mask_keys(names)
+    linked = min(names, key=len) if names else ""
     refs = parsed_references(doc)
-    out: list[tuple[Any, bool]] = []
+    out: list[tuple[Any, bool, str]] = []
     for sent in doc.sents:
-        resolved = [r.name for r in refs if sent.start_char <= r.start < sent.end_char]
-        about = any(n in sent.text for n in names) or any(_same_thing(n, keys) for n in [*text_names(sent), *resolved])
-        if not about and not resolved and out and (out[-1][1] or out[0][1]):
-            about = any(t.lower_ in _PRONOUN_SUBJECTS and t.dep_ in ("nsubj", "nsubjpass") for t in sent)
-        out.append((sent, about))
+        inside = [r for r in refs if sent.start_char <= r.start < sent.end_char]
+        about = any(n in sent.text for n in names) or any(_same_thing(n, keys) for n in [*text_names(sent), *(r.name for r in inside)])
+        replaced = [(r.start, r.end, linked + ("'s" if r.possessive else "") if _same_thing(r.name, keys) else r.replacement)
+                    for r in inside]  # fmt: skip
+        if not about and not inside and out and (out[-1][1] or out[0][1]):
+            subjects = [t for t in sent if t.lower_ in _PRONOUN_SUBJECTS and t.dep_ in ("nsubj", "nsubjpass")]
+            about = bool(subjects)
+            replaced = [(t.idx, t.idx + len(t), linked) for t in subjects[:1]]
+        text = doc.text
+        reading = text[sent.start_char : sent.end_char]
+        for start, end, name in sorted(replaced, reverse=True):
+            reading = reading[: start - sent.start_char] + name + reading[end - sent.start_char :]
+        out.append((sent, about, " ".join(reading.split())))
     return out
+
+
+def _proper_runs(doc: Any) -> list[Any]:
+    """The runs of proper nouns of a parsed text (or sentence), as spans."""
+    runs, start = [], None
+    for token in [*doc, None]:
+        if token is not None and token.pos_ == "PROPN":
+            start = token.i if start is None else start
+        elif start is not None:
+            runs.append(token.doc[start : token.i] if token is not None else doc.doc[start : doc[-1].i + 1])
+            start = None
+    return runs
 
 
 def text_names(doc: Any) -> set[str]:
     """The names a parsed text (a question, a sentence) uses: its named entities and its runs of proper nouns. A
     question's stand in for linked entities when it names none of the graph's."""
     names = {e.text for e in doc.ents if e.label_ not in ("DATE", "CARDINAL", "ORDINAL", "QUANTITY")}
-    run: list[str] = []
-    for token in [*doc, None]:
-        if token is not None and token.pos_ == "PROPN":
-            run.append(token.text)
-        elif run:
-            names.add(" ".join(run))
-            run = []
-    return names
+    return names | {" ".join(t.text for t in run) for run in _proper_runs(doc)}
 
 
 def content_stems(doc: Any, names: set[str]) -> list[str]:
@@ -196,23 +217,23 @@ def answer_from_text(question: str, links: Sequence[Link], store: "Store", decod
     rows += [r for r in nearest_chunks(question, store, embedder) if r["chunk_id"] not in {x["chunk_id"] for x in rows}]
     masks = mask_keys(names)
     wanted = expected_labels(question)
-    options = []  # (the sentence, the chunk's text up to it, its candidate spans as (text, start, end), row)
+    options = []  # (the sentence, how it reads, the chunk's text up to it, its candidate spans as (text, start, end), row)
     for row in rows:
         text = row["text"] or ""
-        for sent, about in sentences_about(nlp(text), names):
+        for sent, about, reading in sentences_about(nlp(text), names):
             spans = _spans(sent, wanted, names)
             if not links and not says(sent, needed):
                 spans = []
             if (about or not names) and spans:
-                options.append((" ".join(sent.text.split()), text[: sent.end_char], spans, row))
+                options.append((" ".join(sent.text.split()), reading, text[: sent.end_char], spans, row))
     if not options:
         return None
-    vectors = embedder.encode([masked(question, masks), *(masked(o[0], masks) for o in options)])
+    vectors = embedder.encode([masked(question, masks), *(masked(o[1], masks) for o in options)])
     sims = vectors[1:] @ vectors[0]
     best = int(sims.argmax())
     if float(sims[best]) < MIN_SENTENCE_SIMILARITY:
         return None
-    sentence, before, spans, row = options[best]
+    sentence, _, before, spans, row = options[best]
     context = f"{' '.join(before.split()[-80:])}\nQuestion: {' '.join(question.split())}\nAnswer:"
     scores = decoder.logprob([context] * len(spans), [f" {text}" for text, _, _ in spans])
     text, start, end = spans[max(range(len(spans)), key=lambda i: scores[i])]
