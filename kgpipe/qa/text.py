@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..errors import StoreError
@@ -197,6 +198,12 @@ def says(sent: Any, stems: Sequence[str]) -> bool:
     return all(any(w.startswith(stem) for w in words) for stem in stems)
 
 
+@lru_cache(maxsize=512)
+def _parsed(nlp: Any, text: str) -> Any:
+    """A chunk's parse, kept for the next question about the same documents."""
+    return nlp(text)
+
+
 def answer_from_text(question: str, links: Sequence[Link], store: "Store", decoder: "LocalModel",
                      embedder: "Embedder") -> TextAnswer | None:  # fmt: skip
     """The answer read from the documents of the linked entities, or None when no sentence answers it.
@@ -218,9 +225,12 @@ def answer_from_text(question: str, links: Sequence[Link], store: "Store", decod
     masks = mask_keys(names)
     wanted = expected_labels(question)
     options = []  # (the sentence, how it reads, the chunk's text up to it, its candidate spans as (text, start, end), row)
+    words = {w for n in names for w in n.split() if len(w) > 2 and w[:1].isupper()}  # "Newton" of "Isaac Newton"
     for row in rows:
         text = row["text"] or ""
-        for sent, about, reading in sentences_about(nlp(text), names):
+        if names and not any(w in text for w in words):
+            continue  # names no linked entity, not even in part: nothing in it is about one
+        for sent, about, reading in sentences_about(_parsed(nlp, text), names):
             spans = _spans(sent, wanted, names)
             if not links and not says(sent, needed):
                 spans = []
