@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from functools import lru_cache
 from typing import TYPE_CHECKING, Collection
 
 if TYPE_CHECKING:
@@ -23,6 +24,13 @@ def fold_diacritics(text: str) -> str:
     """Latin letters with accents to their base letters (``"Skłodowska"`` → ``"Sklodowska"``); others unchanged."""
     text = unicodedata.normalize("NFKD", text.translate(_NO_DECOMPOSITION))
     return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=1)
+def parsing_pipeline() -> "Language | None":
+    """The trained English pipeline with its tagger, parser and NER, loaded once per process (candidate names,
+    references, the text reader); None without one."""
+    return trained_pipeline(exclude=["lemmatizer", "textcat"], needs=["parser", "ner"])
 
 
 def trained_pipeline(*, exclude: Collection[str], needs: Collection[str]) -> "Language | None":

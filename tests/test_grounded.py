@@ -192,7 +192,7 @@ def test_forced_tokens_are_fed_without_passes(tokenizer) -> None:
 
 
 def test_grounded_extraction_with_gemma_names_only_spans(gemma) -> None:
-    from kgpipe.ingest.references import resolve_chunks
+    from kgpipe.references import resolve_chunks
 
     text = ("Marie Curie was a physicist and chemist. She was born in Warsaw in 1867 and won the Nobel Prize in "
             "Physics in 1903 with Pierre Curie.")  # fmt: skip

@@ -11,7 +11,7 @@ from kgpipe.cli import main
 from kgpipe.learning import Learned, asked_relation, learn, relation_label, subject
 from kgpipe.qa.answer import Answer
 from kgpipe.qa.link import Link
-from kgpipe.qa.text import TextAnswer, question_names
+from kgpipe.qa.text import TextAnswer, text_names
 
 DOC = ("Marie Curie was a physicist and chemist. She was born in Warsaw in 1867. In 1895 she married Pierre Curie. "
        "Her teacher Gabriel Lippmann was born in Luxembourg.\n")  # fmt: skip
@@ -44,8 +44,8 @@ def test_the_names_of_a_question_that_links_nothing():
     nlp = trained_pipeline(exclude=["lemmatizer", "textcat"], needs=["parser", "ner"])
     if nlp is None:
         pytest.skip("no trained spaCy pipeline")
-    assert "Gabriel Lippmann" in question_names(nlp("Where was Gabriel Lippmann born?"))
-    assert not question_names(nlp("When was it built?"))
+    assert "Gabriel Lippmann" in text_names(nlp("Where was Gabriel Lippmann born?"))
+    assert not text_names(nlp("When was it built?"))
 
 
 def test_a_sentence_answers_an_unanchored_question_only_in_its_words():
@@ -58,7 +58,7 @@ def test_a_sentence_answers_an_unanchored_question_only_in_its_words():
     if nlp is None:
         pytest.skip("no trained spaCy pipeline")
     asked = nlp("When was the Prius discontinued?")
-    stems = content_stems(asked, question_names(asked))
+    stems = content_stems(asked, text_names(asked))
     assert stems == ["discontin"]
     assert not says(nlp("In 1997 the company introduced the Prius, a hybrid car."), stems)
     assert says(nlp("Toyota discontinued the Prius in 2030."), stems)

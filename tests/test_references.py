@@ -6,7 +6,7 @@ import pytest
 
 from kgpipe.ingest.candidates import extract_and_judge
 from kgpipe.ingest.chunk import chunk
-from kgpipe.ingest.references import references, resolve_chunks
+from kgpipe.references import references, resolve_chunks
 from kgpipe.ingest.spans import span_pipeline
 from kgpipe.records import Document, stable_id
 from kgpipe.trust.calibrate import default_calibration

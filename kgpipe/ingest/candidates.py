@@ -26,7 +26,7 @@ from .grounded import GroundedStats, extract_grounded
 from .relations import Canonicaliser
 from .snap import SnapCounts, snap_chunks
 from .structured import StructuredStats, extract_structured, structured_extraction
-from .references import resolve_chunks
+from ..references import resolve_chunks
 
 if TYPE_CHECKING:
     from ..llms import LLM

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from ..text import trained_pipeline
+from ..text import parsing_pipeline
 from .chunk import strip_span
 
 if TYPE_CHECKING:
@@ -62,10 +62,9 @@ class Span:
     common: bool = False  # a noun chunk headed by a common noun ("British racing driver"): a kind of thing
 
 
-@lru_cache(maxsize=1)
 def span_pipeline() -> "Language | None":
-    """The first installed trained English spaCy pipeline with its tagger, parser and NER; None without one."""
-    nlp = trained_pipeline(exclude=["lemmatizer", "textcat"], needs=["parser", "ner"])
+    """The trained pipeline candidate names are read with (``kgpipe.text.parsing_pipeline``); None without one."""
+    nlp = parsing_pipeline()
     if nlp is not None:
         return nlp
     log.info("no trained spaCy pipeline installed: candidate names are capitalised runs and numbers")

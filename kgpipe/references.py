@@ -36,8 +36,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from ..records import Chunk, Document
-from .spans import span_pipeline
+from .records import Chunk, Document
+from .text import parsing_pipeline
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -117,10 +117,15 @@ class _Entity:
 
 def references(text: str, nlp: "Language | None" = None) -> list[Reference]:
     """The references of ``text`` that resolve to a named entity, in text order (see the module docstring)."""
-    nlp = nlp if nlp is not None else span_pipeline()
+    nlp = nlp if nlp is not None else parsing_pipeline()
     if nlp is None or not {"parser", "ner"} <= set(nlp.pipe_names):
         return []
-    return _resolve(nlp(text))
+    return parsed_references(nlp(text))
+
+
+def parsed_references(doc: "Doc") -> list[Reference]:
+    """``references`` of a text already parsed by a pipeline with a parser and NER."""
+    return _resolve(doc)
 
 
 def resolve_chunks(chunks: Sequence[Chunk], documents: Iterable[Document] = (),
@@ -129,7 +134,7 @@ def resolve_chunks(chunks: Sequence[Chunk], documents: Iterable[Document] = (),
     names. References are resolved over the whole document (from ``documents``, else pieced together
     from its chunks), so an antecedent in an earlier chunk counts. Without a trained spaCy pipeline the
     chunks come back unchanged."""
-    nlp = nlp if nlp is not None else span_pipeline()
+    nlp = nlp if nlp is not None else parsing_pipeline()
     if nlp is None or not chunks:
         return list(chunks)
     texts = {d.id: d.text for d in documents}
