@@ -179,11 +179,13 @@ def test_borderline_pairs_go_to_the_adjudicator():
 
     mentions = [MentionIn("Munich", "City"), MentionIn("München", "City"), MentionIn("Warsaw", "City"),
                 MentionIn("Poland", "Country"), MentionIn("Bombay", "City"), MentionIn("Bombai", "City")]  # fmt: skip
-    result = EntityIndex().resolve(mentions, adjudicate=adjudicate)
+    # the packaged gazetteers know München as Munich's name (test_fusion_places): off here, where the pair stands
+    # for synonyms no table lists
+    result = EntityIndex(places="").resolve(mentions, adjudicate=adjudicate)
     assert ("Munich", "München") in asked or ("München", "Munich") in asked  # proposed by MiniLM neighbours
     assert result.ids[0] == result.ids[1] and result.ids[4] != result.ids[5]
     assert result.stats["embedded_names"] >= 6
-    plain = EntityIndex().resolve(mentions)  # without an adjudicator the band stays apart
+    plain = EntityIndex(places="").resolve(mentions)  # without an adjudicator the band stays apart
     assert plain.ids[0] != plain.ids[1]
 
 
