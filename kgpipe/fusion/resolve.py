@@ -33,7 +33,7 @@ from __future__ import annotations
 import gc
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -368,30 +368,21 @@ class EntityIndex:
 
     def _curated_pairs(self, nodes: list[Node], n_new: int, pairs: PairSet) -> None:
         """Every two names of one curated group, among the new names and with the graph's names of the group."""
-        groups: dict[str, list[int]] = {}
-        for node in nodes[:n_new]:
-            if node.curated:
-                groups.setdefault(node.curated, []).append(node.idx)
-        made: dict[tuple[str, str], int] = {(n.entity, n.f.surface): n.idx for n in nodes[n_new:] if n.entity}
+        groups = _new_groups(nodes[:n_new], lambda node: node.curated)
+        made = _graph_nodes(nodes, n_new)
         for key, members in groups.items():
             for name in self._alias_names.get(key, ()):
                 f = analyse(name)
                 for _, eid, surface in self.candidates(f"n:{singular(f.core)}", f.core, 8):
                     if self._curated(analyse(surface)) == key:
                         members.append(self._existing_node(nodes, made, eid, surface))
-            for k, i in enumerate(members):
-                for j in members[k + 1 :]:
-                    if i != j:
-                        pairs.add(i, j)
+            _pair_all(members, pairs)
 
     def _place_pairs(self, nodes: list[Node], n_new: int, pairs: PairSet) -> None:
         """Every two names of one gazetteer entry, among the new names and with the graph's names of the entry."""
         assert self._places is not None
-        groups: dict[str, list[int]] = {}
-        for node in nodes[:n_new]:
-            if node.place:
-                groups.setdefault(node.place, []).append(node.idx)
-        made: dict[tuple[str, str], int] = {(n.entity, n.f.surface): n.idx for n in nodes[n_new:] if n.entity}
+        groups = _new_groups(nodes[:n_new], lambda node: node.place)
+        made = _graph_nodes(nodes, n_new)
         for key, members in groups.items():
             if self.entities:
                 for name in self._places.names.get(key, ()):
@@ -400,10 +391,7 @@ class EntityIndex:
                         i = self._existing_node(nodes, made, eid, surface)
                         if nodes[i].place == key:
                             members.append(i)
-            for k, i in enumerate(members):
-                for j in members[k + 1 :]:
-                    if i != j:
-                        pairs.add(i, j)
+            _pair_all(members, pairs)
 
     def _embedding_pairs(self, nodes: list[Node], n_new: int, pairs: PairSet, k: int = 5) -> int:
         """Each new name's nearest MiniLM neighbours among the new names and (small graphs) the graph's names."""
@@ -411,7 +399,7 @@ class EntityIndex:
 
         if self._embedder is None:
             self._embedder = Embedder()
-        made: dict[tuple[str, str], int] = {(n.entity, n.f.surface): n.idx for n in nodes[n_new:] if n.entity}
+        made = _graph_nodes(nodes, n_new)
         if len(self.entities) + n_new <= 4 * n_new:  # the graph is small next to the run: include its names
             for e in list(self.entities.values()):
                 self._existing_node(nodes, made, e.id, e.name)
@@ -435,3 +423,26 @@ class EntityIndex:
 def _representative(names: Iterable[str]) -> str:
     """The spelling whose features stand for a node: the one with the most capitals, then the first."""
     return min(names, key=lambda s: (-sum(ch.isupper() for ch in s), s))
+
+
+def _graph_nodes(nodes: list[Node], n_new: int) -> dict[tuple[str, str], int]:
+    """The graph's names already among ``nodes`` (after the ``n_new`` new ones), by (entity id, surface)."""
+    return {(n.entity, n.f.surface): n.idx for n in nodes[n_new:] if n.entity}
+
+
+def _new_groups(new: Sequence[Node], group: Callable[[Node], str | None]) -> dict[str, list[int]]:
+    """The new names by the group ``group`` puts them in (a curated alias group, a gazetteer entry); None: none."""
+    groups: dict[str, list[int]] = {}
+    for node in new:
+        key = group(node)
+        if key:
+            groups.setdefault(key, []).append(node.idx)
+    return groups
+
+
+def _pair_all(members: list[int], pairs: PairSet) -> None:
+    """Every two distinct members of one group as a candidate pair."""
+    for k, i in enumerate(members):
+        for j in members[k + 1 :]:
+            if i != j:
+                pairs.add(i, j)
