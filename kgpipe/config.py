@@ -52,6 +52,7 @@ class Settings:
     structured_output: str = "auto"  # grounded, HTTP model: "auto" sends a JSON schema of the sentence's names and the
     # ontology's relations where the server takes one (else free output + snap), "on" fails when it does not, "off" never
     canonical_relations: bool = True  # map relation wordings to the ontology's labels, or cluster them by meaning (MiniLM); the wording is kept on the fact; grounded: MiniLM re-chooses each line's label once its tail is known
+    patterns: bool = True  # grounded: facts stated by form (place chains "Armonk, New York", life dates "(1868 – 1953)")
     resolve_references: bool = True  # replace pronouns and "the company"-style references by names before extraction
     denoise: bool = False  # rewrite each chunk as short factual sentences before extraction (one more LLM call per chunk)
     chunk_tokens: int = 60  # token budget per chunk (word and punctuation tokens); small models extract better from short chunks

@@ -58,3 +58,11 @@ def test_a_day_or_month_of_a_date_is_no_name_but_its_year_is() -> None:
     assert "10 July 1945" in found and "1945" in found
     assert "10" not in found and "July" not in found
     assert "April" not in names("Richard Donner (born April 24, 1930) is an American director.")
+
+
+def test_a_full_date_the_tagger_splits_is_one_name() -> None:
+    """en_core_web_sm reads "5 December 1953" as "5" and "December 1953"; the date is one candidate."""
+    found = names("Harald Kaas (19 May 1868 – 5 December 1953) was a Norwegian architect.")
+    assert {"19 May 1868", "5 December 1953", "1953"} <= set(found)
+    assert "5" not in found and "December 1953" not in found
+    assert "January 13, 1965" in names("Chuck Compton (born January 13, 1965) is a player.")

@@ -149,6 +149,7 @@ def evaluate_extraction(
         "denoise": settings.denoise,
         "triples_proposed": found.proposed,
         "triples_kept": len(triples),
+        "rule_facts": dict(found.by_rule),  # proposed by a rule of ``ingest.patterns``, not the model
         "extraction_failures": len(found.failures),
         "failed_chunks": len(found.failed_chunks),
         "gold_triples_skipped": len(skipped),  # malformed items in the gold file (not three parts)
@@ -176,7 +177,7 @@ def evaluate_extraction(
     extract_seconds = stages.get("extract", {}).get("seconds", 0.0)
     report["chunks_per_second"] = round(len(chunks) / extract_seconds, 3) if extract_seconds else None
     if found.grounded.chunks:
-        report["forward_passes_per_triple"] = round(found.grounded.passes / max(1, found.proposed), 2)
+        report["forward_passes_per_triple"] = round(found.grounded.passes / max(1, found.grounded.triples), 2)
         report["forced_token_share"] = round(found.grounded.forced / max(1, found.grounded.tokens), 3)
     report["stages"] = stages
     return report

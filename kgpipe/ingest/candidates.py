@@ -1,5 +1,6 @@
-"""Candidate facts of a group of chunks: [resolve references] → [denoise] → extract → judge, the one
-sequence that both ``kgpipe build`` and ``kgpipe eval extraction`` run (so what is evaluated is what is built).
+"""Candidate facts of a group of chunks: [resolve references] → [denoise] → extract → [snap] → [place chains] →
+judge, the one sequence that both ``kgpipe build`` and ``kgpipe eval extraction`` run (so what is evaluated is what
+is built).
 
 A chunk's failure never stops the stage: a chunk whose LLM requests still fail after the backend's
 retries is recorded as a ``ChunkFailure`` (a failing batch is retried one chunk at a time, so only the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -23,6 +25,7 @@ from ..trust.judge import JudgeResult, Rejection, judge
 from .denoise import denoise
 from .extract import extract
 from .grounded import GroundedStats, extract_grounded
+from .patterns import RULES, pattern_triples
 from .relations import Canonicaliser
 from .snap import SnapCounts, snap_chunks
 from .structured import StructuredStats, extract_structured, structured_extraction
@@ -51,6 +54,7 @@ class Candidates:
     read: list[Chunk] = field(default_factory=list)  # the chunks as extraction read them (references resolved)
     snapped: SnapCounts | None = None  # what validation did to an HTTP backend's names and relations (grounded mode)
     structured: StructuredStats = field(default_factory=StructuredStats)  # an HTTP backend's structured output
+    by_rule: Counter[str] = field(default_factory=Counter)  # facts read by a rule of ``patterns`` (grounded mode)
 
 
 def extract_and_judge(
@@ -124,6 +128,11 @@ def propose(
     out.kept = list(extracted.triples)
     if _snaps(llm, settings):
         out.kept, out.snapped = timed("refine", lambda: snap_chunks(out.kept, chunks, canon))
+    if settings.extraction == "grounded" and settings.patterns:
+        out.kept = pattern_triples(chunks, out.kept, ontology)
+        out.by_rule = Counter(t.provenance.extractor for t in out.kept if t.provenance and t.provenance.extractor
+                              in RULES)  # fmt: skip
+        out.proposed += sum(out.by_rule.values())
     out.failures.extend(extracted.failures)
     out.failed_chunks.extend(extracted.failed)
     return out

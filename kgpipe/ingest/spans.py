@@ -10,7 +10,8 @@ candidates are the spans a reader would call names, from spaCy's trained English
 * numbers and years the pipeline did not tag.
 
 A piece of a date is no name of its own: inside "10 July 1945" the day "10" and the month "July" are not
-candidates (the year "1945" is: a text may state only the year of something).
+candidates (the year "1945" is: a text may state only the year of something). A full date ("5 December 1953",
+"January 13, 1965") is a candidate even where the tagger splits it ("5" and "December 1953").
 
 Without a trained pipeline (only a blank one installed), capitalised word runs and numbers stand in.
 Spans are returned once each, in text order, with character offsets into the chunk's text.
@@ -47,6 +48,9 @@ _PRONOUNS = frozenset({"he", "she", "it", "they", "we", "i", "you", "him", "her"
                        "that", "this", "these", "those", "what"})  # fmt: skip
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 _YEAR = re.compile(r"\d{3,4}")
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+# A full date as English writes it; the small tagger often splits "5 December 1953" into "5" and "December 1953".
+_FULL_DATE = re.compile(rf"\b(?:\d{{1,2}}\s+{_MONTH}\s+\d{{3,4}}|{_MONTH}\s+\d{{1,2}},\s+\d{{3,4}})\b")
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’.-]*)*")
 
 
@@ -77,6 +81,7 @@ def candidate_spans(text: str, nlp: "Language | None" = None, *, max_words: int 
     nlp = nlp if nlp is not None else span_pipeline()
     found: dict[tuple[int, int], Span] = {}
     dates: list[tuple[int, int]] = []  # the DATE entities' offsets
+    full_dates = [(m.start(), m.end()) for m in _FULL_DATE.finditer(text)]
 
     def add(start: int, end: int, kind: str, label: str = "", common: bool = False) -> None:
         start, end = _trim(text, start, end)
@@ -84,8 +89,8 @@ def candidate_spans(text: str, nlp: "Language | None" = None, *, max_words: int 
         words = name.split()
         if not words or len(words) > max_words or (start, end) in found:
             return
-        if kind != "entity" and not _YEAR.fullmatch(name) and any(a <= start and end <= b and (a, b) != (start, end)
-                                                                   for a, b in dates):  # fmt: skip
+        if not _YEAR.fullmatch(name) and any(a <= start and end <= b and (a, b) != (start, end)
+                                             for a, b in (full_dates if kind == "entity" else dates + full_dates)):
             return  # a day or a month of a longer date
         if name.casefold() in _PRONOUNS or all(w.casefold() in DETERMINERS | _PRONOUNS for w in words):
             return
@@ -96,6 +101,8 @@ def candidate_spans(text: str, nlp: "Language | None" = None, *, max_words: int 
             add(m.start(), m.end(), "capitalised")
     else:
         doc = _parse(nlp, text)
+        for a, b in full_dates:
+            add(a, b, "entity", "DATE")
         dates.extend((e.start_char, e.end_char) for e in doc.ents if e.label_ == "DATE")
         for ent in doc.ents:
             add(ent.start_char, ent.end_char, "entity", ent.label_)
