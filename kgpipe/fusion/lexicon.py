@@ -14,8 +14,11 @@ Guards, since a synset's names are not all names of that one thing alone:
 * a name whose words are all words of another name of its synset is a short form, left to fusion's short-name rules,
   which join it only where it has one candidate ("Bosch" of "Hieronymus Bosch", "Washington" of "George Washington",
   "New York" of "New York City", "Britain" of "Great Britain");
-* one name and a regnal number alone ("William II", "Alexander III"): WordNet lists one bearer where history has several
-  (William II of England, of Germany, of the Netherlands), so such a name joins nothing;
+* a person's name and a regnal number alone ("William II", "Alexander III"): WordNet lists one bearer where history has
+  several (William II of England, of Germany, of the Netherlands), so such a name joins nothing;
+* a place name that places in several countries bear in the packaged gazetteers (``kgpipe.fusion.places``: "Salisbury",
+  Harare's old name and the English city, of which WordNet knows the first) joins nothing (``kgpipe.fusion.resolve``);
+* two names with the same words ("River Thames" / "Thames River") are left to the name rules (``kgpipe.fusion.match``);
 * names not capitalised (descriptions: "capital of Turkey"), written all in capitals (codes and acronyms: fusion's
   acronym rule reads those), with a digit, or under three letters.
 
@@ -71,7 +74,8 @@ class Lexicon:
         least two, or none."""
         kept = self._kept.get(synset)
         if kept is None:
-            kept = self._kept[synset] = _usable_names(self._synsets[synset][1], self.key, synset)
+            lexname, lemmas = self._synsets[synset]
+            kept = self._kept[synset] = _usable_names(lemmas, self.key, synset, lexname == "noun.person")
         return kept
 
     def cls(self, synset: int) -> str | None:
@@ -148,7 +152,7 @@ def build_lexicon(synsets: list[tuple[str, tuple[str, ...]]]) -> Lexicon:
     return Lexicon({norm: at for norm, at in first.items() if at >= 0 and norm not in shared}, synsets)
 
 
-def _usable_names(lemmas: tuple[str, ...], key: dict[str, int], synset: int) -> dict[str, str]:
+def _usable_names(lemmas: tuple[str, ...], key: dict[str, int], synset: int, person: bool) -> dict[str, str]:
     features = [analyse(lemma) for lemma in lemmas if usable(lemma) and key.get(normalise_name(lemma)) == synset]
     words = [frozenset(f.tokens) for f in features]
     kept = [
@@ -157,7 +161,7 @@ def _usable_names(lemmas: tuple[str, ...], key: dict[str, int], synset: int) -> 
         # a short form of another name ("Bosch" of "Hieronymus Bosch"), unless that one only adds a generic head
         # ("Malawi" of "Republic of Malawi": fusion's head-noun rule reads those)
         if not any(mine < other and g.base != f.core for g, other in zip(features, words))
-        and not (f.numbers and len(f.tokens) == 2)  # "William II": one bearer of many
+        and not (person and f.numbers and len(f.tokens) == 2)  # "William II": one bearer of many ("Vatican II" is one)
     ]
     if len({f.core for f in kept}) < 2:
         return {}

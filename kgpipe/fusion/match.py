@@ -175,8 +175,8 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
         return None, "different countries"  # "Republic of China" / "China", "Niger" / "Nigeria"
     if a.place and a.place == b.place:
         return 0.95, "place alias"
-    if a.lexical is not None and a.lexical == b.lexical:
-        return 0.95, "WordNet synonym"
+    if a.lexical is not None and a.lexical == b.lexical and a.f.variant != b.f.variant:
+        return 0.95, "WordNet synonym"  # same words ("River Thames" / "Thames River"): the name rules say
     if b.idx in a.defined or a.idx in b.defined:
         return 0.95, "defined in the text"
     if _other_kind(a, b) or _other_kind(b, a):

@@ -355,6 +355,8 @@ class EntityIndex:
             return None
         if self._lexicon is None:
             self._lexicon = lexicon_table(self._lexicon_sources)
+        if node.declared in (None, "PLACE") and (self._shared_place(node.f.norm) or self._shared_place(node.f.core)):
+            return None  # "Salisbury": Harare's old name to WordNet, and towns in England and the US to GeoNames
         return synset_of(node, self._lexicon)
 
     def _existing_node(self, nodes: list[Node], made: dict[tuple[str, str], int], entity_id: str, surface: str) -> int:
