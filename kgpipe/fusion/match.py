@@ -9,7 +9,7 @@ evidence                                  score  example
 curated alias (ontology, alias file)      1.00   "Peking" / "Beijing"
 place alias (``kgpipe.fusion.places``)    0.95   "Burma" / "Myanmar"; "Calcutta" / "Kolkata" (names typed as places, or untyped)
 WordNet synonym (``fusion.lexicon``)      0.95   "Lewis Carroll" / "Charles Lutwidge Dodgson"; "Nyasaland" / "Malawi"
-defined in the text (``fusion.defined``)  0.95   "Centers for Disease Control and Prevention (CDC)"
+defined in the text (``fusion.defined``)  0.95   "Centers for Disease Control and Prevention (CDC)"; "Stendhal, born Marie-Henri Beyle"
 same core name                            1.00   "Apple Inc." / "Apple"; "Dr. Marie Curie" / "Marie Curie"
 same words in another order, or the same  0.95   "University of Paris" / "Paris University";
 variant (numbers as digits, initials            "Second World War" / "World War II";
