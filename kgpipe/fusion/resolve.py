@@ -12,7 +12,9 @@ How (Graphusion-style fusion, made incremental):
    meets the person names whose first or last word it is in its own context, or (typed as a
    person, as a surname only) in the run and the graph ("Jordan" → "Michael Jordan"); a one-word
    person name is one node per context, so each document's "Obama" is read on its own. Names of
-   one curated alias group, or of one packaged gazetteer entry (``kgpipe.fusion.places``), meet each other. With an adjudicator, small runs add each name's
+   one curated alias group, of one packaged gazetteer entry (``kgpipe.fusion.places``) or of one WordNet synset
+   (``kgpipe.fusion.lexicon``) meet each other, and so do two names a text introduces as one another
+   ("X, known as Y": ``kgpipe.fusion.defined``). With an adjudicator, small runs add each name's
    nearest MiniLM neighbours (synonyms such as "Munich"/"München" share no key).
 3. **Scoring** (``kgpipe.fusion.match.score_pair``): rules on names (exact core, same words, acronym,
    person names and their romanisations, plurals, typos), facts and co-mentioned names as evidence, and
