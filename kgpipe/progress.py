@@ -13,8 +13,9 @@ from typing import Any, Iterator
 THIRD_PARTY = ("transformers", "sentence_transformers", "huggingface_hub", "torch", "pykeen", "accelerate", "gguf")
 
 
-def bar(*, total: int, desc: str, unit: str = "it", enabled: bool = True, leave: bool = True) -> Any:
-    """A tqdm bar usable as a context manager with ``update(n)``; a no-op bar when disabled."""
+def bar(*, total: int | None, desc: str, unit: str = "it", enabled: bool = True, leave: bool = True) -> Any:
+    """A tqdm bar usable as a context manager with ``update(n)``; a no-op bar when disabled; ``total`` None when the
+    amount of work is not known ahead (a count and a rate)."""
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=leave, dynamic_ncols=True)

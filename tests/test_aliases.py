@@ -49,7 +49,7 @@ def test_build_with_an_alias_file_joins_an_exonym_pair_in_the_store(settings, st
 
     aliases = tmp_path / "aliases.tsv"
     aliases.write_text("# exonyms\nBeijing\tPeking\tPeiping\n", encoding="utf-8")
-    quiet = settings.replace(judge=False, llm_cache=False, place_aliases="")  # the file alone (not the gazetteers)
+    quiet = settings.replace(judge=False, llm_cache=False, place_aliases="", name_aliases="")  # the file alone (not the gazetteers, not WordNet)
     result = build(docs, quiet.replace(aliases=str(aliases)), llm=ScriptedLLM(answer), store=store)
     assert result.documents_built == 2 and not result.failures
     assert {"Beijing", "Peking"} in entities(store) and len(entities(store)) == 3

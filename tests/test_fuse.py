@@ -156,6 +156,6 @@ def test_fuse_gives_each_mention_its_fact_and_resolves_with_the_index_aliases():
         return sorted((names for names in groups.values() if len(names) > 1), key=sorted)
 
     # The fact in common lifts the name prefix to a merge; no rule joins the exonym without an alias table (the
-    # packaged gazetteers off; on, they join it: ``tests/test_fusion_places.py``).
-    assert entities(EntityIndex(places="")) == [{"John Paul Jones", "John Paul"}]
+    # packaged gazetteers and WordNet off; on, they join it: ``tests/test_fusion_places.py``).
+    assert entities(EntityIndex(places="", lexicon="")) == [{"John Paul Jones", "John Paul"}]
     assert entities(EntityIndex(aliases=[("Beijing", "Peking")])) == [{"Beijing", "Peking"}, {"John Paul Jones", "John Paul"}]

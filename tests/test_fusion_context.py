@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from kgpipe.fusion.defined import abbreviates
+from kgpipe.fusion.defined import abbreviates, cue
 from kgpipe.fusion.match import Node, explain_pair
 from kgpipe.fusion.names import analyse
 from kgpipe.fusion.person_names import other_generation, person_evidence
@@ -32,6 +32,49 @@ def test_a_short_form_in_parentheses_is_defined_as_the_name_before_it():
     # A dateline is no definition.
     text = "PARIS (AFP) - Paris hosted the talks."
     assert len(set(_ids(MentionIn("AFP", "Organization", text), MentionIn("Paris", "City", text)))) == 2
+
+
+def _in_text(text: str, *names: tuple[str, str]) -> list[str]:
+    """The ids of ``names`` (name, type) read in one text, with the packaged aliases off (the text alone)."""
+    mentions = [MentionIn(name, typ, text) for name, typ in names]
+    return EntityIndex(places="", lexicon="").resolve(mentions, ner=False).ids
+
+
+@pytest.mark.parametrize(
+    "text, a, b",
+    [
+        ("Marilyn Monroe, born Norma Jeane Mortenson, signed with Fox in 1946.",
+         ("Marilyn Monroe", "Actor"), ("Norma Jeane Mortenson", "Person")),
+        ("Archibald Leach took the name Cary Grant in 1931.", ("Archibald Leach", "Person"), ("Cary Grant", "Actor")),
+        ("Best Buy, founded as Sound of Music, opened its first store in St. Paul.",
+         ("Best Buy", "Company"), ("Sound of Music", "Company")),
+        ("Khujand, once Leninabad, lies on the Syr Darya.", ("Khujand", "City"), ("Leninabad", "City")),
+        ("Hellas, or Greece, joined the euro in 2001.", ("Hellas", "Country"), ("Greece", "Country")),
+        ("Frank Sinatra, known to his fans as Ol' Blue Eyes, sang with Tommy Dorsey.",
+         ("Frank Sinatra", "Person"), ("Ol' Blue Eyes", "Person")),
+    ],
+)  # fmt: skip
+def test_a_text_that_introduces_another_name_joins_the_two(text: str, a: tuple[str, str], b: tuple[str, str]) -> None:
+    ids = _in_text(text, a, b)
+    assert ids[0] == ids[1]
+    plain = EntityIndex(places="", lexicon="").resolve([MentionIn(*a), MentionIn(*b)], ner=False).ids
+    assert plain[0] != plain[1]  # the names alone: no rule joins them
+
+
+def test_alias_cues_need_the_names_they_relate() -> None:
+    # A list is no appositive; an active verb's subject is its agent; a comma and a verb end an appositive.
+    assert len(set(_in_text("Shops sold Coca-Cola, Sprite, or Fanta.", ("Coca-Cola", "Drink"), ("Sprite", "Drink"),
+                            ("Fanta", "Drink")))) == 3  # fmt: skip
+    ids = _in_text("In 1924 the Soviet Union renamed Yuzovka Stalino.", ("Soviet Union", "Country"),
+                   ("Yuzovka", "City"), ("Stalino", "City"))  # fmt: skip
+    assert ids[0] != ids[1]
+    ids = _in_text("Dushanbe, the capital of Tajikistan, was called Stalinabad until 1961.", ("Dushanbe", "City"),
+                   ("Tajikistan", "Country"), ("Stalinabad", "City"))  # fmt: skip
+    assert ids[1] != ids[2]
+    ids = _in_text("Microsoft became Apple's partner in 1997.", ("Microsoft", "Company"), ("Apple", "Company"))
+    assert ids[0] != ids[1]
+    assert cue(", known in Latin as ", ",") and not cue(", known in ", " as")  # "known in Italy as": Italy is no alias
+    assert cue(", which was called ", ".") and not cue(" then called the ", ".")
 
 
 def test_a_qualified_place_joins_a_bare_name_in_another_text_only_when_that_text_names_the_qualifier():

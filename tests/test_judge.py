@@ -151,7 +151,9 @@ def test_calibration_arithmetic_and_cache(settings):
 def test_real_gemma_ranks_true_above_tail_swapped(gemma):
     """The default model: the combined confidence ranks each true triple above its tail-swapped copy."""
     chunks, true, false = _triples_and_chunks(CASES)
-    result = judge(true + false, chunks, gemma, threshold=0.0)
+    scored: list[int] = []  # what a progress bar is told
+    result = judge(true + false, chunks, gemma, threshold=0.0, on_progress=scored.append)
+    assert sum(scored) == 2 * len(true + false)  # likelihood: each claim with and without its text
     conf = {(t.head, t.tail): t.confidence for t in result.kept}
     wins = sum(conf[(t.head, t.tail)] > conf[(f.head, f.tail)] for t, f in zip(true, false))
     assert wins >= 0.75 * len(CASES), conf

@@ -229,8 +229,8 @@ def test_curated_aliases_join_names_no_rule_finds_but_keep_the_type_veto():
     r = index.resolve([MentionIn("Beijing", "City"), MentionIn("Peking", "City"), MentionIn("Peiping"),
                        MentionIn("Holland", "Country"), MentionIn("Peking", "University")], ner=False)  # fmt: skip
     assert _same(r.ids, 0, 1, 2) and r.ids[3] == "e-nl" and r.ids[4] != r.ids[0]
-    plain = EntityIndex(places="").resolve([MentionIn("Beijing", "City"), MentionIn("Peking", "City")], ner=False).ids
-    assert plain[0] != plain[1]  # without a table (the packaged gazetteers off) no rule joins them
+    plain = EntityIndex(places="", lexicon="").resolve([MentionIn("Beijing", "City"), MentionIn("Peking", "City")], ner=False).ids
+    assert plain[0] != plain[1]  # without a table (the packaged gazetteers and WordNet off) no rule joins them
 
 
 def test_facts_of_the_mentions_are_evidence():

@@ -141,15 +141,17 @@ def evaluate_fusion(
     adjudicate: Any = None,
     aliases: Sequence[Sequence[str]] = (),
     places: str | Sequence[str] = SOURCES,
+    lexicon: str = "wordnet",
 ) -> dict[str, Any]:
     """Resolve the gold file's mentions into an empty index and score them against the gold clusters.
 
     ``aliases``: curated groups of names (``kgpipe.fusion.aliases.read_aliases``) the index is given; ``places``: the
-    packaged gazetteers it uses (``kgpipe.fusion.places``; "" for none).
+    packaged gazetteers it uses (``kgpipe.fusion.places``; "" for none); ``lexicon``: the packaged dictionaries
+    (``kgpipe.fusion.lexicon``; "" for none).
     """
     mentions, gold = load_gold(path)
     started = time.perf_counter()
-    resolution = EntityIndex(aliases=aliases, places=places).resolve(mentions, ner=ner, embed=embed, adjudicate=adjudicate, trace=True)
+    resolution = EntityIndex(aliases=aliases, places=places, lexicon=lexicon).resolve(mentions, ner=ner, embed=embed, adjudicate=adjudicate, trace=True)
     seconds = time.perf_counter() - started
     predicted = resolution.ids
     return {

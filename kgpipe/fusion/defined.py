@@ -1,4 +1,5 @@
-"""Names a text defines as one another: "the Centers for Disease Control and Prevention (CDC)".
+"""Names a text defines as one another: "the Centers for Disease Control and Prevention (CDC)", "Maxim Gorky, the pen
+name of Alexei Peshkov", "Ceylon became Sri Lanka".
 
 A writer who puts a short form in parentheses right after a name says the two are one entity; no name rule can
 read that from "CDC" and "Centers for Disease Control and Prevention" alone (its initials are "CfDCaP"). The
@@ -10,6 +11,21 @@ define nothing.
     (True, True)
     >>> abbreviates("AFP", "Paris"), abbreviates("Oregon", "Portland")
     (False, False)
+
+Writers introduce other names too, between two names with nothing else in between: "X, known as Y", "X, also called
+Y", "X, born Y", "X, née Y", "X was renamed Y", "X renamed itself Y", "X took the name Y", "X, the pen name of Y",
+"X, short for Y", "X, founded as Y", "X, officially Y", "X, who became Y" (``alias_pairs``; not "which Britain called
+Y", whose name before the cue is not the one named). The second name must end
+there: not "Y's" nor the start of a longer capitalised name. Looser cues (", or", ", the", ", now", ", once", ", later")
+count only for an appositive: the first name not in a list ("A, B, or C"), the second closed by punctuation ("the
+Guomindang, or KMT, ..."; "CERN, the European Organization for Nuclear Research."). The type vetoes stay in force.
+
+    >>> cue(", better known as ", "."), cue(" was renamed ", " in 1982"), cue(" became ", "'s ally")
+    (True, True, False)
+    >>> cue(" renamed it ", "."), cue(", was called ", "."), cue(", known in ", " as")
+    (False, False, False)
+    >>> cue(", or ", ", ruled China", "The "), cue(", or ", " by air.", "Fly to Paris, "), cue(" and ", ".")
+    (True, False, False)
 """
 
 from __future__ import annotations
@@ -21,6 +37,45 @@ from .match import Node
 from .names import analyse, normalise_name
 
 _DEFINITION = re.compile(r"([^()]+?)\s*\(\s*([^()]{2,12}?)\s*\)")
+
+_ADVERBS = r"(?:(?:also|better|now|widely|locally|officially|formerly|once|later|originally|popularly|commonly|still|often|simply|then|previously) )*"
+_AUX = r"(?:(?:was|is|were|are|has been|had been|have been) )"
+#: A participle that names ("known as", "called", "known in Latin as", "born", "née", "the pen name of", "short for").
+_NAMING = (
+    r"(?:(?:known|called|named|styled|dubbed|nicknamed|renamed|rebranded)(?: (?:in|to|by|among) [^,.;()]{1,30}? as| as)?"
+    r"|born|n[ée]e?|(?:the |a |his |her )?(?:pen|stage|ring|professional|regnal|religious|birth) name(?: of)?"
+    r"|(?:the |a )?pseudonym(?: of)?|short for|(?:founded|established|incorporated|begun|started) as|officially(?: the)?)"
+)
+#: A finite verb that renames its subject ("became", "renamed itself", "took the name", "changed its name to").
+_RENAMING = (
+    r"(?:became|becomes|renamed itself|(?:took|takes|adopted) the name"
+    r"|(?:changed|shortened) (?:its|his|her|their) name to)"
+)
+#: What a writer puts between a name and another name of the same thing (the whole text between them): an appositive
+#: ("X, known as Y", "X, who became Y", "X (born Y)") or a clause ("X was renamed Y", "X became Y"). A comma then a
+#: finite verb ("Bishkek, the capital of Kyrgyzstan, was called Frunze") ends an appositive: its subject is further
+#: back. An active participle ("which Britain called the Great War", "Musk renamed it X") has its agent there.
+_CUE = re.compile(
+    r"\s*[,(]\s*(?:(?:who|which|that) " + _AUX + r"?" + _ADVERBS + r"(?:" + _NAMING + r"|" + _RENAMING + r")"
+    r"|" + _ADVERBS + _NAMING + r")(?: the)?\s*"
+    r"|\s+(?:" + _AUX + _ADVERBS + _NAMING + r"|" + _ADVERBS + _RENAMING + r")(?: the)?\s*",
+    re.IGNORECASE,
+)
+#: Looser cues: only between an appositive's names ("the Guomindang, or KMT, ...").
+_LOOSE = re.compile(r"\s*[,(]\s*(?:or|the|now|once|later(?: the)?|formerly|previously|today)(?: the)?\s*", re.IGNORECASE)
+_ENDS = re.compile(r"\s*(?:[,.;:)]|$)")
+_GOES_ON = re.compile(r"(?:['’]s?\b|-|\s+[A-Z][a-z])")  # "Apple's", "Apple-owned", "Apple Computer"
+_LISTED = re.compile(r"(?:,|\band|\bor)\s*$")
+
+
+def cue(between: str, after: str, before: str = "") -> bool:
+    """Whether the text ``between`` two names says the second is another name of the first; ``after``: the text that
+    follows the second name; ``before``: the text before the first."""
+    if _GOES_ON.match(after):
+        return False
+    if _CUE.fullmatch(between):
+        return True
+    return bool(_LOOSE.fullmatch(between) and _ENDS.match(after) and not _LISTED.search(before))
 
 
 def abbreviates(short: str, long: str) -> bool:
@@ -73,3 +128,42 @@ def defined_pairs(nodes: Sequence[Node], contexts: Sequence[str]) -> list[tuple[
                                 found.append((a.idx, b.idx))
                     break
     return found
+
+
+def alias_pairs(nodes: Sequence[Node], contexts: Sequence[str]) -> list[tuple[int, int]]:
+    """Pairs of nodes that a context names one after the other with an alias cue between them ("X, known as Y";
+    ``cue``), and marks each node's ``defined``."""
+    by_context: dict[int, list[Node]] = {}
+    for node in nodes:
+        for c in node.contexts:
+            by_context.setdefault(c, []).append(node)
+    found: list[tuple[int, int]] = []
+    for c, present in by_context.items():
+        if len(present) < 2:
+            continue
+        text = contexts[c]
+        spans = sorted(_occurrences(text, present), key=lambda s: (s[0], -s[1]))
+        kept: list[tuple[int, int, Node]] = []
+        for span in spans:  # the longest name at each place ("Port Arthur, Texas", not "Port Arthur" in it)
+            if not kept or span[0] >= kept[-1][1]:
+                kept.append(span)
+        for (s1, e1, a), (s2, e2, b) in zip(kept, kept[1:]):
+            if a is not b and len(text) and s2 - e1 <= 60 and cue(text[e1:s2], text[e2:], text[:s1]):
+                a.defined = a.defined | {b.idx}
+                b.defined = b.defined | {a.idx}
+                found.append((a.idx, b.idx))
+    return found
+
+
+def _occurrences(text: str, nodes: Sequence[Node]) -> list[tuple[int, int, Node]]:
+    """Where the text writes each node's names, as whole words."""
+    spans = []
+    for node in nodes:
+        for form in {node.f.surface, *node.forms, *node.raw}:
+            at = text.find(form)
+            while at >= 0 and form:
+                end = at + len(form)
+                if (at == 0 or not text[at - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+                    spans.append((at, end, node))
+                at = text.find(form, at + 1)
+    return spans

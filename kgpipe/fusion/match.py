@@ -8,7 +8,8 @@ evidence                                  score  example
 ========================================  =====  ============================================
 curated alias (ontology, alias file)      1.00   "Peking" / "Beijing"
 place alias (``kgpipe.fusion.places``)    0.95   "Burma" / "Myanmar"; "Calcutta" / "Kolkata" (names typed as places, or untyped)
-defined in the text (``fusion.defined``)  0.95   "Centers for Disease Control and Prevention (CDC)"
+WordNet synonym (``fusion.lexicon``)      0.95   "Lewis Carroll" / "Charles Lutwidge Dodgson"; "Nyasaland" / "Malawi"
+defined in the text (``fusion.defined``)  0.95   "Centers for Disease Control and Prevention (CDC)"; "Stendhal, born Marie-Henri Beyle"
 same core name                            1.00   "Apple Inc." / "Apple"; "Dr. Marie Curie" / "Marie Curie"
 same words in another order, or the same  0.95   "University of Paris" / "Paris University";
 variant (numbers as digits, initials            "Second World War" / "World War II";
@@ -93,7 +94,8 @@ class Node:
     """Mentions that share a normalised name, coarse type and kind; or one name of a graph entity (``entity``)."""
 
     __slots__ = ("idx", "f", "declared", "kind", "entity", "soft", "person", "forms", "raw", "types",
-                 "contexts", "context", "vector", "short_of", "pending", "curated", "facts", "comentions", "odd", "defined", "place", "where")  # fmt: skip
+                 "contexts", "context", "vector", "short_of", "pending", "curated", "facts", "comentions", "odd", "defined", "place", "where",
+                 "lexical")  # fmt: skip
 
     def __init__(self, idx: int, f: NameFeatures, declared: str | None, kind: str | None, entity: str | None = None):
         self.idx = idx
@@ -119,6 +121,7 @@ class Node:
         self.odd: frozenset[str] = _NONE  # declared types no coarse class knows ("ship", "airport"), casefolded
         self.place: str | None = None  # the packaged gazetteers' entry this name is a name of (``kgpipe.fusion.places``)
         self.where: frozenset[str] = _NONE  # a name places in several countries bear: the ones its text names
+        self.lexical: int | None = None  # the WordNet synset this name is a name of (``kgpipe.fusion.lexicon``)
         self.defined: frozenset[int] = _NONE  # nodes a text defines it as: "... Prevention (CDC)" (``kgpipe.fusion.defined``)
 
     def as_mention(self) -> MentionIn:
@@ -172,6 +175,8 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
         return None, "different countries"  # "Republic of China" / "China", "Niger" / "Nigeria"
     if a.place and a.place == b.place:
         return 0.95, "place alias"
+    if a.lexical is not None and a.lexical == b.lexical and a.f.variant != b.f.variant:
+        return 0.95, "WordNet synonym"  # same words ("River Thames" / "Thames River"): the name rules say
     if b.idx in a.defined or a.idx in b.defined:
         return 0.95, "defined in the text"
     if _other_kind(a, b) or _other_kind(b, a):

@@ -12,7 +12,9 @@ How (Graphusion-style fusion, made incremental):
    meets the person names whose first or last word it is in its own context, or (typed as a
    person, as a surname only) in the run and the graph ("Jordan" → "Michael Jordan"); a one-word
    person name is one node per context, so each document's "Obama" is read on its own. Names of
-   one curated alias group, or of one packaged gazetteer entry (``kgpipe.fusion.places``), meet each other. With an adjudicator, small runs add each name's
+   one curated alias group, of one packaged gazetteer entry (``kgpipe.fusion.places``) or of one WordNet synset
+   (``kgpipe.fusion.lexicon``) meet each other, and so do two names a text introduces as one another
+   ("X, known as Y": ``kgpipe.fusion.defined``). With an adjudicator, small runs add each name's
    nearest MiniLM neighbours (synonyms such as "Munich"/"München" share no key).
 3. **Scoring** (``kgpipe.fusion.match.score_pair``): rules on names (exact core, same words, acronym,
    person names and their romanisations, plurals, typos), facts and co-mentioned names as evidence, and
@@ -41,11 +43,14 @@ from ..records import GENERIC_TYPE, Adjudicator, Entity, MentionIn
 from ..stores import cypher
 from .aliases import alias_table
 from .cluster import assign, cluster, entity_id
-from .defined import defined_pairs
+from .defined import alias_pairs, defined_pairs
 from .kinds import PROPER_CLASSES, coarse_type, kind_in_context, ner_types, surface_kind, unknown_type
 from .match import MERGE_AT, Node, is_person
 from .names import NameFeatures, analyse, blocking_keys, normalise_name, singular
 from .pairs import MAX_BLOCK, WIDE_KEYS, PairSet, adjudicate_band, new_pairs, score, short_form_pairs
+from .lexicon import SOURCES as LEXICON_SOURCES
+from .lexicon import Lexicon, lexicon_table, synset_of
+from .lexicon import parse_sources as parse_lexicon_sources
 from .places import SOURCES, PlaceTable, entry_of, mark_countries, parse_sources, place_table
 
 if TYPE_CHECKING:
@@ -97,13 +102,18 @@ class EntityIndex:
         embedder: "Embedder | None" = None,
         aliases: Iterable[Sequence[str]] = (),
         places: str | Sequence[str] = SOURCES,
+        lexicon: str = ",".join(LEXICON_SOURCES),
     ) -> None:
         """``aliases``: curated groups of names of one entity (``kgpipe.fusion.aliases``), joined whatever the names.
         ``places``: the packaged gazetteers whose country and city names join names typed as places or untyped
-        (``kgpipe.fusion.places``: "pycountry", "geonames"; "" for none)."""
+        (``kgpipe.fusion.places``: "pycountry", "geonames"; "" for none). ``lexicon``: the packaged dictionaries
+        whose synonyms join names of persons, places, organisations and events (``kgpipe.fusion.lexicon``:
+        "wordnet"; "" for none)."""
         self.entities: dict[str, Entity] = {}
         self._place_sources = parse_sources(places)
         self._places: PlaceTable | None = None
+        self._lexicon_sources = parse_lexicon_sources(lexicon)
+        self._lexicon: Lexicon | None = None
         self.aliases = alias_table(aliases)  # normalised name -> group key
         self._alias_names: dict[str, list[str]] = {}
         for name, key in self.aliases.items():
@@ -212,7 +222,7 @@ class EntityIndex:
         nodes, mention_node, contexts = self._new_nodes(mentions, ner)
         n_new = len(nodes)
         pairs = PairSet()
-        for i, j in defined_pairs(nodes, contexts):
+        for i, j in (*defined_pairs(nodes, contexts), *alias_pairs(nodes, contexts)):
             pairs.add(i, j)
         if exhaustive:
             pairs.add_all(n_new)
@@ -223,6 +233,8 @@ class EntityIndex:
             self._curated_pairs(nodes, n_new, pairs)
         if self._places is not None:
             self._place_pairs(nodes, n_new, pairs)
+        if self._lexicon is not None:
+            self._lexical_pairs(nodes, n_new, pairs)
         short_form_pairs(nodes, n_new, pairs)
         embedded = 0
         if embed and adjudicate is not None and 0 < n_new <= embed_limit:
@@ -311,6 +323,7 @@ class EntityIndex:
             node.person = is_person(node)
             node.curated = self._curated(node.f)
             node.place = self._place(node)
+            node.lexical = self._lexical(node)
             if named_in and 0 < len(node.contexts) <= _MAX_CONTEXTS:
                 around = set().union(*(named_in[c] for c in node.contexts))
                 around.difference_update(analyse(s).core for s in (*node.forms, *node.raw))
@@ -339,6 +352,15 @@ class EntityIndex:
             self._places = place_table(self._place_sources)
         return entry_of(node, self._places)
 
+    def _lexical(self, node: Node) -> int | None:
+        if not self._lexicon_sources or node.declared not in (None, "PERSON", "PLACE", "ORG", "EVENT"):
+            return None
+        if self._lexicon is None:
+            self._lexicon = lexicon_table(self._lexicon_sources)
+        if node.declared in (None, "PLACE") and (self._shared_place(node.f.norm) or self._shared_place(node.f.core)):
+            return None  # "Salisbury": Harare's old name to WordNet, and towns in England and the US to GeoNames
+        return synset_of(node, self._lexicon)
+
     def _existing_node(self, nodes: list[Node], made: dict[tuple[str, str], int], entity_id: str, surface: str) -> int:
         key = (entity_id, surface)
         if key not in made:
@@ -350,6 +372,7 @@ class EntityIndex:
             node.person = is_person(node)
             node.curated = self._curated(f)
             node.place = self._place(node)
+            node.lexical = self._lexical(node)
             made[key] = node.idx
             nodes.append(node)
         return made[key]
@@ -390,6 +413,21 @@ class EntityIndex:
                     for _, eid, surface in self.candidates(f"n:{singular(f.core)}", f.core, 8):
                         i = self._existing_node(nodes, made, eid, surface)
                         if nodes[i].place == key:
+                            members.append(i)
+            _pair_all(members, pairs)
+
+    def _lexical_pairs(self, nodes: list[Node], n_new: int, pairs: PairSet) -> None:
+        """Every two names of one WordNet synset, among the new names and with the graph's names of the synset."""
+        assert self._lexicon is not None
+        groups = _new_groups(nodes[:n_new], lambda node: None if node.lexical is None else str(node.lexical))
+        made = _graph_nodes(nodes, n_new)
+        for key, members in groups.items():
+            if self.entities:
+                for name in set(self._lexicon.names(int(key)).values()):
+                    f = analyse(name)
+                    for _, eid, surface in self.candidates(f"n:{singular(f.core)}", f.core, 8):
+                        i = self._existing_node(nodes, made, eid, surface)
+                        if nodes[i].lexical == int(key):
                             members.append(i)
             _pair_all(members, pairs)
 

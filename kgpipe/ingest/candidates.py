@@ -239,10 +239,11 @@ def _judge(
     triples: list[Triple], chunks_by_id: dict[str, Chunk], llm: "LLM", ontology: "Ontology | None",
     calibration: "Calibration", settings: Settings,
 ) -> JudgeResult:
-    return judge(
-        triples, chunks_by_id, llm, ontology=ontology, threshold=settings.judge_threshold,
-        calibration=calibration, batch_size=per_call(llm, max(8, settings.batch_size)),
-    )
+    with bar(total=None, desc="judge", unit="prompt", enabled=settings.progress, leave=False) as b:
+        return judge(
+            triples, chunks_by_id, llm, ontology=ontology, threshold=settings.judge_threshold,
+            calibration=calibration, batch_size=per_call(llm, max(8, settings.batch_size)), on_progress=b.update,
+        )
 
 
 def _denoise(chunks: list[Chunk], llm: "LLM", settings: Settings, out: Candidates) -> list[Chunk]:

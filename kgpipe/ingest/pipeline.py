@@ -263,7 +263,7 @@ def build(
                 log.warning("judge calibration of %s failed: %s", the_llm.model_id, exc)
                 calibration = exc
         aliases = [*(ontology.entity_aliases if ontology else ()), *(read_aliases(settings.aliases) if settings.aliases else ())]
-        index = EntityIndex.from_store(the_store, aliases=aliases, places=settings.place_aliases)  # new mentions fuse into the graph's existing entities
+        index = EntityIndex.from_store(the_store, aliases=aliases, places=settings.place_aliases, lexicon=settings.name_aliases)  # new mentions fuse into the graph's existing entities
     with bar(total=len(todo), desc="documents", unit="doc", enabled=settings.progress) as docs_bar:
         if todo:
             if settings.engine == "ray":  # the same groups, extracted and judged on a Ray cluster, in order

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ..llms import scorer, yes_no_scorer
 from ..records import Chunk, Triple
@@ -96,6 +96,7 @@ def judge(
     weights: Mapping[str, float] | None = None,
     calibration: Calibration | None = None,
     batch_size: int = 64,
+    on_progress: Callable[[int], None] | None = None,
 ) -> JudgeResult:
     """Score every triple against the text of its source chunk; keep those scoring at least ``threshold``.
 
@@ -103,6 +104,7 @@ def judge(
     measured for ``llm``; without it, defaults measured for the packaged Gemma are used. ``weights``
     override single signals, e.g. ``{"yes_no": 1.0}`` for an instruction-tuned model.
     A triple whose chunk is unknown is judged against an empty text, so it is rejected, never dropped.
+    ``on_progress(n)``: called as each batch of ``n`` prompts is scored (one to four per triple, by signal).
     """
     scores_text = scorer(llm) is not None or yes_no_scorer(llm) is not None
     cal = calibration or default_calibration(llm.model_id if llm is not None else "", scores=scorer(llm) is not None)
@@ -116,7 +118,7 @@ def judge(
     texts = [_source(t, chunks_by_id) for t in triples]
     wanted = [name for name in ("likelihood", "yes_no", "lexical") if name in used] or ["lexical"]
     found: dict[str, str] = {}
-    raws = raw_signals(triples, texts, llm, wanted=wanted, batch_size=batch_size, missing=found)
+    raws = raw_signals(triples, texts, llm, wanted=wanted, batch_size=batch_size, missing=found, on_progress=on_progress)
     missing.update(found)
     used = {name: w for name, w in used.items() if name not in found}  # the backend turned out not to offer it
     for name in LLM_SIGNALS:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from rapidfuzz.fuzz import ratio
 
@@ -94,10 +94,12 @@ def lexical(triple: Triple, text: str) -> float:
     return min(grounding(triple.head, text), grounding(triple.tail, text))
 
 
-def _batched(fn: Any, batch_size: int, *columns: Sequence[Any]) -> list[float]:
+def _batched(fn: Any, batch_size: int, *columns: Sequence[Any], on_progress: Any = None) -> list[float]:
     out: list[float] = []
     for start in range(0, len(columns[0]), batch_size):
         out.extend(fn(*(c[start : start + batch_size] for c in columns)))
+        if on_progress is not None:
+            on_progress(len(columns[0][start : start + batch_size]))
     return out
 
 
@@ -109,6 +111,7 @@ def raw_signals(
     wanted: Sequence[str] = ("likelihood", "yes_no", "lexical"),
     batch_size: int = 64,
     missing: dict[str, str] | None = None,
+    on_progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, float]]:
     """The raw value of each wanted signal for each (triple, source text); an LLM signal only when the model offers it.
 
@@ -116,6 +119,7 @@ def raw_signals(
     over " No"; ``lexical``: grounding in [0, 1]. A wanted signal the model does not offer (no capability,
     or ``NotImplementedError`` from a well-formed reply) is left out of every row and its reason put in
     ``missing``. A failed request (``LLMError``) is raised: a failure is never taken for a missing capability.
+    ``on_progress(n)``: called as each batch of ``n`` prompts is scored.
     """
     missing = {} if missing is None else missing
     rows: list[dict[str, float]] = [{} for _ in triples]
@@ -135,7 +139,8 @@ def raw_signals(
             try:
                 n = len(claims)
                 contexts = [WITH_TEXT.format(text=text) for text in flat] + [WITHOUT_TEXT] * n
-                scores = _batched(score.logprob, batch_size, contexts, [f" {c}" for c in claims] * 2)
+                scores = _batched(score.logprob, batch_size, contexts, [f" {c}" for c in claims] * 2,
+                                  on_progress=on_progress)
             except NotImplementedError as exc:  # e.g. an HTTP server that returns no prompt logprobs
                 missing["likelihood"] = f"{llm.model_id} returns no prompt logprobs ({exc})"
             else:
@@ -148,12 +153,13 @@ def raw_signals(
         reasons: list[str] = []
         if answer is not None:
             try:
-                odds = _batched(answer.yes_no, batch_size, asks)
+                odds = _batched(answer.yes_no, batch_size, asks, on_progress=on_progress)
             except NotImplementedError as exc:
                 reasons.append(f"no top logprobs ({exc})")
         if odds is None and score is not None and "likelihood" not in missing:
             try:
-                both = _batched(score.logprob, batch_size, asks * 2, [" Yes"] * len(asks) + [" No"] * len(asks))
+                both = _batched(score.logprob, batch_size, asks * 2, [" Yes"] * len(asks) + [" No"] * len(asks),
+                                on_progress=on_progress)
                 odds = [yes - no for yes, no in zip(both[: len(asks)], both[len(asks) :])]
             except NotImplementedError as exc:
                 reasons.append(f"no prompt logprobs ({exc})")
