@@ -217,15 +217,15 @@ def test_the_text_reader_follows_references_and_never_answers_with_the_asked_ent
             "Astbury was a physicist. He studied in Cambridge. Franklin died in 1958. Toyota is a carmaker. The company "
             "was founded by Kiichiro Toyoda.")
     read = sentences_about(nlp(text), {"Rosalind Franklin"})
-    about = [a for _, a, _ in read]
+    about = [r.about for r in read]
     # the title; "She" (spaCy tags no name in the sentence before, so she is who the chunk opens with); not the
     # sentences about another person; a surname alone
     assert about[0] and about[1] and about[4], about
     assert not about[2] and not about[3] and not any(about[5:]), about
-    assert [a for _, a, _ in sentences_about(nlp(text), {"Toyota"})][5:] == [True, True]  # "The company"
-    assert [a for _, a, _ in sentences_about(nlp("Isaac Newton was a physicist. Newton died in 1727."), {"Isaac Newton"})] == [True, True]
+    assert [r.about for r in sentences_about(nlp(text), {"Toyota"})][5:] == [True, True]  # "The company"
+    assert [r.about for r in sentences_about(nlp("Isaac Newton was a physicist. Newton died in 1727."), {"Isaac Newton"})] == [True, True]
     # compared with the question as it reads with its references replaced
-    assert read[1][2] == "Rosalind Franklin was born in London."
+    assert read[1].text == "Rosalind Franklin was born in London."
     sent = next(nlp("Nikola Tesla was born in Smiljan.").sents)
     assert [x[0] for x in _spans(sent, None, {"Tesla"})] == ["Smiljan"]  # never "Nikola Tesla" for "Tesla"
     sent = next(nlp("Her father was the poet Lord Byron, and her mother lived in London.").sents)
@@ -234,6 +234,38 @@ def test_the_text_reader_follows_references_and_never_answers_with_the_asked_ent
     # "when" wants a point in time, not a duration
     sent = next(nlp("His father died three months before he was born on 25 December 1642.").sents)
     assert [x[0] for x in _spans(sent, {"DATE"}, set())] == ["25 December 1642"]
+
+
+def test_the_text_reader_reads_relatives_topics_and_the_clause_that_answers():
+    from kgpipe.qa.text import _role_conflict, _spans, _things, main_clause, nearest_to_verb, sentences_about
+    from kgpipe.text import parsing_pipeline
+
+    nlp = parsing_pipeline()
+    if nlp is None:
+        pytest.skip("no trained spaCy pipeline installed")
+    # a relative beside "his" is somebody else; the surname alone, or the name without "his", is still him
+    read = sentences_about(nlp("Johannes Gregor Mendel was a monk. His father, Anton Mendel, was a farmer. Mendel died in Brno."),
+                           {"Johannes Gregor Mendel"})  # fmt: skip
+    father = read[1]
+    names = {"Johannes Gregor Mendel", "Mendel"}  # the entity's name and an alias
+    assert father.refers and [x[0] for x in _spans(father.sent, {"PERSON"}, names, father.refers)] == ["Anton Mendel"]
+    assert _spans(father.sent, {"PERSON"}, names, False) == []  # without "his", a fuller form of "Mendel"
+    assert read[2].about and read[2].text == "Johannes Gregor Mendel died in Brno."
+    # the opposite role is not the one asked for
+    assert _role_conflict(nlp("Who was the mother of Gregor Mendel?"), father.sent)
+    assert not _role_conflict(nlp("Who was the father of Gregor Mendel?"), father.sent)
+    # in a document about a thing, "The bridge" and an opening "It" are that thing, whatever the resolver chose
+    doc = nlp("The Golden Gate Bridge spans a strait in California. The bridge was opened by Mayor Angelo Rossi in 1937.")
+    assert [r.about for r in sentences_about(doc, {"Golden Gate Bridge"})] == [True, False]
+    topical = sentences_about(doc, {"Golden Gate Bridge"}, topic=True)
+    assert topical[1].about and topical[1].text.startswith("Golden Gate Bridge was opened"), topical[1].text
+    # the candidate nearest the word that says the verb; the main clause of a long sentence
+    sent = next(nlp("She was born in Lviv, a city in the Galicia region of the Austrian Empire, on 2 May 1860.").sents)
+    spans = _spans(sent, {"GPE", "LOC", "FAC", "ORG"}, set())
+    assert [x[0] for x in nearest_to_verb(sent, spans, ["born"])] == ["Lviv"], spans
+    assert main_clause("It was built in 1889 by Gustave Eiffel to serve as the entrance to the fair.", ["buil"]) == \
+        "It was built in 1889 by Gustave Eiffel"
+    assert _things({"2020", "28 May 1937", "Theresa May", "May"}) == {"Theresa May", "May"}
 
 
 @pytest.mark.slow

@@ -276,16 +276,16 @@ def _checked_by_text(question: str, links: Sequence[Link], store: "Store", decod
     """(answer, source, text answer, abstained) once the documents of the linked entities are read.
 
     A graph without documents behind its entities (an imported KB) answers from its paths alone. Otherwise the
-    text decides: the graph's answer stands when the text reads the same answer; when it reads another, the
-    answer is the text's (marked so); when no sentence answers, kgpipe abstains and shows the graph's closest
-    paths."""
+    text decides: the graph's answer stands when the text reads the same answer or a shorter form of it; when it
+    reads another, or a fuller one ("the University of Edinburgh" where the graph has "Edinburgh"), the answer is the
+    text's (marked so); when no sentence answers, kgpipe abstains and shows the graph's closest paths."""
     read = answer_from_text(question, links, store, decoder, embedder)
     if read is None:
         has_text = bool(store.execute(*cypher.entity_document_chunks([lk.id for lk in links], 1)).rows)
         return (answer, "graph", None, abstained) if not has_text else ("", "graph", None, True)
     if answer and not abstained:
         said, found = f" {link_key(answer)} ", f" {link_key(read.answer)} "
-        if said in found or found in said:  # "University of Paris" is "the University of Paris"
+        if found in said or said.replace(" the ", " ") == found.replace(" the ", " "):  # "the University of Paris"
             return answer, "graph", read, False
     return read.answer, "text", read, False
 

@@ -559,7 +559,7 @@ def entity_document_chunks(ids: list[str], limit: int) -> Statement:
     return (
         "MATCH (e:Entity)-[:FROM_CHUNK]->(:Chunk)-[:FROM_DOCUMENT]->(d:Document)<-[:FROM_DOCUMENT]-(c:Chunk) "
         "WHERE e.id IN $ids WITH DISTINCT c, d, collect(e.aliases) AS lists "
-        "RETURN c.id AS chunk_id, c.text AS text, c.start AS start, d.id AS doc_id, d.path AS path, "
+        "RETURN c.id AS chunk_id, c.text AS text, c.start AS start, d.id AS doc_id, d.path AS path, d.title AS title, "
         "reduce(a = [], l IN lists | a + coalesce(l, [])) AS aliases ORDER BY d.path, c.index LIMIT $limit",
         {"ids": ids, "limit": limit},
     )
@@ -578,7 +578,7 @@ def nearest_chunks(vector: list[float], k: int, *, dialect: str = "falkordb") ->
     return (
         f"{call} YIELD node, score MATCH (node)-[:FROM_DOCUMENT]->(d:Document) "
         "RETURN node.id AS chunk_id, node.text AS text, node.start AS start, d.id AS doc_id, d.path AS path, "
-        f"[] AS aliases, {similarity} AS similarity ORDER BY similarity DESC LIMIT $k",
+        f"d.title AS title, [] AS aliases, {similarity} AS similarity ORDER BY similarity DESC LIMIT $k",
         {"vector": vector, "k": k, "fetch": k * NEAREST_OVERSAMPLE},
     )
 
