@@ -55,6 +55,6 @@ def test_merged_blocks_are_the_whole_groups_candidates(settings, serve, tmp_path
     merged = merge([extract_and_judge(b, llm, s, ontology=onto, calibration=calibration) for b in blocks])
     assert whole.kept and whole.snapped is not None  # snapped: an HTTP reply in grounded mode
     for name in ("kept", "proposed", "failures", "failed_chunks", "rejected", "judge_signals", "judge_missing",
-                 "judge_weights", "read", "snapped", "structured", "grounded"):  # fmt: skip
+                 "judge_weights", "read", "snapped", "structured", "grounded", "by_rule"):  # fmt: skip
         assert getattr(merged, name) == getattr(whole, name), name
     assert merged.stages.keys() == whole.stages.keys()

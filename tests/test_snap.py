@@ -135,4 +135,4 @@ def test_http_build_in_grounded_mode_stores_only_spans_of_each_chunk(settings, s
     assert snapped["names_dropped"] >= 1 and snapped["names_snapped"] >= 1 and snapped["triples_dropped"] >= 1
     # What the model proposed (6; the build summary says what snapping dropped), and the one fact the place-chain
     # rule reads in "Armonk, New York" (``ingest.patterns``).
-    assert result.triples_proposed == 6 + 1
+    assert result.triples_proposed == 6 + 1 and result.summary()["triples_by_rule"] == {"rule:place-chain": 1}

@@ -71,6 +71,7 @@ class BuildResult:
     judge_signals: list[str] = field(default_factory=list)  # the signals the judge combined
     judge_missing: dict[str, str] = field(default_factory=dict)  # signal -> why the judge ran without it
     snapped: dict[str, int] = field(default_factory=dict)  # an HTTP backend's names/relations snapped or dropped
+    by_rule: dict[str, int] = field(default_factory=dict)  # facts proposed by a rule of ``patterns``, not the model
     structured_chunks: int = 0  # chunks an HTTP backend extracted under a JSON schema (structured output)
     structured_refused: str = ""  # why the server's structured output was not used, when it refused it
     rejected: list["Rejection"] = field(default_factory=list)
@@ -92,6 +93,8 @@ class BuildResult:
         self.judge_missing.update(found.judge_missing)
         self.structured_chunks += found.structured.chunks
         self.structured_refused = self.structured_refused or found.structured.refused
+        for rule, n in found.by_rule.items():
+            self.by_rule[rule] = self.by_rule.get(rule, 0) + n
         if found.snapped is not None:
             for key, n in found.snapped.as_dict().items():
                 self.snapped[key] = self.snapped.get(key, 0) + n
@@ -122,6 +125,7 @@ class BuildResult:
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "chunks": self.chunks,
             "triples_proposed": self.triples_proposed,
+            **({"triples_by_rule": dict(sorted(self.by_rule.items()))} if self.by_rule else {}),
             "triples_rejected": self.triples_rejected,
             "triples_kept": self.triples_kept,
             **({"triples_folded": len(self.folded)} if self.folded else {}),
