@@ -195,6 +195,16 @@ def sentences_about(doc: Any, names: set[str], topic: bool = False) -> list[Read
     keys = mask_keys(names)
     linked = min(_things(names) or names, key=len) if names else ""
     refs = parsed_references(doc)
+    # a surname alone is nobody in particular where the text also names another of that surname ("Curie" beside
+    # "Pierre Curie" and "Marie Curie", asked about Jacques Curie), nor is the end of a double name ("Joliot-Curie")
+    shared = {link_key(n.text).split()[-1] for n in _name_spans(doc) if len(link_key(n.text).split()) > 1
+              and not _form_of(n.text, keys)}  # fmt: skip
+
+    def form(name: Any) -> bool:
+        hyphened = name.start > 0 and name.doc[name.start - 1].text == "-" or name.end < len(name.doc) and name.doc[name.end].text == "-"
+        single = len(link_key(name.text).split()) == 1
+        return _form_of(name.text, keys) and not (single and (hyphened or link_key(name.text) in shared))
+
     out: list[Reading] = []
     for sent in doc.sents:
         inside = [r for r in refs if sent.start_char <= r.start < sent.end_char]
@@ -202,8 +212,9 @@ def sentences_about(doc: Any, names: set[str], topic: bool = False) -> list[Read
         # resolver chose (the small pipeline tags "Taj Mahal" a person, so its "It was commissioned ..." became India)
         own = [r for r in inside if _same_thing(r.name, keys) or topic and r.start == sent.start_char and r.text.lower() in ("it", "its")]
         refers = bool(own)
-        forms = [f for f in _name_spans(sent) if _form_of(f.text, keys)]
-        about = any(n in sent.text for n in names) or bool(forms) or refers or any(_same_thing(n, keys) for n in text_names(sent))
+        forms = [f for f in _name_spans(sent) if form(f)]
+        about = any(n in sent.text for n in names) or bool(forms) or refers or any(
+            _same_thing(f.text, keys) and (len(link_key(f.text).split()) > 1 or form(f)) for f in _name_spans(sent))
         replaced = [(r.start, r.end, linked + ("'s" if r.possessive else "") if r in own else r.replacement) for r in inside]
         taken = {i for r in inside for i in range(r.start, r.end)}
         replaced += [(f.start_char, f.end_char, linked) for f in forms if f.start_char not in taken]
