@@ -204,6 +204,8 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
             evidence, rule = 0.9, "acronym"  # "UCLA" / "University of California, Los Angeles"
     elif fa.head != fb.head and (headed := _head_noun(a, b)):
         evidence, rule = 0.9, headed
+    elif person and _tail(a, b):
+        evidence, rule = 0.85, "short form"  # "Von der Leyen" / "Ursula von der Leyen" in one text
     elif person:
         found = person_evidence(fa, fb)
         if found is None:
@@ -351,6 +353,13 @@ def _acronym(a: Node, b: Node) -> float:
     if a.person != b.person and (b if a.person else a).declared not in (None, "PERSON"):
         return 0.0
     return 0.9
+
+
+def _tail(a: Node, b: Node) -> bool:
+    """One name is the other's last two words or more, and a short form of it in their text (``pairs.short_form_pairs``)."""
+    short, long = (a, b) if len(a.f.tokens) < len(b.f.tokens) else (b, a)
+    n = len(short.f.tokens)
+    return 1 < n < len(long.f.tokens) and long.idx in short.short_of and long.f.tokens[-n:] == short.f.tokens
 
 
 def _short_form(a: Node, b: Node) -> float:
