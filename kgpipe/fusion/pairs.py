@@ -126,6 +126,8 @@ def short_form_pairs(nodes: list[Node], n_new: int, pairs: PairSet, limit: int =
             # An organisation's first or last word, written alone in the text that names it in full: "Telekom",
             # "the Lakers"; not "Daimler AG", a name of its own beside "Daimler Truck".
             near = [c for c in organisations.get(token, ()) if node.contexts and node.contexts <= nodes[c].contexts]
+            if len(near) > 1:  # "Mitsubishi" beside Mitsubishi Motors and Mitsubishi Heavy Industries: no pair, or the
+                near = []  # organisation-word rule, which is no short-form rule, would join it to both
         chosen = near or (surnames.get(_surname(token), [])[:limit] if node.declared == "PERSON" else [])
         if chosen:
             node.short_of = frozenset(chosen)
