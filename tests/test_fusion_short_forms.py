@@ -98,3 +98,15 @@ def test_a_letter_hyphened_to_a_word_is_no_roman_numeral():
     assert not analyse("Einstein X-ray Observatory").numbers
     assert analyse("Louis X").numbers == frozenset({"10"})
     assert analyse("Type I-A").numbers == frozenset({"1"})
+
+
+def test_a_shared_place_name_is_placed_by_the_regions_and_peoples_its_text_names():
+    from kgpipe.fusion.places import regions
+
+    assert regions()["ontario"] == "CA" and regions()["england"] == "GB" and regions()["ukrainian"] == "UA"
+    assert "georgia" not in regions() or regions()["georgia"] == "US"  # a subdivision's name, never a join
+    texts = ("Windsor lies on the Thames in Berkshire, England, west of the capital.",
+             "Windsor is the southernmost city in Ontario and builds minivans.")  # fmt: skip
+    mentions = [MentionIn("Windsor", "City", text) for text in texts]
+    ids = EntityIndex(lexicon="").resolve(mentions, ner=False).ids
+    assert ids[0] != ids[1]
