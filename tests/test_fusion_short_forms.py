@@ -110,3 +110,30 @@ def test_a_shared_place_name_is_placed_by_the_regions_and_peoples_its_text_names
     mentions = [MentionIn("Windsor", "City", text) for text in texts]
     ids = EntityIndex(lexicon="").resolve(mentions, ner=False).ids
     assert ids[0] != ids[1]
+
+
+def test_a_middle_name_alone_in_the_text_that_writes_the_full_name():
+    text = "Thomas Woodrow Wilson was born in Staunton in 1856; Woodrow, as his family called him, studied at Princeton."
+    ids = _ids(("Thomas Woodrow Wilson", "Person", text), ("Woodrow", "Person", text), ("Staunton", "City", text))
+    assert ids[0] == ids[1] != ids[2]
+    # Not a word of an epithet ("X of Y"), and not in a text that does not write the full name.
+    text = "Saint Anthony of Padua preached in Rimini; Anthony was canonised within a year."
+    ids = _ids(("Saint Anthony of Padua", "Person", text), ("Anthony", "Person", text))
+    assert ids[0] != ids[1]
+    ids = _ids(("Thomas Woodrow Wilson", "Person", "Thomas Woodrow Wilson was born in 1856."),
+               ("Woodrow", "Person", "Woodrow is a town in Texas, and a given name."))  # fmt: skip
+    assert ids[0] != ids[1]
+
+
+def test_international_is_an_organisation_word():
+    text = "Amnesty International was founded in London in 1961. Amnesty won the Nobel Peace Prize in 1977."
+    ids = _ids(("Amnesty International", "Organization", text), ("Amnesty", "Organization", text))
+    assert ids[0] == ids[1]
+    assert analyse("Marriott International").head and not analyse("Marriott").head
+
+
+def test_a_dual_name_joins_its_halves_in_its_text():
+    text = "Mount Taranaki / Mount Egmont rises above New Plymouth. Mount Egmont was Cook's name for it."
+    ids = _ids(("Mount Taranaki / Mount Egmont", "Mountain", text), ("Mount Egmont", "Mountain", text),
+               ("New Plymouth", "City", text))  # fmt: skip
+    assert ids[0] == ids[1] != ids[2]

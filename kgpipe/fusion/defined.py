@@ -148,6 +148,28 @@ def defined_pairs(nodes: Sequence[Node], contexts: Sequence[str]) -> list[tuple[
     return found
 
 
+def dual_pairs(nodes: Sequence[Node]) -> list[tuple[int, int]]:
+    """A dual name ("Aoraki / Mount Cook", "Uluṟu / Ayers Rock") and the names of its halves read in one of its texts."""
+    found: list[tuple[int, int]] = []
+    duals = [node for node in nodes if " / " in node.f.surface and node.contexts]
+    if not duals:
+        return found
+    by_name: dict[tuple[int, str], list[Node]] = {}
+    for node in nodes:
+        for c in node.contexts:
+            by_name.setdefault((c, node.f.norm), []).append(node)
+    for dual in duals:
+        halves = {normalise_name(half) for half in dual.f.surface.split(" / ") if half.strip()}
+        for c in dual.contexts:
+            for half in halves:
+                for other in by_name.get((c, half), ()):
+                    if other is not dual:
+                        dual.defined = dual.defined | {other.idx}
+                        other.defined = other.defined | {dual.idx}
+                        found.append((dual.idx, other.idx))
+    return found
+
+
 def alias_pairs(nodes: Sequence[Node], contexts: Sequence[str]) -> list[tuple[int, int]]:
     """Pairs of nodes that a context names one after the other with an alias cue between them ("X, known as Y";
     ``cue``), and marks each node's ``defined``."""

@@ -205,7 +205,7 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
     elif fa.head != fb.head and (headed := _head_noun(a, b)):
         evidence, rule = 0.9, headed
     elif person and _tail(a, b):
-        evidence, rule = 0.85, "short form"  # "Von der Leyen" / "Ursula von der Leyen" in one text
+        evidence, rule = 0.85, "short form"  # "Von der Leyen" / "Ursula von der Leyen", "Lula" in one text
     elif person:
         found = person_evidence(fa, fb)
         if found is None:
@@ -356,10 +356,13 @@ def _acronym(a: Node, b: Node) -> float:
 
 
 def _tail(a: Node, b: Node) -> bool:
-    """One name is the other's last two words or more, and a short form of it in their text (``pairs.short_form_pairs``)."""
+    """One name is the other's last two words or more, or one of its middle words, and a short form of it in their text
+    (``pairs.short_form_pairs``): "Von der Leyen" / "Ursula von der Leyen", "Lula" / "Luiz Inácio Lula da Silva"."""
     short, long = (a, b) if len(a.f.tokens) < len(b.f.tokens) else (b, a)
     n = len(short.f.tokens)
-    return 1 < n < len(long.f.tokens) and long.idx in short.short_of and long.f.tokens[-n:] == short.f.tokens
+    if n >= len(long.f.tokens) or long.idx not in short.short_of:
+        return False
+    return long.f.tokens[-n:] == short.f.tokens if n > 1 else short.f.tokens[0] in long.f.tokens[1:-1]
 
 
 def _short_form(a: Node, b: Node) -> float:

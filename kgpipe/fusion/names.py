@@ -71,7 +71,7 @@ _ROMAN_LETTERS = frozenset(_ROMAN_VALUES)
 ORG_HEAD = "organisation"
 #: Such words, dropped from the end of a name together ("Toyota *Motor Corporation*" -> "toyota").
 _ORG_WORDS = ("company group holdings university motor motors technologies technology airlines pharmaceuticals "
-              "electronics industries").split()  # fmt: skip
+              "electronics industries international").split()  # fmt: skip
 #: Last words that make a title the first word of an organisation's name ("General Motors", "General Assembly").
 _NOT_A_PERSON = frozenset((*_ORG_WORDS, "electric", "dynamics", "mills", "assembly", "hospital", "staff", "court"))
 #: Generic head nouns a text adds to a name ("Yangtze *River*", "*Mount* Everest", "the ResNet *model*"), with the

@@ -87,12 +87,16 @@ def short_form_pairs(nodes: list[Node], n_new: int, pairs: PairSet, limit: int =
     surnames: dict[str, list[int]] = {}
     organisations: dict[str, list[int]] = {}
     tails: dict[tuple[str, ...], list[int]] = {}
+    inner: dict[str, list[int]] = {}  # a person's middle words
     for node in nodes:
         tokens = node.f.tokens
         if node.person and len(tokens) > 1:
             named = [t for t in tokens if t not in GENERATIONS]  # "King" of "Martin Luther King Jr."
             for token in {tokens[0], tokens[-1], named[-1] if named else tokens[-1]}:
                 people.setdefault(token, []).append(node.idx)
+            for token in set(tokens[1:-1]) - STOPWORDS - {tokens[0], tokens[-1]}:  # "Lula" of "Luiz Inácio Lula da Silva"
+                if len(token) > 2 and not {"of", "the"} & set(tokens):  # not "Francis" of "Saint Francis of Assisi"
+                    inner.setdefault(token, []).append(node.idx)
             surnames.setdefault(_surname(tokens[-1]), []).append(node.idx)
         elif _organisation(node) and len(tokens) > 1:
             words = {normalise_name(w) for w in node.f.surface.split()}  # whole words: not "Goldstar" of "Lucky-Goldstar"
@@ -122,6 +126,8 @@ def short_form_pairs(nodes: list[Node], n_new: int, pairs: PairSet, limit: int =
             continue
         token = node.f.tokens[0]
         near = [c for c in people.get(token, ()) if nodes[c].contexts & node.contexts and compatible(node.declared, nodes[c].declared)]
+        if not near and node.person:  # a middle name alone, in the text that writes the full name and no other
+            near = [c for c in inner.get(token, ()) if node.contexts <= nodes[c].contexts]
         if not near and _organisation(node) and all(len(form.split()) == 1 for form in (*node.forms, *node.raw)):
             # An organisation's first or last word, written alone in the text that names it in full: "Telekom",
             # "the Lakers"; not "Daimler AG", a name of its own beside "Daimler Truck".
