@@ -137,3 +137,14 @@ def test_a_dual_name_joins_its_halves_in_its_text():
     ids = _ids(("Mount Taranaki / Mount Egmont", "Mountain", text), ("Mount Egmont", "Mountain", text),
                ("New Plymouth", "City", text))  # fmt: skip
     assert ids[0] == ids[1] != ids[2]
+
+
+def test_a_sentence_that_renames_what_the_sentence_before_named():
+    text = "Nippon Kōgaku was founded in Tokyo in 1917 to make optics. The company renamed itself Nikon Corporation in 1988."
+    ids = _ids(("Nippon Kōgaku", "Company", text), ("Tokyo", "City", text), ("Nikon Corporation", "Company", text))
+    assert ids[0] == ids[2] != ids[1]
+    # "The company" takes up an organisation, not the person or the place before it.
+    text = "George Westinghouse built a works near Pittsburgh. The company became Westinghouse Electric in 1889."
+    ids = _ids(("George Westinghouse", "Person", text), ("Pittsburgh", "City", text),
+               ("Westinghouse Electric", "Company", text))  # fmt: skip
+    assert len(set(ids)) == 3

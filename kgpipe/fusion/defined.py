@@ -148,6 +148,56 @@ def defined_pairs(nodes: Sequence[Node], contexts: Sequence[str]) -> list[tuple[
     return found
 
 
+#: A sentence that renames what the sentence before named: "The company renamed itself America Online", "It was
+#: renamed Relational Software" (the noun says which class of name it takes up; "It", any that is not a person's).
+_ANAPHOR = re.compile(
+    r"(?:^|(?<=[.;]\s))(?:(?:the|The) (company|firm|group|bank|airline|band|party|agency|city|town|village|port|"
+    r"country|state|colony|river|island)|It)\s+(?:" + _AUX + _ADVERBS + _NAMING + r"|" + _ADVERBS + _RENAMING
+    + r")(?: the)?\s+$"
+)
+_ANAPHOR_CLASS = {"company": "ORG", "firm": "ORG", "group": "ORG", "bank": "ORG", "airline": "ORG", "band": "ORG",
+                  "party": "ORG", "agency": "ORG"}  # fmt: skip
+
+
+def anaphor_pairs(nodes: Sequence[Node], contexts: Sequence[str]) -> list[tuple[int, int]]:
+    """Pairs a text joins across a sentence: a name right after "The company renamed itself" / "It was renamed" and the
+    first name of the sentence before of the class the noun says (an organisation for "company", a place for "city";
+    for "It" any name but a person's); marks each node's ``defined``."""
+    by_context: dict[int, list[Node]] = {}
+    for node in nodes:
+        for c in node.contexts:
+            by_context.setdefault(c, []).append(node)
+    found: list[tuple[int, int]] = []
+    for c, present in by_context.items():
+        text = contexts[c]
+        if len(present) < 2 or not any(w in text for w in ("renamed", "name", "became", "called", "known", "began")):
+            continue
+        spans = sorted(_occurrences(text, present), key=lambda sp: (sp[0], -sp[1]))
+        kept: list[tuple[int, int, Node]] = []
+        for span in spans:
+            if not kept or span[0] >= kept[-1][1]:
+                kept.append(span)
+        for k, (start, end, b) in enumerate(kept):
+            head = text[max(0, start - 80) : start]
+            match = _ANAPHOR.search(head)
+            if not match or _GOES_ON.match(text[end:]):
+                continue
+            sentence_start = start - len(head) + match.start()
+            ended = max(text.rfind(".", 0, sentence_start), text.rfind(";", 0, sentence_start))  # the sentence before's end
+            previous = max(text.rfind(".", 0, ended), text.rfind(";", 0, ended)) if ended > 0 else -1  # and its start
+            wanted = _ANAPHOR_CLASS.get(match.group(1) or "", "PLACE" if match.group(1) else None)
+            for s0, _, x in kept[:k]:
+                if s0 <= previous or s0 >= sentence_start or x is b or x.person:
+                    continue
+                if wanted and x.declared != wanted:
+                    continue
+                x.defined = x.defined | {b.idx}
+                b.defined = b.defined | {x.idx}
+                found.append((x.idx, b.idx))
+                break
+    return found
+
+
 def dual_pairs(nodes: Sequence[Node]) -> list[tuple[int, int]]:
     """A dual name ("Aoraki / Mount Cook", "Uluṟu / Ayers Rock") and the names of its halves read in one of its texts."""
     found: list[tuple[int, int]] = []
