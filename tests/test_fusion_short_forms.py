@@ -74,7 +74,9 @@ def test_an_organisation_word_stands_for_no_organisation_when_two_in_the_text_ha
     text = "Mitsubishi Motors and Mitsubishi Heavy Industries reported results; Mitsubishi shares fell."
     ids = _ids(("Mitsubishi Motors", "Company", text), ("Mitsubishi Heavy Industries", "Company", text),
                ("Mitsubishi", "Company", text))  # fmt: skip
-    assert ids[0] != ids[1] and ids[2] != ids[1]  # (the organisation-word rule joins "Mitsubishi" / "Mitsubishi Motors")
+    assert (
+        ids[0] != ids[1] and ids[2] != ids[1]
+    )  # (the organisation-word rule joins "Mitsubishi" / "Mitsubishi Motors")
 
 
 def test_an_organisation_word_inside_a_hyphened_word_or_with_a_legal_form_is_its_own_name():
@@ -113,7 +115,9 @@ def test_a_shared_place_name_is_placed_by_the_regions_and_peoples_its_text_names
 
 
 def test_a_middle_name_alone_in_the_text_that_writes_the_full_name():
-    text = "Thomas Woodrow Wilson was born in Staunton in 1856; Woodrow, as his family called him, studied at Princeton."
+    text = (
+        "Thomas Woodrow Wilson was born in Staunton in 1856; Woodrow, as his family called him, studied at Princeton."
+    )
     ids = _ids(("Thomas Woodrow Wilson", "Person", text), ("Woodrow", "Person", text), ("Staunton", "City", text))
     assert ids[0] == ids[1] != ids[2]
     # Not a word of an epithet ("X of Y"), and not in a text that does not write the full name.

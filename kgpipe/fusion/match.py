@@ -28,7 +28,9 @@ way (``kgpipe.fusion.person_names``)             "Tschaikowsky" / "Tchaikovsky"
 plural of a common noun                   0.90   "apples" / "apple"
 trailing qualifier (in another text only  0.85   "Springfield, Illinois" / "Springfield"
 when the bare name's text names it)
-one-word short form                       0.85   "Jordan" / "Michael Jordan"
+short form (one word; in the full name's  0.85   "Jordan" / "Michael Jordan"; "Von der Leyen" / "Ursula von der
+text also its last words, a middle word,         Leyen"; "Lula"; "Telekom" / "Deutsche Telekom"
+an organisation's first or last word)
 spelling variant (differing words' edit   0.85   "Tchaikovsky" / "Tchaikowsky"; "RedHat" / "Red Hat"
 ratio >= 0.85, or only spacing differs)
 person name that starts a longer one      0.65   (LLM band) "John Paul" / "John Paul Jones"

@@ -40,7 +40,7 @@ HONORIFICS = frozenset(
     "chairman".split()
 )
 #: Words that make a title of the title after them ("Rear Admiral", "Vice President"), dropped only with it.
-_RANKS = frozenset("rear vice lieutenant deputy".split())
+_RANKS = frozenset({"rear", "vice", "lieutenant", "deputy"})
 #: Degrees and honours dropped from the end of a person's name. Generational marks ("Jr.", "III") are
 #: kept: "Henry Ford II" is not Henry Ford.
 PERSON_SUFFIXES = frozenset("phd md esq obe mbe cbe kbe frs".split())

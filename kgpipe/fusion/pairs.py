@@ -77,6 +77,10 @@ def new_pairs(nodes: list[Node], window: int, pairs: PairSet) -> None:
 def short_form_pairs(nodes: list[Node], n_new: int, pairs: PairSet, limit: int = 50) -> None:
     """A one-word name and the multi-word person names whose first or last word it is ("Obama" / "Barack Obama").
 
+    In the text that writes the full name, also: a person's or organisation's last two words or more ("Von der Leyen"
+    / "Ursula von der Leyen"; a person read in one text, also a full name elsewhere: "Pitt the Younger"), a person's
+    middle word ("Lula"), and an organisation's first or last whole word ("Telekom" / "Deutsche Telekom").
+
     Candidates in the name's own contexts when there are any; otherwise, for a name typed as a person, those of
     the whole run and of the graph whose *surname* it is, romanised alike ("Tschaikowsky" / "Pyotr Tchaikovsky"; a
     text calls a person by the first name only once it has named them: "Paris" in the Iliad is not Paris Hilton);
