@@ -129,6 +129,15 @@ def test_a_middle_name_alone_in_the_text_that_writes_the_full_name():
     assert ids[0] != ids[1]
 
 
+def test_names_without_a_text_have_no_short_forms_read_in_a_text():
+    # Mentions with no context (an import, a synthetic run) share no text: the text-bound rules say nothing.
+    mentions = [MentionIn("Thomas Woodrow Wilson", "Person"), MentionIn("Woodrow", "Person"),
+                MentionIn("Ruth Bader Ginsburg", "Person"), MentionIn("Bader Ginsburg", "Person"),
+                MentionIn("Toronto Raptors", "SportsTeam"), MentionIn("Raptors", "SportsTeam")]  # fmt: skip
+    ids = EntityIndex(places="", lexicon="").resolve(mentions, ner=False).ids
+    assert len(set(ids)) == 6
+
+
 def test_international_is_an_organisation_word():
     text = "Amnesty International was founded in London in 1961. Amnesty won the Nobel Peace Prize in 1977."
     ids = _ids(("Amnesty International", "Organization", text), ("Amnesty", "Organization", text))

@@ -118,7 +118,7 @@ def short_form_pairs(nodes: list[Node], n_new: int, pairs: PairSet, limit: int =
         if len(node.f.tokens) > 1:
             # A person or organisation named by the last words of one named in full in each text that reads it (one
             # node holds a name in all texts: "Lévi-Strauss" of Claude is "Levi Strauss" of the jeans elsewhere).
-            if node.person or _organisation(node):
+            if node.contexts and (node.person or _organisation(node)):
                 near = [c for c in tails.get(node.f.tokens, ()) if node.contexts <= nodes[c].contexts
                         and nodes[c].person == node.person and compatible(node.declared, nodes[c].declared)]  # fmt: skip
                 if not near and node.person and len(node.contexts) == 1:  # one text: full names elsewhere
@@ -130,7 +130,7 @@ def short_form_pairs(nodes: list[Node], n_new: int, pairs: PairSet, limit: int =
             continue
         token = node.f.tokens[0]
         near = [c for c in people.get(token, ()) if nodes[c].contexts & node.contexts and compatible(node.declared, nodes[c].declared)]
-        if not near and node.person:  # a middle name alone, in the text that writes the full name and no other
+        if not near and node.person and node.contexts:  # a middle name alone, in the text that writes the full name
             near = [c for c in inner.get(token, ()) if node.contexts <= nodes[c].contexts]
         if not near and _organisation(node) and all(len(form.split()) == 1 for form in (*node.forms, *node.raw)):
             # An organisation's first or last word, written alone in the text that names it in full: "Telekom",
