@@ -28,7 +28,9 @@ way (``kgpipe.fusion.person_names``)             "Tschaikowsky" / "Tchaikovsky"
 plural of a common noun                   0.90   "apples" / "apple"
 trailing qualifier (in another text only  0.85   "Springfield, Illinois" / "Springfield"
 when the bare name's text names it)
-one-word short form                       0.85   "Jordan" / "Michael Jordan"
+short form (one word; in the full name's  0.85   "Jordan" / "Michael Jordan"; "Von der Leyen" / "Ursula von der
+text also its last words, a middle word,         Leyen"; "Lula"; "Telekom" / "Deutsche Telekom"
+an organisation's first or last word)
 spelling variant (differing words' edit   0.85   "Tchaikovsky" / "Tchaikowsky"; "RedHat" / "Red Hat"
 ratio >= 0.85, or only spacing differs)
 person name that starts a longer one      0.65   (LLM band) "John Paul" / "John Paul Jones"
@@ -204,6 +206,8 @@ def explain_pair(a: Node, b: Node) -> tuple[float | None, str]:
             evidence, rule = 0.9, "acronym"  # "UCLA" / "University of California, Los Angeles"
     elif fa.head != fb.head and (headed := _head_noun(a, b)):
         evidence, rule = 0.9, headed
+    elif person and _tail(a, b):
+        evidence, rule = 0.85, "short form"  # "Von der Leyen" / "Ursula von der Leyen", "Lula" in one text
     elif person:
         found = person_evidence(fa, fb)
         if found is None:
@@ -351,6 +355,16 @@ def _acronym(a: Node, b: Node) -> float:
     if a.person != b.person and (b if a.person else a).declared not in (None, "PERSON"):
         return 0.0
     return 0.9
+
+
+def _tail(a: Node, b: Node) -> bool:
+    """One name is the other's last two words or more, or one of its middle words, and a short form of it in their text
+    (``pairs.short_form_pairs``): "Von der Leyen" / "Ursula von der Leyen", "Lula" / "Luiz Inácio Lula da Silva"."""
+    short, long = (a, b) if len(a.f.tokens) < len(b.f.tokens) else (b, a)
+    n = len(short.f.tokens)
+    if n >= len(long.f.tokens) or long.idx not in short.short_of:
+        return False
+    return long.f.tokens[-n:] == short.f.tokens if n > 1 else short.f.tokens[0] in long.f.tokens[1:-1]
 
 
 def _short_form(a: Node, b: Node) -> float:

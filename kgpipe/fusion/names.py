@@ -39,6 +39,8 @@ HONORIFICS = frozenset(
     "duke duchess emperor empress chancellor governor mayor judge rabbi mahatma sheikh ayatollah colonel admiral "
     "chairman".split()
 )
+#: Words that make a title of the title after them ("Rear Admiral", "Vice President"), dropped only with it.
+_RANKS = frozenset({"rear", "vice", "lieutenant", "deputy"})
 #: Degrees and honours dropped from the end of a person's name. Generational marks ("Jr.", "III") are
 #: kept: "Henry Ford II" is not Henry Ford.
 PERSON_SUFFIXES = frozenset("phd md esq obe mbe cbe kbe frs".split())
@@ -59,6 +61,7 @@ _NUMBER_WORDS = {w: str(k) for k, w in enumerate(
 _ORDINAL_WORDS = {w: str(k) for k, w in enumerate(
     "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
     "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split())}  # fmt: skip
+_HYPHENED_LETTER = re.compile(r"(?<![\w.])([A-Za-z])-(?=[A-Za-z]{2})")  # "X-ray", "T-Mobile": a letter, no numeral
 _INITIAL = re.compile(r"(?<![\w.])([A-Za-z])\.(?=\s*\w)")  # a letter and a dot with more name after it: "P. I."
 _ORDINAL_DIGITS = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 _ROMAN_VALUES = {"i": 1, "v": 5, "x": 10, "l": 50}
@@ -68,7 +71,7 @@ _ROMAN_LETTERS = frozenset(_ROMAN_VALUES)
 ORG_HEAD = "organisation"
 #: Such words, dropped from the end of a name together ("Toyota *Motor Corporation*" -> "toyota").
 _ORG_WORDS = ("company group holdings university motor motors technologies technology airlines pharmaceuticals "
-              "electronics industries").split()  # fmt: skip
+              "electronics industries international").split()  # fmt: skip
 #: Last words that make a title the first word of an organisation's name ("General Motors", "General Assembly").
 _NOT_A_PERSON = frozenset((*_ORG_WORDS, "electric", "dynamics", "mills", "assembly", "hospital", "staff", "court"))
 #: Generic head nouns a text adds to a name ("Yangtze *River*", "*Mount* Everest", "the ResNet *model*"), with the
@@ -198,7 +201,9 @@ def analyse(surface: str) -> NameFeatures:
     words = norm.split()
     lo, hi = 0, len(words)
     implied: str | None = None
-    while hi - lo > 1 and words[lo] in HONORIFICS and words[hi - 1] not in _NOT_A_PERSON:  # not "General Motors"
+    while hi - lo > 1 and words[hi - 1] not in _NOT_A_PERSON and (  # not "General Motors"
+        words[lo] in HONORIFICS or (words[lo] in _RANKS and hi - lo > 2 and words[lo + 1] in HONORIFICS)
+    ):  # "Rear Admiral Hopper", "Vice President Harris"; not "Rear Window"
         lo += 1
         implied = "PERSON"
     while hi - lo > 1 and words[hi - 1] in PERSON_SUFFIXES:
@@ -228,7 +233,9 @@ def analyse(surface: str) -> NameFeatures:
     # Digits count as capitals ("G7", "3M"), but one capital at least.
     caps = uppers + sum(ch.isdigit() for ch in joined)
     is_acronym = one_word_or_initials and 2 <= len(joined) <= 8 and uppers >= 1 and caps >= 2 and caps * 2 > len(joined)
-    canonical = _canonical_tokens(tokens, frozenset(m.group(1).casefold() for m in _INITIAL.finditer(surface)))
+    # A dotted initial ("P. I. Chaikovsky") or a letter hyphened to a word ("X-ray", "T-Mobile") is no roman numeral.
+    lettered = (*_INITIAL.finditer(surface), *_HYPHENED_LETTER.finditer(surface))
+    canonical = _canonical_tokens(tokens, frozenset(m.group(1).casefold() for m in lettered))
     acronyms: set[str] = set()
     if len(tokens) > 1:
         for ws in (list(tokens), norm.split()):

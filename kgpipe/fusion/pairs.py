@@ -14,7 +14,7 @@ import numpy as np
 from ..records import Adjudicator
 from .kinds import compatible
 from .match import MERGE_AT, REVIEW_AT, SHORT_RULES, Node, explain_pair
-from .names import blocking_keys
+from .names import STOPWORDS, blocking_keys, normalise_name
 from .person_names import GENERATIONS, surname_key
 
 #: Keys shared by unrelated names (a word, a prefix or suffix, an initial and a surname): a narrow window.
@@ -77,6 +77,10 @@ def new_pairs(nodes: list[Node], window: int, pairs: PairSet) -> None:
 def short_form_pairs(nodes: list[Node], n_new: int, pairs: PairSet, limit: int = 50) -> None:
     """A one-word name and the multi-word person names whose first or last word it is ("Obama" / "Barack Obama").
 
+    In the text that writes the full name, also: a person's or organisation's last two words or more ("Von der Leyen"
+    / "Ursula von der Leyen"; a person read in one text, also a full name elsewhere: "Pitt the Younger"), a person's
+    middle word ("Lula"), and an organisation's first or last whole word ("Telekom" / "Deutsche Telekom").
+
     Candidates in the name's own contexts when there are any; otherwise, for a name typed as a person, those of
     the whole run and of the graph whose *surname* it is, romanised alike ("Tschaikowsky" / "Pyotr Tchaikovsky"; a
     text calls a person by the first name only once it has named them: "Paris" in the Iliad is not Paris Hilton);
@@ -85,22 +89,64 @@ def short_form_pairs(nodes: list[Node], n_new: int, pairs: PairSet, limit: int =
     """
     people: dict[str, list[int]] = {}
     surnames: dict[str, list[int]] = {}
+    organisations: dict[str, list[int]] = {}
+    tails: dict[tuple[str, ...], list[int]] = {}
+    inner: dict[str, list[int]] = {}  # a person's middle words
     for node in nodes:
-        if node.person and len(node.f.tokens) > 1:
-            named = [t for t in node.f.tokens if t not in GENERATIONS]  # "King" of "Martin Luther King Jr."
-            for token in {node.f.tokens[0], node.f.tokens[-1], named[-1] if named else node.f.tokens[-1]}:
+        tokens = node.f.tokens
+        if node.person and len(tokens) > 1:
+            named = [t for t in tokens if t not in GENERATIONS]  # "King" of "Martin Luther King Jr."
+            for token in {tokens[0], tokens[-1], named[-1] if named else tokens[-1]}:
                 people.setdefault(token, []).append(node.idx)
-            surnames.setdefault(_surname(node.f.tokens[-1]), []).append(node.idx)
+            for token in set(tokens[1:-1]) - STOPWORDS - {tokens[0], tokens[-1]}:  # "Lula" of "Luiz Inácio Lula da Silva"
+                if len(token) > 2 and not {"of", "the"} & set(tokens):  # not "Francis" of "Saint Francis of Assisi"
+                    inner.setdefault(token, []).append(node.idx)
+            surnames.setdefault(_surname(tokens[-1]), []).append(node.idx)
+        elif _organisation(node) and len(tokens) > 1:
+            words = {normalise_name(w) for w in node.f.surface.split()}  # whole words: not "Goldstar" of "Lucky-Goldstar"
+            for token in {tokens[0], tokens[-1]} & words - STOPWORDS:
+                organisations.setdefault(token, []).append(node.idx)
+        if len(tokens) > 2 and node.contexts and (node.person or _organisation(node)):
+            # A word of the name starts the tail: not "Alexandre Dumas" of "Thomas-Alexandre Dumas".
+            starts = {w.split()[0] for w in map(normalise_name, node.f.surface.split()) if w}
+            for k in range(2, len(tokens)):  # "von der Leyen" of "Ursula von der Leyen", "Pitt the Younger"
+                if tokens[-k - 1] not in STOPWORDS and tokens[-k] in starts:  # not "United Nations" of "... of the United Nations"
+                    tails.setdefault(tokens[-k:], []).append(node.idx)
     for node in nodes[:n_new]:
-        if len(node.f.tokens) != 1 or node.kind == "common" or node.f.is_acronym:
+        if node.kind == "common" or node.f.is_acronym:
+            continue
+        if len(node.f.tokens) > 1:
+            # A person or organisation named by the last words of one named in full in each text that reads it (one
+            # node holds a name in all texts: "Lévi-Strauss" of Claude is "Levi Strauss" of the jeans elsewhere).
+            if node.contexts and (node.person or _organisation(node)):
+                near = [c for c in tails.get(node.f.tokens, ()) if node.contexts <= nodes[c].contexts
+                        and nodes[c].person == node.person and compatible(node.declared, nodes[c].declared)]  # fmt: skip
+                if not near and node.person and len(node.contexts) == 1:  # one text: full names elsewhere
+                    near = [c for c in tails.get(node.f.tokens, ())[:limit] if nodes[c].person and compatible(node.declared, nodes[c].declared)]
+                if near:
+                    node.short_of = frozenset(near)
+                    for c in near:
+                        pairs.add(node.idx, c)
             continue
         token = node.f.tokens[0]
         near = [c for c in people.get(token, ()) if nodes[c].contexts & node.contexts and compatible(node.declared, nodes[c].declared)]
+        if not near and node.person and node.contexts:  # a middle name alone, in the text that writes the full name
+            near = [c for c in inner.get(token, ()) if node.contexts <= nodes[c].contexts]
+        if not near and _organisation(node) and all(len(form.split()) == 1 for form in (*node.forms, *node.raw)):
+            # An organisation's first or last word, written alone in the text that names it in full: "Telekom",
+            # "the Lakers"; not "Daimler AG", a name of its own beside "Daimler Truck".
+            near = [c for c in organisations.get(token, ()) if node.contexts and node.contexts <= nodes[c].contexts]
+            if len(near) > 1:  # "Mitsubishi" beside Mitsubishi Motors and Mitsubishi Heavy Industries: no pair, or the
+                near = []  # organisation-word rule, which is no short-form rule, would join it to both
         chosen = near or (surnames.get(_surname(token), [])[:limit] if node.declared == "PERSON" else [])
         if chosen:
             node.short_of = frozenset(chosen)
             for c in chosen:
                 pairs.add(node.idx, c)
+
+
+def _organisation(node: Node) -> bool:
+    return node.declared == "ORG" and not node.person
 
 
 def _surname(token: str) -> str:

@@ -211,6 +211,24 @@ def _geonames() -> Iterator[Entry]:
         yield f"gn:{gid}", (city["name"],), names, int(city.get("population") or 0), city.get("countrycode") or ""
 
 
+@lru_cache(maxsize=1)
+def regions() -> dict[str, str]:
+    """Normalised names of countries' subdivisions (ISO 3166-2, from ``pycountry``: "Tasmania", "Texas", "England") and
+    of their peoples (``countryinfo``'s demonyms: "Ukrainian", "Chinese") → the country's ISO code; a name two countries
+    hold is left out ("Georgia", "Victoria"). They tell which country a text is in, never join names."""
+    import countryinfo
+    import pycountry
+
+    codes: dict[str, set[str]] = {}
+    for sub in pycountry.subdivisions:
+        codes.setdefault(normalise_name(sub.name), set()).add(sub.country_code)
+    for country in countryinfo.all_countries():
+        code, demonym = (country.iso() or {}).get("alpha2"), country.demonym()
+        if code and demonym:
+            codes.setdefault(normalise_name(demonym), set()).add(code)
+    return {name: next(iter(held)) for name, held in codes.items() if len(held) == 1 and name}
+
+
 def entry_of(node: Node, table: PlaceTable) -> str | None:
     """The entry a resolution node's name names: only a name typed as a place, or untyped and neither a person's name
     nor one spaCy reads as another class; a country's name typed as a city (or the reverse) names none."""
@@ -245,13 +263,15 @@ def mark_countries(nodes: list[Node], texts: list[str], table: PlaceTable) -> No
             if cid not in named:
                 words = _WORD.findall(texts[cid])
                 spans = (words[i : i + k] for i in range(len(words)) for k in (1, 2, 3) if i + k <= len(words))
-                found = (
-                    table.key.get(normalise_name(" ".join(span)))
+                found = [
+                    normalise_name(" ".join(span))
                     for span in spans
                     if all(w[0].isupper() for w in span)
                     and not names_a_kind_of_thing(tuple(w.casefold().strip(".") for w in span))
-                )
-                named[cid] = {table.country[key] for key in found if key}
+                ]
+                named[cid] = {table.country[key] for key in map(table.key.get, found) if key}
+                # Subdivisions and peoples too ("Tasmania", "Chinese"); not a shared name itself ("Georgia" the state).
+                named[cid] |= {code for name in found if (code := regions().get(name)) and name not in table.shared}
             where |= named[cid]
         where &= table.shared[node.f.norm]
         if where:

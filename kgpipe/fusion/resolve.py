@@ -43,7 +43,7 @@ from ..records import GENERIC_TYPE, Adjudicator, Entity, MentionIn
 from ..stores import cypher
 from .aliases import alias_table
 from .cluster import assign, cluster, entity_id
-from .defined import alias_pairs, defined_pairs
+from .defined import alias_pairs, anaphor_pairs, defined_pairs, dual_pairs
 from .kinds import PROPER_CLASSES, coarse_type, kind_in_context, ner_types, surface_kind, unknown_type
 from .match import MERGE_AT, Node, is_person
 from .names import NameFeatures, analyse, blocking_keys, normalise_name, singular
@@ -222,7 +222,8 @@ class EntityIndex:
         nodes, mention_node, contexts = self._new_nodes(mentions, ner)
         n_new = len(nodes)
         pairs = PairSet()
-        for i, j in (*defined_pairs(nodes, contexts), *alias_pairs(nodes, contexts)):
+        for i, j in (*defined_pairs(nodes, contexts), *alias_pairs(nodes, contexts), *anaphor_pairs(nodes, contexts),
+                     *dual_pairs(nodes)):
             pairs.add(i, j)
         if exhaustive:
             pairs.add_all(n_new)
