@@ -4,9 +4,11 @@ go through Ray Data, the driver fuses and writes them, in order.
 The build (``pipeline.build``) loads, chunks and groups documents as the local engine does; each group is one
 row of a ``ray.data`` dataset, extracted and judged by ``map_batches`` over a pool of ``settings.ray_actors``
 actors, each resolving the configured LLM once (the local model on its own device, or an HTTP client with
-its own ``llm_concurrency``). The driver reads the results back in group order (``iter_batches``) and
-hands each group to the same fuse-and-write step as the local engine (``pipeline.commit_group``: one
-global ``EntityIndex``, one writer), so the graph, its ids and its provenance are the local build's.
+its own ``llm_concurrency``, which the two blocks such an actor works on at once share). Ray and the build's
+one MiniLM actor start before the driver chunks anything (``RayBuild``), and every MiniLM user goes through it.
+The driver reads the results back in group order (``iter_batches``) and hands each group to the same
+fuse-and-write step as the local engine (``pipeline.commit_group``: one global ``EntityIndex``, one writer), so
+the graph, its ids and its provenance are the local build's.
 
 Two pieces of a build's state stay single:
 
