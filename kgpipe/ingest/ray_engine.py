@@ -256,8 +256,9 @@ class _Worker:
     def _spent(self) -> tuple[int, int]:
         """The LLM requests and cache hits since the last block came back (other threads' too): each counted once."""
         with self.lock:
-            before, self.reported = self.reported, usage(self.llm) if self.llm is not None else (0, 0)
-        return self.reported[0] - before[0], self.reported[1] - before[1]
+            before, now = self.reported, usage(self.llm) if self.llm is not None else (0, 0)
+            self.reported = now
+        return now[0] - before[0], now[1] - before[1]
 
     def _canonicalise(self, group: int, block: int, blocks: int, found: Candidates, calls: int,
                       hits: int) -> list[tuple[int, Candidates, int, int]]:  # fmt: skip
