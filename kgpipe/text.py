@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import unicodedata
 from functools import lru_cache
 from typing import TYPE_CHECKING, Collection
@@ -28,10 +29,18 @@ def fold_diacritics(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
 
-@lru_cache(maxsize=1)
 def parsing_pipeline() -> "Language | None":
     """The trained English pipeline with its tagger, parser and NER, loaded once per process (candidate names,
-    references, the text reader); None without one."""
+    references, the text reader); None without one. Threads asking at once (a Ray actor's blocks) share one load."""
+    with _loading:
+        return _parsing_pipeline()
+
+
+_loading = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _parsing_pipeline() -> "Language | None":
     return trained_pipeline(exclude=["lemmatizer", "textcat"], needs=["parser", "ner"])
 
 

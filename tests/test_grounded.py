@@ -211,6 +211,37 @@ def test_grounded_extraction_with_gemma_names_only_spans(gemma) -> None:
     assert ("Marie Curie", "born in", "Warsaw") in pairs  # the one fact a reader cannot miss
 
 
+def test_relations_are_rechosen_after_every_sentence_is_decoded(gemma) -> None:
+    """MiniLM is first asked once all sentences are decoded (on Ray it is still loading in the embedding actor
+    while the model decodes), and the lines are what re-choosing each sentence at once gives."""
+    from kgpipe.ingest.grounded import GroundedStats
+    from kgpipe.llms.embed import Embedder
+
+    general = load_ontology("general")
+    texts = ["Apple is headquartered in Cupertino. Tim Cook works for Apple.", "Marie Curie was born in Warsaw."]
+    chunks = [Chunk(f"c{i}", f"d{i}", 0, t, 0, len(t)) for i, t in enumerate(texts)]
+    stats, embedder = GroundedStats(), Embedder()
+    decoded_before: list[int] = []
+
+    def encode(batch: list[str]) -> np.ndarray:
+        decoded_before.append(stats.sentences)
+        return embedder.encode(batch)
+
+    result = extract_grounded(chunks, gemma, ontology=general, max_triples=3, stats=stats, encode=encode)
+    assert stats.sentences == 3 and decoded_before and decoded_before[0] == 3
+    plain = extract_grounded(chunks, gemma, ontology=general, max_triples=3)
+    lines = {c.id: [] for c in chunks}
+    for t in plain.triples:
+        lines[t.provenance.chunk_id].append((t.head, t.relation, t.tail))
+    expected = []
+    for c in chunks:
+        for sentence, names in sentence_names(c):
+            mine = [line for line in lines[c.id] if line[0] in sentence and line[2] in sentence]
+            expected += [(c.id, x) for x in rerank_relations(sentence, names, mine, general, Embedder().encode)]
+    got = [(t.provenance.chunk_id, (t.head, t.relation, t.tail)) for t in result.triples]
+    assert got and set(got) == set(expected)
+
+
 # -- sentences and the relation re-choice ------------------------------------------------------------------
 
 

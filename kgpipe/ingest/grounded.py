@@ -355,9 +355,9 @@ def extract_grounded(
         return out
 
     memo = getattr(llm, "memo", None)
+    decoded: list[tuple[Provenance, str, dict[str, str], list[tuple[str, str, str]]]] = []
     for chunk in chunks:
         prov: Provenance | None = None
-        seen: set[tuple[str, str, str]] = set()
         for sentence, names in sentence_names(chunk):
             sentence_prompt, version = grounded_prompt(sentence, ontology)
             payload = [sentence_prompt, names, relations, max_triples, max_new_tokens, _GRAMMAR_VERSION,
@@ -367,13 +367,7 @@ def extract_grounded(
             else:
                 value = run([0], [sentence_prompt], [names])[0]
             prov = prov or Provenance(chunk.doc_id, chunk.id, llm.model_id, version, (chunk.start, chunk.end))
-            lines = [tuple(t) for t in value["triples"]]
-            if encode is not None and ontology is not None:
-                lines = rerank_relations(sentence, names, lines, ontology, encode)
-            for head, relation, tail in lines:
-                if (head, relation, tail) not in seen:  # two sentences that state one fact: one triple
-                    seen.add((head, relation, tail))
-                    result.triples.append(Triple(head, relation, tail, GENERIC_TYPE, GENERIC_TYPE, 1.0, prov))
+            decoded.append((prov, sentence, names, [tuple(t) for t in value["triples"]]))
             stats.sentences += 1
             stats.triples += len(value["triples"])
             stats.passes += value["passes"]
@@ -382,6 +376,20 @@ def extract_grounded(
         stats.chunks += 1
         if on_progress is not None:
             on_progress(1)
+    if encode is not None and ontology is not None:
+        # Re-chosen once every sentence is decoded, with one call for all their texts: decoding never waits for
+        # MiniLM (on Ray it is the embedding actor's, loading while the model decodes).
+        encode(sorted({x for _, sentence, names, lines in decoded
+                       for x in rerank_texts(sentence, names, lines, ontology)}))  # fmt: skip
+    seen: dict[str, set[tuple[str, str, str]]] = {}  # per chunk
+    for prov, sentence, names, lines in decoded:
+        if encode is not None and ontology is not None:
+            lines = rerank_relations(sentence, names, lines, ontology, encode)
+        for head, relation, tail in lines:
+            known = seen.setdefault(prov.chunk_id, set())
+            if (head, relation, tail) not in known:  # two sentences that state one fact: one triple
+                known.add((head, relation, tail))
+                result.triples.append(Triple(head, relation, tail, GENERIC_TYPE, GENERIC_TYPE, 1.0, prov))
     return result
 
 

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from ..stores import Store
     from ..trust.calibrate import Calibration
     from ..trust.judge import Rejection
+    from .ray_engine import RayBuild
 
 log = logging.getLogger(__name__)
 
@@ -221,10 +222,7 @@ def build(
     >>> result = build("data/sample")                     # doctest: +SKIP
     >>> result.summary()["graph"]["facts"]                # doctest: +SKIP
     """
-    from ..llms import resolve_llm, usage
     from ..ontology import load_ontology
-    from ..trust.calibrate import calibration_for, known_calibration
-    from ..trust.conflicts import resolve_conflicts
 
     settings = settings or load_settings()
     if settings.engine not in ("local", "ray"):
@@ -248,12 +246,38 @@ def build(
     for skip in result.skipped:
         log.warning("skipped %s: %s", skip.path, skip.reason)
 
-    the_llm = None
     ontology = load_ontology(settings.ontology) if settings.ontology else None
+    ray_build = None
+    if todo and settings.engine == "ray":  # Ray and its MiniLM start before the driver chunks anything
+        from .ray_engine import RayBuild
+
+        ray_build = RayBuild(settings, ontology)
+    try:
+        _build_todo(todo, llm if llm is not None else settings.llm, settings, ontology, the_store, built, result,
+                    ray_build)  # fmt: skip
+    finally:
+        if ray_build is not None:
+            ray_build.close()
+    result.graph = stats(the_store)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _build_todo(
+    todo: list[Document], spec: "LLM | str", settings: Settings, ontology: "Ontology | None", the_store: "Store",
+    built: dict[str, tuple[str, bool]], result: BuildResult, ray_build: "RayBuild | None",
+) -> None:
+    """The documents to build extracted, judged, fused and written, group by group, on the settings' engine."""
+    from ..llms import resolve_llm, usage
+    from ..trust.calibrate import calibration_for, known_calibration
+    from ..trust.conflicts import resolve_conflicts
+
+    the_llm = None
     calibration: "Calibration | LLMError | None" = None
-    canonicaliser = Canonicaliser(ontology)  # one per build: a wording gets one relation label in every group
+    # The build's MiniLM: on Ray the embedding actor's, which the actors use too (the driver loads none).
+    embed = ray_build.embed if ray_build is not None else lambda: None
+    canonicaliser = Canonicaliser(ontology, embed())  # one per build: a wording gets one relation label in every group
     if todo:
-        spec = llm if llm is not None else settings.llm
         # On Ray the actors resolve the LLM: the driver loads it only to measure a calibration not known yet.
         known = known_calibration(spec, settings) if isinstance(spec, str) and settings.judge else None
         if settings.engine == "ray" and (known is not None or not settings.judge):
@@ -267,19 +291,20 @@ def build(
                 log.warning("judge calibration of %s failed: %s", the_llm.model_id, exc)
                 calibration = exc
         aliases = [*(ontology.entity_aliases if ontology else ()), *(read_aliases(settings.aliases) if settings.aliases else ())]
-        index = EntityIndex.from_store(the_store, aliases=aliases, places=settings.place_aliases, lexicon=settings.name_aliases)  # new mentions fuse into the graph's existing entities
+        index = EntityIndex.from_store(the_store, aliases=aliases, places=settings.place_aliases, lexicon=settings.name_aliases,
+                                       embedder=embed())  # new mentions fuse into the graph's existing entities  # fmt: skip
     with bar(total=len(todo), desc="documents", unit="doc", enabled=settings.progress) as docs_bar:
         if todo:
-            if settings.engine == "ray":  # the same groups, extracted and judged on a Ray cluster, in order
+            if ray_build is not None:  # the same groups, extracted and judged on a Ray cluster, in order
                 from .ray_engine import extract_on_ray
 
                 def count(calls: int, hits: int) -> None:
                     result.llm_calls += calls
                     result.cache_hits += hits
 
-                found_groups = extract_on_ray(_groups(todo, settings), llm if llm is not None else settings.llm,
-                                              settings, ontology=ontology, calibration=calibration,
-                                              canonicaliser=canonicaliser, on_usage=count)  # fmt: skip
+                found_groups = extract_on_ray(_groups(todo, settings), spec, settings, ray_build=ray_build,
+                                              ontology=ontology, calibration=calibration, canonicaliser=canonicaliser,
+                                              on_usage=count)  # fmt: skip
             else:
                 assert the_llm is not None
                 found_groups = _extract_locally(_groups(todo, settings), the_llm, settings, ontology, calibration,
@@ -295,6 +320,3 @@ def build(
     if the_llm is not None:
         calls, hits = usage(the_llm)
         result.llm_calls, result.cache_hits = result.llm_calls + calls, result.cache_hits + hits
-    result.graph = stats(the_store)
-    result.seconds = time.perf_counter() - started
-    return result

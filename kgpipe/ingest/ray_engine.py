@@ -4,9 +4,11 @@ go through Ray Data, the driver fuses and writes them, in order.
 The build (``pipeline.build``) loads, chunks and groups documents as the local engine does; each group is one
 row of a ``ray.data`` dataset, extracted and judged by ``map_batches`` over a pool of ``settings.ray_actors``
 actors, each resolving the configured LLM once (the local model on its own device, or an HTTP client with
-its own ``llm_concurrency``). The driver reads the results back in group order (``iter_batches``) and
-hands each group to the same fuse-and-write step as the local engine (``pipeline.commit_group``: one
-global ``EntityIndex``, one writer), so the graph, its ids and its provenance are the local build's.
+its own ``llm_concurrency``, which the two blocks such an actor works on at once share). Ray and the build's
+one MiniLM actor start before the driver chunks anything (``RayBuild``), and every MiniLM user goes through it.
+The driver reads the results back in group order (``iter_batches``) and hands each group to the same
+fuse-and-write step as the local engine (``pipeline.commit_group``: one global ``EntityIndex``, one writer), so
+the graph, its ids and its provenance are the local build's.
 
 Two pieces of a build's state stay single:
 
@@ -31,6 +33,7 @@ import logging
 import os
 import pickle
 import socket
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -58,6 +61,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 3.0  # seconds to reach a --ray-address before saying it is unreachable
+BLOCKS_IN_FLIGHT = 2  # blocks an HTTP client's actor works on at once, each in a thread (``_run``)
 Group = tuple[list[Document], list[Chunk]]
 
 
@@ -83,11 +87,39 @@ class _Job:
     embedder: Any = None  # the build's ``_Embedder`` actor, MiniLM for every extracting actor
 
 
+class RayBuild:
+    """Ray for one build: joined (``settings.ray_address``) or started here, and the build's embedding actor, started
+    at once so that MiniLM loads while the driver reads and chunks the documents.
+
+    The embedding actor serves every MiniLM user of the build: the extracting actors (snapping, relation
+    re-ranking), the ordered canonicaliser, and the driver's fusion and chunk embeddings (``embed()``), so the
+    driver never loads MiniLM itself (README "Scaling"). ``close()`` stops the actor, and Ray if started here.
+    """
+
+    def __init__(self, settings: Settings, ontology: "Ontology | None") -> None:
+        ray = import_ray()
+        ordered = _needs_ordered_canonicaliser(settings, ontology)
+        self.started_here = connect(settings, actors=settings.ray_actors * (2 if ordered else 1) + ordered)
+        self.embedder = ray.remote(_Embedder).options(num_cpus=0, max_restarts=-1, max_task_retries=-1).remote()
+
+    def embed(self) -> "_RemoteEmbed":
+        """MiniLM for the driver (``relations.Embed``, and ``fusion``'s embedder): rows from the embedding actor."""
+        return _RemoteEmbed(self.embedder)
+
+    def close(self) -> None:
+        ray = import_ray()
+        if ray.is_initialized():
+            ray.kill(self.embedder)
+        if self.started_here:
+            ray.shutdown()
+
+
 def extract_on_ray(
     groups: Iterable[Group],
     llm: "str | LLM",
     settings: Settings,
     *,
+    ray_build: RayBuild,
     ontology: "Ontology | None",
     calibration: "Calibration | LLMError | None",
     canonicaliser: Canonicaliser,
@@ -96,7 +128,7 @@ def extract_on_ray(
     """Each group with its candidates (``extract_and_judge``'s), computed on Ray and yielded in group order.
 
     ``llm`` must be a backend name: each actor resolves its own. ``on_usage(calls, hits)`` gets each
-    group's LLM requests and cache hits. Joins ``settings.ray_address``, or starts a local Ray (stopped at the end).
+    group's LLM requests and cache hits. ``ray_build`` is the build's Ray (``RayBuild``), closed by the caller.
     """
     if not isinstance(llm, str):
         raise ConfigError("--engine ray needs the LLM as a name (gemma, hf:..., openai:...): "
@@ -109,21 +141,8 @@ def extract_on_ray(
     # Actors may run in another folder: the state folder (response cache, calibration, models) by absolute path.
     settings = replace(settings, state_dir=str(Path(settings.state_dir).resolve()), progress=False)
     ordered = _needs_ordered_canonicaliser(settings, ontology)
-    started_here = connect(settings, actors=settings.ray_actors * (2 if ordered else 1) + ordered)
-    embedder = None
-    try:
-        if settings.canonical_relations or settings.extraction == "grounded":  # MiniLM may be asked for
-            # One MiniLM for the build's extracting actors: loading it (importing sentence-transformers) costs
-            # seconds of CPU that every actor paid at its start, while its forward passes here are few and short.
-            # Started before the driver chunks the other groups, so that both go on at once.
-            embedder = ray.remote(_Embedder).options(num_cpus=0, max_restarts=-1, max_task_retries=-1).remote()
-        job = _Job(llm, settings, ontology, calibration, canonicaliser if ordered else None, embedder)
-        yield from _run(ray, [first, *rest], job, settings, ordered, on_usage)
-    finally:
-        if embedder is not None and ray.is_initialized():
-            ray.kill(embedder)
-        if started_here:
-            ray.shutdown()
+    job = _Job(llm, settings, ontology, calibration, canonicaliser if ordered else None, ray_build.embedder)
+    yield from _run(ray, [first, *rest], job, settings, ordered, on_usage)
 
 
 def _run(
@@ -148,9 +167,14 @@ def _run(
     options = {"batch_size": 1, "batch_format": "numpy", "num_cpus": 1}
     stages = ("propose", "canonicalise", "judge") if ordered else ("all",)
     for stage in stages:
-        # One block in flight per actor: a block queued behind another on a busy actor would wait while others idle.
+        # An HTTP client's actor works on two blocks at once, in threads sharing its ``llm_concurrency`` slots: while
+        # one block runs spaCy, waits for MiniLM or has fewer requests left than slots, the other's fill them. A
+        # local model's actor (its batches are what its device holds) and the ordered canonicaliser take one. No
+        # more queued than running: a block waiting behind a busy actor would wait while others idle.
         size = 1 if stage == "canonicalise" else actors
-        pool = ray.data.ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=1)
+        threads = BLOCKS_IN_FLIGHT if stage != "canonicalise" and _splits(job.llm) else 1
+        pool = ray.data.ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=threads,
+                                          max_concurrent_calls_per_actor=threads, enable_true_multi_threading=threads > 1)
         ds = ds.map_batches(_Worker, fn_constructor_args=(job, stage), compute=pool, **options)
     arrived: dict[int, dict[int, Candidates]] = {}  # group -> its blocks' candidates so far
     size_of = {row["group"]: row["blocks"] for row in rows}
@@ -189,6 +213,8 @@ class _Worker:
         if stage != "canonicalise" and _splits(job.llm):
             _without_torch()
         self.job, self.stage = job, stage
+        self.lock = threading.Lock()  # blocks may run in threads at once (``_run``): the LLM and its usage are shared
+        self.reported = (0, 0)  # the LLM's (calls, hits) already reported with a block
         self.waiting: list[tuple[int, Candidates, int, int]] = []  # canonicalise: a group's blocks until all came
         self.group = -1
         # The ordered stage uses the build's canonicaliser; the others only what it computes per phrase.
@@ -207,25 +233,32 @@ class _Worker:
         out: dict[str, list[Any]] = {k: [] for k in ("group", "block", "blocks", "data", "calls", "hits")}
         costs = [batch[k] for k in ("calls", "hits") if k in batch]  # absent in the first stage
         for g, b, n, data, *counts in zip(batch["group"], batch["block"], batch["blocks"], batch["data"], *costs):
-            if self.llm is None and self.stage != "canonicalise":
-                self.llm = resolve_llm(self.job.llm, self.job.settings)
-            before = usage(self.llm) if self.llm is not None else (0, 0)
+            with self.lock:
+                if self.llm is None and self.stage != "canonicalise":
+                    self.llm = resolve_llm(self.job.llm, self.job.settings)
             earlier = [int(c) for c in counts] or [0, 0]  # what the block cost in the stages before
             if self.stage == "canonicalise":
                 done = self._canonicalise(int(g), int(b), int(n), pickle.loads(data), *earlier)
             else:
                 done = [(int(b), self._one(pickle.loads(data)), *earlier)]
-            after = usage(self.llm) if self.llm is not None else (0, 0)
+            spent = self._spent()
             for k, (block, found, calls, hits) in enumerate(done):
                 out["group"].append(int(g))
                 out["block"].append(block)
                 out["blocks"].append(int(n))
                 out["data"].append(pickle.dumps(found))
-                out["calls"].append(calls + (after[0] - before[0] if k == 0 else 0))
-                out["hits"].append(hits + (after[1] - before[1] if k == 0 else 0))
+                out["calls"].append(calls + (spent[0] if k == 0 else 0))
+                out["hits"].append(hits + (spent[1] if k == 0 else 0))
         return {"group": np.array(out["group"], dtype=np.int64), "block": np.array(out["block"], dtype=np.int64),
                 "blocks": np.array(out["blocks"], dtype=np.int64), "data": np.array(out["data"], dtype=object),
                 "calls": np.array(out["calls"], dtype=np.int64), "hits": np.array(out["hits"], dtype=np.int64)}  # fmt: skip
+
+    def _spent(self) -> tuple[int, int]:
+        """The LLM requests and cache hits since the last block came back (other threads' too): each counted once."""
+        with self.lock:
+            before, now = self.reported, usage(self.llm) if self.llm is not None else (0, 0)
+            self.reported = now
+        return now[0] - before[0], now[1] - before[1]
 
     def _canonicalise(self, group: int, block: int, blocks: int, found: Candidates, calls: int,
                       hits: int) -> list[tuple[int, Candidates, int, int]]:  # fmt: skip
@@ -283,6 +316,7 @@ class _RemoteEmbed:
     def __init__(self, handle: Any) -> None:
         self.handle = handle
         self.rows: dict[str, np.ndarray] = {}
+        self.encoded = 0  # texts asked for (``Embedder.encoded``, which fusion reports)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         import numpy as np
@@ -291,6 +325,7 @@ class _RemoteEmbed:
         todo = list(dict.fromkeys(t for t in texts if t not in self.rows))
         if todo:
             self.rows.update(zip(todo, ray.get(self.handle.encode.remote(todo))))
+            self.encoded += len(todo)
         return np.stack([self.rows[t] for t in texts]) if texts else np.zeros((0, DIMENSIONS), dtype=np.float32)
 
 

@@ -1,6 +1,7 @@
 """Any OpenAI-compatible HTTP endpoint (OpenAI, vLLM, Ollama, llama.cpp server) as an LLM backend.
 
-Prompts go out concurrently (at most ``settings.llm_concurrency`` in flight), each with a timeout and
+Prompts go out concurrently (at most ``settings.llm_concurrency`` in flight per client, over all the calls that
+threads make at once), each with a timeout and
 retries with exponential backoff and jitter on 429, 5xx, connection failures and malformed 200 replies
 (not JSON, cut short, no choices), honouring ``Retry-After``; after the last retry an ``LLMError``
 (``BadReply`` for malformed bodies) names the model, route, attempts and a body excerpt::
@@ -87,6 +88,9 @@ class OpenAILLM:
             transport=transport,
         )
         self._lock = threading.Lock()
+        # Requests in flight, whichever call they belong to: a Ray actor working on several blocks at once keeps
+        # the client's ``llm_concurrency`` (README, "Scaling"). A request backing off before a retry holds none.
+        self._slots = threading.BoundedSemaphore(self.concurrency)
 
     # -- the LLM contract ------------------------------------------------------------------------
 
@@ -232,7 +236,8 @@ class OpenAILLM:
         while True:
             retry_after: float | None = None
             try:
-                response = self._client.post(path, json=body)
+                with self._slots:
+                    response = self._client.post(path, json=body)
             except httpx.TransportError as exc:  # connection refused/reset, timeouts
                 error: type[LLMError] = LLMError
                 problem, status, cause = f"{exc.__class__.__name__}: {exc}", 0, exc
