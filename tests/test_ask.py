@@ -250,7 +250,10 @@ def test_the_text_reader_reads_relatives_topics_and_the_clause_that_answers():
     names = {"Johannes Gregor Mendel", "Mendel"}  # the entity's name and an alias
     assert father.refers and [x[0] for x in _spans(father.sent, {"PERSON"}, names, father.refers)] == ["Anton Mendel"]
     assert _spans(father.sent, {"PERSON"}, names, False) == []  # without "his", a fuller form of "Mendel"
-    assert read[2].about and read[2].text == "Johannes Gregor Mendel died in Brno."
+    # "Mendel" alone: in a text about him, he; in a text about someone else that names Anton Mendel too, nobody
+    assert not read[2].about
+    topical = sentences_about(father.sent.doc, {"Johannes Gregor Mendel"}, topic=True)
+    assert topical[2].about and topical[2].text == "Johannes Gregor Mendel died in Brno."
     # the opposite role is not the one asked for
     assert _role_conflict(nlp("Who was the mother of Gregor Mendel?"), father.sent)
     assert not _role_conflict(nlp("Who was the father of Gregor Mendel?"), father.sent)

@@ -195,10 +195,11 @@ def sentences_about(doc: Any, names: set[str], topic: bool = False) -> list[Read
     keys = mask_keys(names)
     linked = min(_things(names) or names, key=len) if names else ""
     refs = parsed_references(doc)
-    # a surname alone is nobody in particular where the text also names another of that surname ("Curie" beside
-    # "Pierre Curie" and "Marie Curie", asked about Jacques Curie), nor is the end of a double name ("Joliot-Curie")
-    shared = {link_key(n.text).split()[-1] for n in _name_spans(doc) if len(link_key(n.text).split()) > 1
-              and not _form_of(n.text, keys)}  # fmt: skip
+    # a surname alone is nobody in particular where a text about someone else also names another of that surname
+    # ("Curie" in Marie Curie's page, asked about Jacques Curie; in Charles Darwin's own page, "Darwin" is he, his
+    # father Robert Darwin notwithstanding), nor is the end of a double name ("Joliot-Curie")
+    shared = set() if topic else {link_key(n.text).split()[-1] for n in _name_spans(doc)
+                                  if len(link_key(n.text).split()) > 1 and not _form_of(n.text, keys)}  # fmt: skip
 
     def form(name: Any) -> bool:
         hyphened = name.start > 0 and name.doc[name.start - 1].text == "-" or name.end < len(name.doc) and name.doc[name.end].text == "-"
