@@ -262,19 +262,23 @@ def topic_documents(rows: Sequence[dict[str, Any]], names: set[str], nlp: Any) -
     """The documents (ids) that are about a linked entity: their title is a form of its name ("charles_darwin.txt"),
     or their text opens with a sentence whose subject is it ("Mount Kilimanjaro is a dormant volcano ...")."""
     keys = mask_keys(names)
+
+    def names_it(name: str) -> bool:  # a surname alone is not enough: "Curie" of "Marie Skłodowska-Curie" for Jacques
+        return link_key(name) in keys or len(link_key(name).split()) > 1 and _form_of(name, keys)
+
     found: set[str] = set()
     for row in rows:
         if row["doc_id"] in found:
             continue
         title = str(row.get("title") or "")
-        if title and _form_of(title, keys):
+        if title and names_it(title):
             found.add(row["doc_id"])
         elif not (row["start"] or 0) and row["text"]:
             first = next(iter(_parsed(nlp, row["text"]).sents), None)
             if first is None:
                 continue
             subjects = [t.i for t in first if t.dep_ in ("nsubj", "nsubjpass", "ROOT") and t.pos_ == "PROPN"]
-            if any(_form_of(n.text, keys) and any(n.start <= i < n.end for i in subjects) for n in _name_spans(first)):
+            if any(names_it(n.text) and any(n.start <= i < n.end for i in subjects) for n in _name_spans(first)):
                 found.add(row["doc_id"])
     return found
 
