@@ -141,9 +141,7 @@ def defined_pairs(nodes: Sequence[Node], contexts: Sequence[str]) -> list[tuple[
                     for a in names[short]:
                         for b in names[long]:
                             if a is not b:
-                                a.defined = a.defined | {b.idx}
-                                b.defined = b.defined | {a.idx}
-                                found.append((a.idx, b.idx))
+                                _join(a, b, found)
                     break
     return found
 
@@ -163,20 +161,13 @@ def anaphor_pairs(nodes: Sequence[Node], contexts: Sequence[str]) -> list[tuple[
     """Pairs a text joins across a sentence: a name right after "The company renamed itself" / "It was renamed" and the
     first name of the sentence before of the class the noun says (an organisation for "company", a place for "city";
     for "It" any name but a person's); marks each node's ``defined``."""
-    by_context: dict[int, list[Node]] = {}
-    for node in nodes:
-        for c in node.contexts:
-            by_context.setdefault(c, []).append(node)
+    by_context = _by_context(nodes)
     found: list[tuple[int, int]] = []
     for c, present in by_context.items():
         text = contexts[c]
         if len(present) < 2 or not any(w in text for w in ("renamed", "name", "became", "called", "known", "began")):
             continue
-        spans = sorted(_occurrences(text, present), key=lambda sp: (sp[0], -sp[1]))
-        kept: list[tuple[int, int, Node]] = []
-        for span in spans:
-            if not kept or span[0] >= kept[-1][1]:
-                kept.append(span)
+        kept = _longest_names(text, present)
         for k, (start, end, b) in enumerate(kept):
             head = text[max(0, start - 80) : start]
             match = _ANAPHOR.search(head)
@@ -191,9 +182,7 @@ def anaphor_pairs(nodes: Sequence[Node], contexts: Sequence[str]) -> list[tuple[
                     continue
                 if wanted and x.declared != wanted:
                     continue
-                x.defined = x.defined | {b.idx}
-                b.defined = b.defined | {x.idx}
-                found.append((x.idx, b.idx))
+                _join(x, b, found)
                 break
     return found
 
@@ -214,34 +203,23 @@ def dual_pairs(nodes: Sequence[Node]) -> list[tuple[int, int]]:
             for half in halves:
                 for other in by_name.get((c, half), ()):
                     if other is not dual:
-                        dual.defined = dual.defined | {other.idx}
-                        other.defined = other.defined | {dual.idx}
-                        found.append((dual.idx, other.idx))
+                        _join(dual, other, found)
     return found
 
 
 def alias_pairs(nodes: Sequence[Node], contexts: Sequence[str]) -> list[tuple[int, int]]:
     """Pairs of nodes that a context names one after the other with an alias cue between them ("X, known as Y";
     ``cue``), and marks each node's ``defined``."""
-    by_context: dict[int, list[Node]] = {}
-    for node in nodes:
-        for c in node.contexts:
-            by_context.setdefault(c, []).append(node)
+    by_context = _by_context(nodes)
     found: list[tuple[int, int]] = []
     for c, present in by_context.items():
         if len(present) < 2:
             continue
         text = contexts[c]
-        spans = sorted(_occurrences(text, present), key=lambda s: (s[0], -s[1]))
-        kept: list[tuple[int, int, Node]] = []
-        for span in spans:  # the longest name at each place ("Port Arthur, Texas", not "Port Arthur" in it)
-            if not kept or span[0] >= kept[-1][1]:
-                kept.append(span)
+        kept = _longest_names(text, present)
         for k, ((s1, e1, a), (s2, e2, b)) in enumerate(zip(kept, kept[1:])):
             if a is not b and len(text) and s2 - e1 <= 60 and cue(text[e1:s2], text[e2:], text[:s1]):
-                a.defined = a.defined | {b.idx}
-                b.defined = b.defined | {a.idx}
-                found.append((a.idx, b.idx))
+                _join(a, b, found)
             # "X, <appositive>, was renamed Y": X and Y, past the names inside the appositive.
             for s0, e0, x in reversed(kept[: k + 1]):
                 commas = text[e0:s2].count(",")
@@ -250,9 +228,7 @@ def alias_pairs(nodes: Sequence[Node], contexts: Sequence[str]) -> list[tuple[in
                 if commas < 2:
                     continue
                 if x is not b and _AFTER_APPOSITIVE.fullmatch(text[e0:s2]) and not _GOES_ON.match(text[e2:]) and not _LISTED.search(text[:s0]):
-                    x.defined = x.defined | {b.idx}
-                    b.defined = b.defined | {x.idx}
-                    found.append((x.idx, b.idx))
+                    _join(x, b, found)
                 break
     return found
 
@@ -268,6 +244,32 @@ def is_language(word: str) -> bool:
 
         _LANGUAGES = frozenset(lang.name for lang in pycountry.languages if hasattr(lang, "alpha_2") and " " not in lang.name)
     return word in _LANGUAGES
+
+
+def _join(a: Node, b: Node, found: list[tuple[int, int]]) -> None:
+    """Mark two nodes as named one another by a text, each in the other's ``defined``, and list the pair."""
+    a.defined = a.defined | {b.idx}
+    b.defined = b.defined | {a.idx}
+    found.append((a.idx, b.idx))
+
+
+def _by_context(nodes: Sequence[Node]) -> dict[int, list[Node]]:
+    """The nodes each context (by index) mentions."""
+    by_context: dict[int, list[Node]] = {}
+    for node in nodes:
+        for c in node.contexts:
+            by_context.setdefault(c, []).append(node)
+    return by_context
+
+
+def _longest_names(text: str, present: Sequence[Node]) -> list[tuple[int, int, Node]]:
+    """Where the text names these nodes, in text order, the longest name at each place ("Port Arthur, Texas", not
+    "Port Arthur" in it)."""
+    kept: list[tuple[int, int, Node]] = []
+    for span in sorted(_occurrences(text, present), key=lambda sp: (sp[0], -sp[1])):
+        if not kept or span[0] >= kept[-1][1]:
+            kept.append(span)
+    return kept
 
 
 def _occurrences(text: str, nodes: Sequence[Node]) -> list[tuple[int, int, Node]]:
