@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _PRONOUN_SUBJECTS = frozenset({"he", "she", "it", "they"})
+_NOT_NAMES = frozenset({"DATE", "CARDINAL", "ORDINAL", "QUANTITY"})  # entity labels that are values, not names
 _LIGHT_VERBS = frozenset({"become", "became", "get", "got", "have", "had", "has", "do", "did", "make", "made", "go", "went"})
 # what a document's own subject is called in its later sentences ("The building was opened by ...")
 _TOPIC_NOUNS = frozenset("""company corporation firm business manufacturer university college school institute city town
@@ -255,7 +256,7 @@ def _form_of(name: str, keys: Sequence[str]) -> bool:
 
 def _name_spans(sent: Any) -> list[Any]:
     """A sentence's names as spans: named entities and runs of proper nouns."""
-    return [*(e for e in sent.ents if e.label_ not in ("DATE", "CARDINAL", "ORDINAL", "QUANTITY")), *_proper_runs(sent)]
+    return [*(e for e in sent.ents if e.label_ not in _NOT_NAMES), *_proper_runs(sent)]
 
 
 def topic_documents(rows: Sequence[dict[str, Any]], names: set[str], nlp: Any) -> set[str]:
@@ -298,7 +299,7 @@ def _proper_runs(doc: Any) -> list[Any]:
 def text_names(doc: Any) -> set[str]:
     """The names a parsed text (a question, a sentence) uses: its named entities and its runs of proper nouns. A
     question's stand in for linked entities when it names none of the graph's."""
-    names = {e.text for e in doc.ents if e.label_ not in ("DATE", "CARDINAL", "ORDINAL", "QUANTITY")}
+    names = {e.text for e in doc.ents if e.label_ not in _NOT_NAMES}
     return names | {" ".join(t.text for t in run) for run in _proper_runs(doc)}
 
 
