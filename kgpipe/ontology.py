@@ -62,6 +62,10 @@ class OntologyRelation:
     iri: str = ""
     comment: str = ""
     aliases: tuple[str, ...] = ()
+    #: ``kg:cue``: words ("married", "found*": any word beginning so) of which a sentence stating the relation says one; a
+    #: grounded line of this relation from a sentence that says none is dropped. Empty: not checked (relations a
+    #: text states by form too, "Warsaw, Poland", "Harald Kaas (19 May 1868 – ...)").
+    cues: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -226,6 +230,9 @@ def _words(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|[_]+", " ", name).lower().strip()
 
 
+CUE_IRI = "https://kgpipe.dev/ontology#cue"  # the ``kg:cue`` annotation property (``OntologyRelation.cues``)
+
+
 def _literal(graph: "Graph", subject: object, predicate: object) -> str:
     """An English (or untagged) literal value of ``predicate``, else any; "" when there is none."""
     values = sorted(graph.objects(subject, predicate), key=lambda v: (getattr(v, "language", None) not in (None, "en"), str(v)))
@@ -249,6 +256,8 @@ def _read_graph(graph: "Graph") -> tuple[tuple[OntologyClass, ...], tuple[Ontolo
     """Classes (``owl:Class``/``rdfs:Class`` or used in ``rdfs:subClassOf``) and properties with domain and range."""
     from rdflib import OWL, RDF, RDFS, URIRef
     from rdflib.namespace import SKOS
+
+    CUE = URIRef(CUE_IRI)
 
     def own(node: object) -> bool:
         return isinstance(node, URIRef) and not str(node).startswith(_BUILTIN)
@@ -291,6 +300,7 @@ def _read_graph(graph: "Graph") -> tuple[tuple[OntologyClass, ...], tuple[Ontolo
             iri=str(iri),
             comment=_literal(graph, iri, RDFS.comment),
             aliases=tuple(sorted(str(a) for a in graph.objects(iri, SKOS.altLabel))),
+            cues=tuple(sorted(str(c).casefold() for c in graph.objects(iri, CUE))),
         ))
     return tuple(sorted(classes, key=path)), tuple(sorted(relations, key=lambda r: r.label.casefold()))
 

@@ -286,3 +286,10 @@ def test_the_words_between_two_names_rechoose_the_relation() -> None:
     assert rerank_relations(adjacent, {"Physicist": "Concept", "Pierre Curie": "Person"},
                             [("Pierre Curie", "field of work", "Physicist")], general, encode) == [
         ("Pierre Curie", "field of work", "Physicist")]  # fmt: skip
+
+
+def test_an_amount_is_a_number_whatever_its_noun_but_a_year_before_a_noun_is_not() -> None:
+    text = "The station has 320 MW of power. She caught 621 games. Raging Fighter is a 1993 fighting video game."
+    kinds = names_of(Chunk("c1", "d1", 0, text, 0, len(text)))
+    assert kinds["320 MW"] == kinds["621 games"] == "_number"
+    assert kinds["1993 fighting video game"] == "Concept"

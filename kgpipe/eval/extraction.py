@@ -150,6 +150,7 @@ def evaluate_extraction(
         "triples_proposed": found.proposed,
         "triples_kept": len(triples),
         "rule_facts": dict(found.by_rule),  # proposed by a rule of ``ingest.patterns``, not the model
+        "unsupported": found.unsupported,  # lines their text does not support (``ingest.evidence``), dropped
         "extraction_failures": len(found.failures),
         "failed_chunks": len(found.failed_chunks),
         "gold_triples_skipped": len(skipped),  # malformed items in the gold file (not three parts)

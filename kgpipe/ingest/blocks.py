@@ -58,6 +58,7 @@ def merge(parts: list[Candidates]) -> Candidates:
             setattr(out.grounded, f.name, getattr(out.grounded, f.name) + getattr(part.grounded, f.name))
         out.read += part.read
         out.by_rule += part.by_rule
+        out.unsupported += part.unsupported
         if part.snapped is not None:
             out.snapped = out.snapped or SnapCounts()
             out.snapped.add(part.snapped)

@@ -24,6 +24,7 @@ from ..records import Chunk, ChunkFailure, ExtractionFailure, Triple
 from ..trust.judge import JudgeResult, Rejection, judge
 from .denoise import denoise
 from .extract import extract
+from .evidence import supported
 from .grounded import GroundedStats, extract_grounded
 from .patterns import RULES, pattern_triples
 from .relations import Canonicaliser
@@ -55,6 +56,7 @@ class Candidates:
     snapped: SnapCounts | None = None  # what validation did to an HTTP backend's names and relations (grounded mode)
     structured: StructuredStats = field(default_factory=StructuredStats)  # an HTTP backend's structured output
     by_rule: Counter[str] = field(default_factory=Counter)  # facts read by a rule of ``patterns`` (grounded mode)
+    unsupported: int = 0  # grounded lines their text does not support (``evidence.supported``), dropped
 
 
 def extract_and_judge(
@@ -128,6 +130,10 @@ def propose(
     out.kept = list(extracted.triples)
     if _snaps(llm, settings):
         out.kept, out.snapped = timed("refine", lambda: snap_chunks(out.kept, chunks, canon))
+    if settings.extraction == "grounded":
+        before = len(out.kept)
+        out.kept = supported(out.kept, chunks, ontology)
+        out.unsupported = before - len(out.kept)
     if settings.extraction == "grounded" and settings.patterns:
         out.kept = pattern_triples(chunks, out.kept, ontology)
         out.by_rule = Counter(t.provenance.extractor for t in out.kept if t.provenance and t.provenance.extractor

@@ -221,6 +221,9 @@ _CLASS_OF_LABEL = {"PERSON": "Person", "ORG": "Organization", "GPE": "Place", "L
                    "ORDINAL": _NUMBER, "NORP": _NUMBER}  # fmt: skip
 _TAGGED = ("Person", "Organization", "Place", "Date")  # classes the entity tagger names reliably
 _YEAR = re.compile(r"1\d{3}|20\d{2}")
+# A number and its unit or counted noun ("320 MW", "621 games", "10–11 mm"): an amount, whatever the tagger says;
+# a year before a noun ("1993 fighting video game") is not one.
+_AMOUNT = re.compile(r"\d[\d,.]*(?:\s*[–-]\s*\d[\d,.]*)?(?:\s+(?:[a-z%][\w%.-]*|[A-Z]{1,3}))*")
 
 
 def names_of(chunk: Chunk) -> dict[str, str]:
@@ -270,6 +273,8 @@ def _named_spans(text: str) -> list[tuple[str, str, int, int]]:
             kind = "Concept"  # a common noun phrase ("physicist", "British racing driver"): a kind of thing
         else:
             kind = ""
+        if _AMOUNT.fullmatch(name) and not _YEAR.fullmatch(words[0]):
+            kind = _NUMBER
         out.append((name, kind, span.start, span.end))
     return out
 

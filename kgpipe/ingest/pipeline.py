@@ -64,6 +64,7 @@ class BuildResult:
     triples_proposed: int = 0
     triples_kept: int = 0  # distinct facts written (repeats within a document merged)
     triples_rejected: int = 0  # by the judge (listed in ``report()``)
+    triples_unsupported: int = 0  # grounded lines their sentence does not support (``ingest.evidence``), dropped
     folded: list[Triple] = field(default_factory=list)  # two names of one entity: a fact of a thing with itself
     failures: list[ExtractionFailure] = field(default_factory=list)
     write_failures: list[WriteFailure] = field(default_factory=list)  # documents rolled back, built next time
@@ -90,6 +91,7 @@ class BuildResult:
         self.failed_chunks.extend(found.failed_chunks)
         self.rejected.extend(found.rejected)
         self.triples_rejected += len(found.rejected)
+        self.triples_unsupported += found.unsupported
         self.judge_signals = sorted(set(self.judge_signals) | found.judge_signals)
         self.judge_missing.update(found.judge_missing)
         self.structured_chunks += found.structured.chunks
@@ -127,6 +129,7 @@ class BuildResult:
             "chunks": self.chunks,
             "triples_proposed": self.triples_proposed,
             **({"triples_by_rule": dict(sorted(self.by_rule.items()))} if self.by_rule else {}),
+            **({"triples_unsupported": self.triples_unsupported} if self.triples_unsupported else {}),
             "triples_rejected": self.triples_rejected,
             "triples_kept": self.triples_kept,
             **({"triples_folded": len(self.folded)} if self.folded else {}),

@@ -1,0 +1,110 @@
+"""What a grounded line needs from the text it was read from: two things, not one name twice, and a word for
+its relation.
+
+The grammar holds every name to a span of the chunk and every relation to the schema, but the small model still
+relates names the sentence does not relate: "Danchin | discovered | northern France", "Rijeka Thermal Power
+Station | won | 320 MW", "Jensen | author of | Cecil Jensen". Two checks read the text instead of the model:
+
+* ``names_one_thing``: a name and a part or a longer form of it are one thing, so a line between them states
+  nothing;
+* ``said``: a relation the ontology gives cue words (``kg:cue``, ``OntologyRelation.cues``) is stated by a
+  sentence only if the sentence says one of them: "won" needs won, award, prize, medal... A line whose sentence
+  says none takes the relation whose cue the sentence does say, of those the two names' kinds allow ("He studied
+  magnetism": ``discovered`` → ``field of work``); with none, it is dropped ("Yana Rattigan | won | Ukrainian
+  SSR"). Relations a text also states by form alone (containment, life dates, nationality) have no cues and are
+  not checked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING, Sequence
+
+from ..text import fold_diacritics
+from .grounded import names_of, typing
+from .patterns import PLACE_WORDS
+from .spans import sentence_bounds
+
+if TYPE_CHECKING:
+    from ..ontology import Ontology
+    from ..records import Chunk, Triple
+
+_WORD = re.compile(r"\w[\w-]*")
+
+
+def names_one_thing(head: str, tail: str) -> bool:
+    """Whether a line's two names are one name and a part or a longer form of it: "Get Dumb | won | Dumb",
+    "Jensen | author of | Cecil Jensen", "Sourabaya | located in | Mount Sourabaya". A tail that the head names
+    with a place word added is another place ("Mexico City | capital of | Mexico"), and a tail that goes on after
+    the head's name another thing ("IBM | makes | IBM Z")."""
+    h, t = _words(head), _words(tail)
+    if not h or not t:
+        return False
+    if set(t) <= set(h):
+        return not all(w in PLACE_WORDS for w in h if w not in t)
+    return len(h) < len(t) and t[-len(h):] == h
+
+
+def said(sentence: str, cues: Sequence[str]) -> bool:
+    """Whether ``sentence`` says one of ``cues``: a word ("held"), a word's beginning ("found*": founded,
+    founder) or words in a row ("took place"); case and accents ignored. No cues: True."""
+    if not cues:
+        return True
+    words = _words(sentence)
+    text = " " + " ".join(words) + " "
+    for cue in cues:
+        if cue.endswith("*"):
+            stem = cue[:-1].casefold()
+            if any(w.startswith(stem) for w in words):
+                return True
+        elif f" {' '.join(_words(cue))} " in text:
+            return True
+    return False
+
+
+def supported(triples: list["Triple"], chunks: Sequence["Chunk"], ontology: "Ontology | None") -> list["Triple"]:
+    """``triples`` without the lines that state nothing (``names_one_thing``), and each line whose relation the
+    sentences of its chunk that name its tail do not say (``said``) relabelled or dropped (see the module
+    docstring). A tail the chunk's sentences do not name (a rule's, or one resolved from a reference) is kept."""
+    cues = {r.label: r.cues for r in ontology.relations if r.cues} if ontology is not None else {}
+    chunk_of = {c.id: c for c in chunks}
+    read: dict[str, tuple[list[str], dict[str, str]]] = {}  # chunk id -> its sentences, its names' kinds
+    out = []
+    for t in triples:
+        if names_one_thing(t.head, t.tail):
+            continue
+        chunk = chunk_of.get(t.provenance.chunk_id) if t.provenance is not None else None
+        if ontology is None or t.relation not in cues or chunk is None:
+            out.append(t)
+            continue
+        if chunk.id not in read:
+            read[chunk.id] = ([chunk.text[a:b] for a, b in sentence_bounds(chunk.text)], names_of(chunk))
+        sentences, kinds = read[chunk.id]
+        naming = [s for s in sentences if t.tail in s]
+        if not naming or any(said(s, cues[t.relation]) for s in naming):
+            out.append(t)
+            continue
+        relation = _said_instead(t, naming, kinds, cues, ontology)
+        if relation is not None:
+            out.append(replace(t, relation=relation))
+    return out
+
+
+def _said_instead(t: "Triple", sentences: list[str], kinds: dict[str, str], cues: dict[str, tuple[str, ...]],
+                  ontology: "Ontology") -> str | None:
+    """The relation with cues that one of ``sentences`` says and the kinds of ``t``'s names allow (the first in
+    the ontology's order); None if there is none."""
+    names = {t.head: kinds.get(t.head, ""), t.tail: kinds.get(t.tail, "")}
+    if len(names) < 2:
+        return None
+    labels, no_relations, no_tails = typing(names, ontology)
+    for r, label in enumerate(labels):
+        if label in cues and r not in no_relations[0] and 1 not in no_tails[r]:
+            if any(said(s, cues[label]) for s in sentences):
+                return label
+    return None
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(fold_diacritics(text).casefold())
