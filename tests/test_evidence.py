@@ -63,3 +63,16 @@ def test_lines_their_sentence_does_not_support_are_dropped() -> None:
         ("founded in", "1978"), ("won", "a medal nobody names"),
     ]
     assert supported(kept, [chunk], None) == kept  # without an ontology only the one-name check applies
+
+
+def test_a_line_takes_the_relation_its_sentence_says_when_the_kinds_allow_it() -> None:
+    text = "Marie Curie (born 7 November 1867) was a physicist. Pierre Curie studied magnetism. Sigchos Canton has Sigchos."
+    chunk = Chunk("c1", "d1", 0, text, 0, len(text))
+    prov = Provenance("d1", "c1", "test", "v", (0, len(text)))
+    lines = [Triple(h, r, t, GENERIC_TYPE, GENERIC_TYPE, 1.0, prov) for h, r, t in [
+        ("Marie Curie", "founded in", "7 November 1867"),  # "born": the words of date of birth, a relation without cues
+        ("Pierre Curie", "discovered", "magnetism"),  # "studied": a cue of field of work
+        ("Sigchos Canton", "located in", "Sigchos"),  # a division named after its seat: two places
+    ]]
+    kept = supported(lines, [chunk], load_ontology("general"))
+    assert [t.relation for t in kept] == ["date of birth", "field of work", "located in"]

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from ..records import Chunk, Triple
 
 _WORD = re.compile(r"\w[\w-]*")
+# Administrative divisions named after their seat ("Sigchos Canton | located in | Sigchos" is two places).
+_DIVISIONS = frozenset({"canton", "department", "prefecture", "commune", "oblast", "raion", "rayon", "governorate",
+                        "voivodeship", "territory", "shire", "emirate", "kingdom", "republic"})  # fmt: skip
 
 
 def names_one_thing(head: str, tail: str) -> bool:
@@ -42,7 +45,7 @@ def names_one_thing(head: str, tail: str) -> bool:
     if not h or not t:
         return False
     if set(t) <= set(h):
-        return not all(w in PLACE_WORDS for w in h if w not in t)
+        return not all(w in PLACE_WORDS or w in _DIVISIONS for w in h if w not in t)
     return len(h) < len(t) and t[-len(h):] == h
 
 
@@ -93,17 +96,31 @@ def supported(triples: list["Triple"], chunks: Sequence["Chunk"], ontology: "Ont
 
 def _said_instead(t: "Triple", sentences: list[str], kinds: dict[str, str], cues: dict[str, tuple[str, ...]],
                   ontology: "Ontology") -> str | None:
-    """The relation with cues that one of ``sentences`` says and the kinds of ``t``'s names allow (the first in
-    the ontology's order); None if there is none."""
+    """Of the relations the kinds of ``t``'s names allow, the first (in the ontology's order) with cues that one of
+    ``sentences`` says, else the first without cues whose own words one says ("born" for ``date of birth``,
+    whose label and synonyms say it: "Declan Jones (born 11 May 1995)"); None if there is none."""
     names = {t.head: kinds.get(t.head, ""), t.tail: kinds.get(t.tail, "")}
     if len(names) < 2:
         return None
     labels, no_relations, no_tails = typing(names, ontology)
-    for r, label in enumerate(labels):
-        if label in cues and r not in no_relations[0] and 1 not in no_tails[r]:
-            if any(said(s, cues[label]) for s in sentences):
+    allowed = [label for r, label in enumerate(labels) if r not in no_relations[0] and 1 not in no_tails[r]]
+    words = {r.label: _own_words(r) for r in ontology.relations if r.label not in cues}
+    for group in ([(label, cues[label]) for label in allowed if label in cues],
+                  [(label, words[label]) for label in allowed if label in words]):
+        for label, said_by in group:
+            if said_by and any(said(s, said_by) for s in sentences):
                 return label
     return None
+
+
+# Words of relation labels and synonyms that say nothing of the relation on their own.
+_PLAIN = frozenset({"of", "in", "on", "at", "by", "to", "the", "a", "an", "is", "was", "date", "place", "country",
+                    "part", "type", "kind", "instance", "subclass"})  # fmt: skip
+
+
+def _own_words(relation) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    """The words of a relation's label and synonyms but the plain ones (``date of birth``: birth, born, birthday)."""
+    return tuple(sorted({w for text in (relation.label, *relation.aliases) for w in _words(text)} - _PLAIN))
 
 
 def _words(text: str) -> list[str]:
