@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 from ..text import fold_diacritics
 from .grounded import names_of, typing
@@ -52,16 +52,30 @@ def names_one_thing(head: str, tail: str) -> bool:
 def said(sentence: str, cues: Sequence[str]) -> bool:
     """Whether ``sentence`` says one of ``cues``: a word ("held"), a word's beginning ("found*": founded,
     founder) or words in a row ("took place"); case and accents ignored. No cues: True."""
+    return _says(_Words.of(sentence), cues)
+
+
+class _Words(NamedTuple):
+    """A sentence's words, and the same joined between spaces (for cues of several words), read once."""
+
+    words: list[str]
+    text: str
+
+    @classmethod
+    def of(cls, sentence: str) -> "_Words":
+        words = _words(sentence)
+        return cls(words, " " + " ".join(words) + " ")
+
+
+def _says(sentence: _Words, cues: Sequence[str]) -> bool:
     if not cues:
         return True
-    words = _words(sentence)
-    text = " " + " ".join(words) + " "
     for cue in cues:
         if cue.endswith("*"):
             stem = cue[:-1].casefold()
-            if any(w.startswith(stem) for w in words):
+            if any(w.startswith(stem) for w in sentence.words):
                 return True
-        elif f" {' '.join(_words(cue))} " in text:
+        elif f" {' '.join(_words(cue))} " in sentence.text:
             return True
     return False
 
@@ -71,8 +85,9 @@ def supported(triples: list["Triple"], chunks: Sequence["Chunk"], ontology: "Ont
     sentences of its chunk that name its tail do not say (``said``) relabelled or dropped (see the module
     docstring). A tail the chunk's sentences do not name (a rule's, or one resolved from a reference) is kept."""
     cues = {r.label: r.cues for r in ontology.relations if r.cues} if ontology is not None else {}
+    own = {r.label: _own_words(r) for r in ontology.relations if r.label not in cues} if ontology is not None else {}
     chunk_of = {c.id: c for c in chunks}
-    read: dict[str, tuple[list[str], dict[str, str]]] = {}  # chunk id -> its sentences, its names' kinds
+    read: dict[str, tuple[list[tuple[str, _Words]], dict[str, str]]] = {}  # chunk id -> its sentences, names' kinds
     out = []
     for t in triples:
         if names_one_thing(t.head, t.tail):
@@ -82,33 +97,33 @@ def supported(triples: list["Triple"], chunks: Sequence["Chunk"], ontology: "Ont
             out.append(t)
             continue
         if chunk.id not in read:
-            read[chunk.id] = ([chunk.text[a:b] for a, b in sentence_bounds(chunk.text)], names_of(chunk))
+            sentences = [chunk.text[a:b] for a, b in sentence_bounds(chunk.text)]
+            read[chunk.id] = ([(s, _Words.of(s)) for s in sentences], names_of(chunk))
         sentences, kinds = read[chunk.id]
-        naming = [s for s in sentences if t.tail in s]
-        if not naming or any(said(s, cues[t.relation]) for s in naming):
+        naming = [words for s, words in sentences if t.tail in s]
+        if not naming or any(_says(s, cues[t.relation]) for s in naming):
             out.append(t)
             continue
-        relation = _said_instead(t, naming, kinds, cues, ontology)
+        relation = _said_instead(t, naming, kinds, cues, own, ontology)
         if relation is not None:
             out.append(replace(t, relation=relation))
     return out
 
 
-def _said_instead(t: "Triple", sentences: list[str], kinds: dict[str, str], cues: dict[str, tuple[str, ...]],
-                  ontology: "Ontology") -> str | None:
+def _said_instead(t: "Triple", sentences: list[_Words], kinds: dict[str, str], cues: dict[str, tuple[str, ...]],
+                  own: dict[str, tuple[str, ...]], ontology: "Ontology") -> str | None:
     """Of the relations the kinds of ``t``'s names allow, the first (in the ontology's order) with cues that one of
-    ``sentences`` says, else the first without cues whose own words one says ("born" for ``date of birth``,
-    whose label and synonyms say it: "Declan Jones (born 11 May 1995)"); None if there is none."""
+    ``sentences`` says, else the first without cues whose own words (``own``) one says ("born" for ``date of
+    birth``, whose label and synonyms say it: "Declan Jones (born 11 May 1995)"); None if there is none."""
     names = {t.head: kinds.get(t.head, ""), t.tail: kinds.get(t.tail, "")}
     if len(names) < 2:
         return None
     labels, no_relations, no_tails = typing(names, ontology)
     allowed = [label for r, label in enumerate(labels) if r not in no_relations[0] and 1 not in no_tails[r]]
-    words = {r.label: _own_words(r) for r in ontology.relations if r.label not in cues}
     for group in ([(label, cues[label]) for label in allowed if label in cues],
-                  [(label, words[label]) for label in allowed if label in words]):
+                  [(label, own[label]) for label in allowed if label in own]):
         for label, said_by in group:
-            if said_by and any(said(s, said_by) for s in sentences):
+            if said_by and any(_says(s, said_by) for s in sentences):
                 return label
     return None
 

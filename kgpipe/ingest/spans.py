@@ -47,9 +47,9 @@ DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those", "it
 _PRONOUNS = frozenset({"he", "she", "it", "they", "we", "i", "you", "him", "her", "them", "us", "me", "which", "who",
                        "that", "this", "these", "those", "what"})  # fmt: skip
 # Words that say when relative to the writing, not a date: "Today, the building houses ..." dates nothing.
-RELATIVE_TIMES = frozenset({"today", "now", "nowadays", "currently", "presently", "recently", "yesterday", "tomorrow",
-                            "present", "the present", "the present day", "present day", "this year", "last year",
-                            "next year"})  # fmt: skip
+_RELATIVE_TIMES = frozenset({"today", "now", "nowadays", "currently", "presently", "recently", "yesterday", "tomorrow",
+                             "present", "the present", "the present day", "present day", "this year", "last year",
+                             "next year"})  # fmt: skip
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 _YEAR = re.compile(r"\d{3,4}")
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
@@ -98,7 +98,7 @@ def candidate_spans(text: str, nlp: "Language | None" = None, *, max_words: int 
             return  # a day or a month of a longer date
         if name.casefold() in _PRONOUNS or all(w.casefold() in DETERMINERS | _PRONOUNS for w in words):
             return
-        if name.casefold() in RELATIVE_TIMES:
+        if name.casefold() in _RELATIVE_TIMES:
             return
         found[(start, end)] = Span(name, start, end, kind, label, common)
 
