@@ -41,7 +41,8 @@ _loading = threading.Lock()
 
 @lru_cache(maxsize=1)
 def _parsing_pipeline() -> "Language | None":
-    return trained_pipeline(exclude=["lemmatizer", "textcat"], needs=["parser", "ner"])
+    # the lemmatizer is the text reader's: "grew" says the question's "grow", "began" its "begin"
+    return trained_pipeline(exclude=["textcat"], needs=["parser", "ner"])
 
 
 def trained_pipeline(*, exclude: Collection[str], needs: Collection[str]) -> "Language | None":

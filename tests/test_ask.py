@@ -252,7 +252,7 @@ def test_the_text_reader_reads_relatives_topics_and_the_clause_that_answers():
     assert _spans(father.sent, {"PERSON"}, names, False) == []  # without "his", a fuller form of "Mendel"
     # "Mendel" alone: in a text about him, he; in a text about someone else that names Anton Mendel too, nobody
     assert not read[2].about
-    topical = sentences_about(father.sent.doc, {"Johannes Gregor Mendel"}, topic=True)
+    topical = sentences_about(father.sent.doc, {"Johannes Gregor Mendel"}, topic="Johannes Gregor Mendel")
     assert topical[2].about and topical[2].text == "Johannes Gregor Mendel died in Brno."
     # the opposite role is not the one asked for
     assert _role_conflict(nlp("Who was the mother of Gregor Mendel?"), father.sent)
@@ -260,7 +260,7 @@ def test_the_text_reader_reads_relatives_topics_and_the_clause_that_answers():
     # in a document about a thing, "The bridge" and an opening "It" are that thing, whatever the resolver chose
     doc = nlp("The Golden Gate Bridge spans a strait in California. The bridge was opened by Mayor Angelo Rossi in 1937.")
     assert [r.about for r in sentences_about(doc, {"Golden Gate Bridge"})] == [True, False]
-    topical = sentences_about(doc, {"Golden Gate Bridge"}, topic=True)
+    topical = sentences_about(doc, {"Golden Gate Bridge"}, topic="Golden Gate Bridge")
     assert topical[1].about and topical[1].text.startswith("Golden Gate Bridge was opened"), topical[1].text
     # the candidate nearest the word that says the verb; the main clause of a long sentence
     sent = next(nlp("She was born in Lviv, a city in the Galicia region of the Austrian Empire, on 2 May 1860.").sents)
