@@ -73,6 +73,8 @@ _KINDS = (
                 re.I), {"GPE", "LOC", "FAC", "ORG", "PERSON"}),
 )
 _DIRECTION = re.compile(r"^(north|south|east|west)(-?(east|west))?(ern|ward|wards)?$")
+_LOCATING_VERBS = frozenset({"be", "lie", "stand", "sit", "locate", "situate"})
+_LOCATIVE = frozenset({"in", "on", "at", "near", "beside", "along", "off", "inside"})
 _ROLE_PAIRS = (("mother", "father"), ("wife", "husband"), ("daughter", "son"), ("sister", "brother"), ("aunt", "uncle"),
                ("niece", "nephew"), ("grandmother", "grandfather"), ("queen", "king"), ("widow", "widower"))
 _OPPOSITE_ROLES = {**dict(_ROLE_PAIRS), **{b: a for a, b in _ROLE_PAIRS}}
@@ -105,6 +107,43 @@ def _role_conflict(asked: Any, sent: Any) -> bool:
     Robert Darwin, ..." does not answer "Who was the mother of Charles Darwin?"."""
     said = {t.lower_ for t in sent}
     return any(_OPPOSITE_ROLES.get(t.lower_, "") in said and t.lower_ not in said for t in asked)
+
+
+def _names_role(asked: Any, sent: Any) -> bool:
+    """Whether the sentence names the relative the question asks about, or the opposite role: "he briefly worked
+    for Thomas Edison in New York City", about Tesla, says nothing of "the father of Nikola Tesla"."""
+    roles = {t.lower_ for t in asked if t.lower_ in _OPPOSITE_ROLES}
+    return not roles or any(t.lower_ in roles or _OPPOSITE_ROLES.get(t.lower_) in roles for t in sent)
+
+
+def _converse(asked: Any, sent: Any, keys: Sequence[str]) -> set[int]:
+    """The tokens that name the one asked for where the sentence names the linked entity by the opposite role:
+    "Lisa Gherardini, the wife of ... Francesco del Giocondo" answers "Who was the husband of Lisa Gherardini?"
+    with the words under "wife"; none where the opposite role is somebody else's ("His father, ...")."""
+    opposite = {_OPPOSITE_ROLES[t.lower_] for t in asked if t.lower_ in _OPPOSITE_ROLES}
+
+    def linked(token: Any) -> bool:
+        if token.lower_ in _PRONOUN_SUBJECTS:
+            return True
+        span = next((n for n in _name_spans(sent) if n.start <= token.i < n.end), None)
+        return span is not None and _same_thing(span.text, keys)
+
+    for role in sent:
+        if role.lower_ in opposite and (role.dep_ == "appos" and linked(role.head) or role.dep_ == "attr" and any(
+                c.dep_ in ("nsubj", "nsubjpass") and linked(c) for c in role.head.children)):  # fmt: skip
+            return {t.i for t in role.subtree} - {role.i}
+    return set()
+
+
+def _locates(sent: Any) -> set[int]:
+    """The tokens that say where the sentence's subject is: "Mount Fuji is an active volcano on the island of
+    Honshu", "Edinburgh lies on the shore of the Firth of Forth" (the words under "on"); none where its main verb
+    says something else."""
+    root = sent.root
+    if root.lemma_ not in _LOCATING_VERBS or not any(c.dep_ in ("nsubj", "nsubjpass") for c in root.children):
+        return set()
+    heads = [root, *(c for c in root.children if c.dep_ in ("attr", "acomp"))]
+    return {d.i for h in heads for c in h.children if c.dep_ == "prep" and c.lower_ in _LOCATIVE for d in c.subtree}
 
 
 def expected_labels(question: str) -> set[str] | None:
@@ -483,6 +522,11 @@ def says(sent: Any, words: Sequence["Word | str"]) -> bool:
     return all(any(_said_by(t, w) for t in sent) for w in words)
 
 
+def _within(sent: Any, spans: list[tuple[str, int, int]], tokens: set[int]) -> list[tuple[str, int, int]]:
+    """The spans that start at one of ``tokens`` (indices in the sentence's document)."""
+    return [x for x in spans if any(t.i in tokens for t in sent if t.idx == x[1])]
+
+
 class _Option(NamedTuple):
     """A sentence that may answer the question."""
 
@@ -543,6 +587,7 @@ def answer_from_text(question: str, links: Sequence[Link], store: "Store", decod
     where = bool(re.match(r"\s*where\b", question, re.I))
     rows += [r for r in nearest_chunks(question, store, embedder) if r["chunk_id"] not in {x["chunk_id"] for x in rows}]
     masks = mask_keys(_things(names))  # a date the question names is what it asks about, not who: left unmasked
+    keys = mask_keys(names)
     wanted = expected_labels(question)
     topics = topic_documents(rows, names, nlp) if links else {}
     options: list[_Option] = []
@@ -553,8 +598,13 @@ def answer_from_text(question: str, links: Sequence[Link], store: "Store", decod
         if names and not topic and not any(w in text for w in words):
             continue  # names no linked entity, not even in part: nothing in it is about one
         for sent, about, reading, refers in sentences_about(_parsed(nlp, text), names, topic):
-            spans = _spans(sent, wanted, names, refers, nouns, where) if not _role_conflict(asked, sent) else []
+            spans = _spans(sent, wanted, names, refers, nouns, where) if _names_role(asked, sent) else []
+            if _role_conflict(asked, sent):  # the opposite role: only the one it is the opposite role of
+                spans = _within(sent, spans, _converse(asked, sent, keys))
             said = bool(needed) and says(sent, needed)
+            if where and not needed and about:  # "Where is X?": a sentence that says where it is says all it asks
+                located = _within(sent, spans, _locates(sent))
+                spans, said = located or spans, bool(located)
             verb_said = says(sent, verbs)
             if not links and not said:
                 spans = []
