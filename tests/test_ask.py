@@ -324,6 +324,11 @@ def test_the_text_reader_reads_each_reference_as_its_own_entity_and_the_clause_o
     spans = T._spans(sent, T.expected_labels(husband.text), {"Lisa Gherardini"})
     assert [x[0] for x in T._within(sent, spans, T._converse(husband, sent, mask_keys({"Lisa Gherardini"})))] == \
         ["Francesco del Giocondo"]
+    # a name tagged in part is the whole run of proper nouns
+    sent = next(nlp("Its chief architect is believed to have been Ustad Ahmad Lahauri.").sents)
+    assert [x[0] for x in T._spans(sent, T.expected_labels("Who was its architect?"), set())] == ["Ustad Ahmad Lahauri"]
+    sent = next(nlp("He was born on 23 June 1912 in Maida\nVale, London.").sents)  # hard-wrapped text
+    assert [x[0] for x in T._spans(sent, T.expected_labels("Where was he born?"), set())] == ["Maida\nVale", "London"]
     # a question about a relative is answered only by a sentence that names that relative (or the opposite role)
     father = nlp("Where did the father of Nikola Tesla work?")
     assert not T._names_role(father, next(nlp("In 1884 he worked for Thomas Edison in New York City.").sents))

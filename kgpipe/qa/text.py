@@ -167,10 +167,16 @@ def _spans(sent: Any, wanted: set[str] | None, names: set[str], refers: bool = F
     if wanted == {"DATE"}:
         found = {x for x in found if _POINT_IN_TIME.search(x[0])}
     if wanted is not None and wanted & {"PERSON", "GPE"}:  # a name the small pipeline tags as nothing ("Lord Byron", "Irkutsk")
-        tagged = {i for e in sent.ents for i in range(e.start, e.end)}
         for run in _proper_runs(sent):
-            if not tagged & set(range(run.start, run.end)):
+            inside = [e for e in sent.ents if e.start < run.end and run.start < e.end]
+            if not inside:
                 found.add((run.text, run.start_char, run.end_char))
+            elif len(inside) == 1 and run.start <= inside[0].start and inside[0].end <= run.end:
+                # a name tagged in part is the whole name: "Maida" of "Maida Vale", "Ahmad Lahauri" of "Ustad Ahmad Lahauri"
+                part = inside[0]
+                if (part.text, part.start_char, part.end_char) in found:
+                    found.discard((part.text, part.start_char, part.end_char))
+                    found.add((run.text, run.start_char, run.end_char))
     if where:
         found = {x for x in found if not any(t.idx == x[1] and t.head.lower_ == "of" and _DIRECTION.match(t.head.head.lower_)
                                             for t in sent)}  # fmt: skip
@@ -386,10 +392,14 @@ def topic_documents(rows: Sequence[dict[str, Any]], names: set[str], nlp: Any) -
 
 
 def _proper_runs(doc: Any) -> list[Any]:
-    """The runs of proper nouns of a parsed text (or sentence), as spans."""
+    """The runs of proper nouns of a parsed text (or sentence), as spans; a line break inside a name does not end it
+    ("Maida\nVale" of hard-wrapped text), a blank line does."""
+    tokens = list(doc)
     runs, start = [], None
-    for token in [*doc, None]:
-        if token is not None and token.pos_ == "PROPN":
+    for n, token in enumerate([*tokens, None]):
+        wrapped = token is not None and token.pos_ == "SPACE" and "\n\n" not in token.text and n + 1 < len(tokens) \
+            and tokens[n + 1].pos_ == "PROPN"  # fmt: skip
+        if token is not None and (token.pos_ == "PROPN" or wrapped and start is not None):
             start = token.i if start is None else start
         elif start is not None:
             runs.append(token.doc[start : token.i] if token is not None else doc.doc[start : doc[-1].i + 1])
