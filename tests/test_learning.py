@@ -11,7 +11,8 @@ from kgpipe.cli import main
 from kgpipe.learning import Learned, asked_relation, learn, relation_label, subject
 from kgpipe.qa.answer import Answer
 from kgpipe.qa.link import Link
-from kgpipe.qa.text import TextAnswer, text_names
+from kgpipe.qa.reading import text_names
+from kgpipe.qa.text import TextAnswer
 
 DOC = ("Marie Curie was a physicist and chemist. She was born in Warsaw in 1867. In 1895 she married Pierre Curie. "
        "Her teacher Gabriel Lippmann was born in Luxembourg.\n")  # fmt: skip
@@ -51,7 +52,7 @@ def test_the_names_of_a_question_that_links_nothing():
 def test_a_sentence_answers_an_unanchored_question_only_in_its_words():
     """Measured on data/heldout: "When was the Prius discontinued?" was read as 1997 from "In 1997 the company
     introduced the Prius" (MiniLM similarity 0.43, as high as right answers' 0.43-0.50)."""
-    from kgpipe.qa.text import content_stems, says
+    from kgpipe.qa.question import content_stems, says
     from kgpipe.text import parsing_pipeline
 
     nlp = parsing_pipeline()

@@ -1,0 +1,94 @@
+"""What a question asks (the text reader, ``kgpipe.qa.text``): the kind of answer it wants, its content words as a
+sentence may say them (by stem or lemma), and whether it asks for the doer of its verb."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NamedTuple, Sequence
+
+_NAMING_WORDS = frozenset({"name", "call"})  # "What was the name of ...?" asks for a name; no sentence need say it
+_LIGHT_VERBS = frozenset({"become", "became", "get", "got", "have", "had", "has", "do", "did", "make", "made", "go", "went"})
+_KINDS = (
+    (re.compile(r"^\s*how (many|much)\b", re.I), {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}),
+    (re.compile(r"^\s*(when|what year|in what year|which year)\b", re.I), {"DATE"}),
+    (re.compile(r"^\s*where\b", re.I), {"GPE", "LOC", "FAC", "ORG"}),
+    (re.compile(r"^\s*(who|whom|whose)\b", re.I), {"PERSON", "ORG"}),
+    # the question names the kind itself, and the small pipeline tags rare place names as anything ("the Angara": a person)
+    (re.compile(r"\b(which|what) (ocean|sea|river|lake|country|city|town|village|state|region|continent|island|mountain)\b",
+                re.I), {"GPE", "LOC", "FAC", "ORG", "PERSON"}),
+)
+
+
+class Word(NamedTuple):
+    """A content word of the question as a sentence may say it: by a word its stem begins ("died" for "die") or a
+    word of the same lemma ("grew" for "grow", "began" for "begin")."""
+
+    stem: str
+    lemma: str
+
+    @classmethod
+    def of(cls, token: Any) -> "Word":
+        return cls(stem(token.text), token.lemma_.lower())
+
+
+def said_by(token: Any, word: "Word | str") -> bool:
+    """Whether ``token`` says ``word`` (a ``Word``, or a bare stem)."""
+    if isinstance(word, str):
+        return token.lower_.startswith(word)
+    return token.lower_.startswith(word.stem) or bool(word.lemma) and token.lemma_.lower() == word.lemma
+
+
+def content_words(doc: Any, names: set[str], pos: Sequence[str]) -> list[Any]:
+    """A parsed question's words of the parts of speech ``pos`` outside its names, less the words that only say an
+    answer is a name ("What was the name of his ship?", "What was the city called?")."""
+    inside = {w for n in names for w in n.split()}
+    return [t for t in doc if t.pos_ in pos and t.text not in inside and t.lemma_.lower() not in _NAMING_WORDS]
+
+
+def content_stems(doc: Any, names: set[str]) -> list[Word]:
+    """A parsed question's content words (verbs, nouns, adjectives outside its names): what a sentence must say, in
+    its own words, to answer a question no linked entity anchors ("When was the Prius discontinued?" is not answered
+    by "In 1997 the company introduced the Prius", MiniLM-similar as they are)."""
+    return [Word.of(t) for t in content_words(doc, names, ("VERB", "NOUN", "ADJ"))]
+
+
+def content_verbs(doc: Any, names: set[str]) -> list[Word]:
+    """A parsed question's verbs that say what happened ("buried", "commissioned"), not the light ones ("become",
+    "have")."""
+    return [Word.of(t) for t in content_words(doc, names, ("VERB",)) if t.lower_ not in _LIGHT_VERBS]
+
+
+def content_nouns(doc: Any, names: set[str]) -> list[Word]:
+    """A parsed question's nouns that say what is asked about ("headquarters" in "Where are the headquarters of
+    Airbus?"), not the one that says what kind of answer it wants ("Which city ..."), for questions with no verb."""
+    return [Word.of(t) for t in content_words(doc, names, ("NOUN",))
+            if not any(c.lower_ in ("which", "what", "whose") for c in t.children)]  # fmt: skip
+
+
+def kind_nouns(doc: Any) -> list[Any]:
+    """The nouns of a parsed question that say what kind of answer it wants: "abbey" of "Which abbey did he enter?"."""
+    return [t for t in doc if t.pos_ == "NOUN" and any(c.lower_ in ("which", "what") and c.dep_ == "det" for c in t.children)]
+
+
+def stem(word: str) -> str:
+    """A crude stem: the word less up to three final letters, at least four ("discontinued" -> "discontin")."""
+    word = word.lower()
+    return word[: max(4, len(word) - 3)]
+
+
+def says(sent: Any, words: Sequence["Word | str"]) -> bool:
+    """Whether ``sent`` says every word ("born" in "was born in", "die" in "died", "grow" in "grew up")."""
+    return all(any(said_by(t, w) for t in sent) for w in words)
+
+
+def expected_labels(question: str) -> set[str] | None:
+    """The spaCy entity labels an answer to ``question`` can have; None: any."""
+    for pattern, labels in _KINDS:
+        if pattern.search(question):
+            return labels
+    return None
+
+
+def asks_subject(asked: Any) -> bool:
+    """Whether a parsed question asks for the doer of its verb: "Who invited ...?", "Which manufacturer joined ...?"."""
+    return any(t.tag_ in ("WP", "WDT") and (t.dep_ == "nsubj" or t.dep_ == "det" and t.head.dep_ == "nsubj") for t in asked)
