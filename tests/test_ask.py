@@ -386,6 +386,18 @@ def test_the_text_reader_takes_a_name_of_the_kind_asked_for_and_the_noun_phrase_
     spans = C.candidate_spans(sent, None, {"Apollo 11"}, asked=[Q.Word.of(t) for t in Q.content_words(asked, set(), ("NOUN",))])
     spans = C.of_kind(sent, spans, [Q.Word.of(t) for t in Q.kind_nouns(asked)])
     assert Q.asks_subject(asked) and [x[0] for x in C.the_doers(sent, spans, Q.content_verbs(asked, set()))] == ["USS Hornet"]
+    # heldout7's shapes (its errors were read after its untuned run): a year of an era, a name that qualifies a
+    # place, a group of people who did it, the clause of the asked word
+    sent = next(nlp("It carries a decree issued in Memphis in 196 BC.").sents)
+    assert [x[0] for x in C.candidate_spans(sent, {"DATE"}, set())] == ["196 BC"]
+    sent = next(nlp("The band played on the roof of the Apple Corps building in London.").sents)
+    assert "Apple Corps building" in [x[0] for x in C.candidate_spans(sent, Q.expected_labels("Where?"), set(), where=True)]
+    asked = nlp("Who found the Rosetta Stone?")
+    sent = next(nlp("French soldiers found the stone in 1799 during Napoleon's campaign in Egypt.").sents)
+    spans = C.candidate_spans(sent, Q.expected_labels(asked.text), {"Rosetta Stone"})
+    assert [x[0] for x in C.the_doers(sent, spans, Q.content_verbs(asked, set()), groups=True)] == ["French soldiers"]
+    assert C.said_clause("After the war, the stone passed to the British, and it has been on display in London since 1802.",
+                         ["display"]) == "it has been on display in London since 1802."
     # a page about "AFC Ajax" is about the question's "Ajax"; a surname the question does not use is not enough
     rows = [{"doc_id": "a", "title": "AFC Ajax", "start": 0, "text": "AFC Ajax is a football club."}]
     assert R.topic_documents(rows, {"Ajax"}, nlp, {"Ajax"}) == {"a": "Ajax"}

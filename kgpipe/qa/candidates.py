@@ -16,6 +16,7 @@ _LOCATING_VERBS = frozenset({"be", "lie", "stand", "sit", "locate", "situate"})
 _LOCATIVE = frozenset({"in", "on", "at", "near", "beside", "along", "off", "inside"})
 _ROLE_PAIRS = (("mother", "father"), ("wife", "husband"), ("daughter", "son"), ("sister", "brother"), ("aunt", "uncle"),
                ("niece", "nephew"), ("grandmother", "grandfather"), ("queen", "king"), ("widow", "widower"))
+_ERA_YEAR = re.compile(r"\b\d{1,4}\s?(BC|BCE|AD|CE)\b|\bAD\s?\d{1,4}\b")
 _VALUES = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT"})
 _OPPOSITE_ROLES = {**dict(_ROLE_PAIRS), **{b: a for a, b in _ROLE_PAIRS}}
 # a point in time names a year or a month ("28 August 1937", "1989"); "three months", "the age of 36" do not
@@ -78,6 +79,16 @@ def candidate_spans(sent: Any, wanted: set[str] | None, names: set[str], refers:
     found = {(e.text, e.start_char, e.end_char) for e in sent.ents if wanted is None or e.label_ in wanted}
     if wanted == {"DATE"}:
         found = {x for x in found if _POINT_IN_TIME.search(x[0])}
+        # a year of an era ("196 BC"), which the small pipeline tags a number and an organisation
+        start = sent.start_char
+        found |= {(m.group(), start + m.start(), start + m.end()) for m in _ERA_YEAR.finditer(sent.text)}
+    if wanted is not None and "GPE" in wanted:
+        # a name that only qualifies a common noun names a place by it: "the Apple Corps building"
+        for e in sent.ents:
+            head = e.root.head
+            if e.root.dep_ == "compound" and head.pos_ == "NOUN" and head.i == e.end and (e.text, e.start_char, e.end_char) in found:
+                found.discard((e.text, e.start_char, e.end_char))
+                found.add((sent.doc.text[e.start_char : head.idx + len(head)], e.start_char, head.idx + len(head)))
     if wanted is not None and wanted & {"PERSON", "GPE"}:  # a name the small pipeline tags as nothing ("Lord Byron", "Irkutsk")
         for run in proper_runs(sent):
             inside = [e for e in sent.ents if e.start < run.end and run.start < e.end]
@@ -179,14 +190,24 @@ def nearest_to_verb(sent: Any, spans: list[tuple[str, int, int]], verbs: Sequenc
     return [x for x in spans if distance(x) == best]
 
 
-def the_doers(sent: Any, spans: list[tuple[str, int, int]], verbs: Sequence["Word | str"]) -> list[tuple[str, int, int]]:
+def the_doers(sent: Any, spans: list[tuple[str, int, int]], verbs: Sequence["Word | str"],
+              groups: bool = False) -> list[tuple[str, int, int]]:  # fmt: skip
     """The candidate spans that are, or are part of, the subject of a word that says the question's verb ("The
     Spanish manufacturer CASA joined the consortium": CASA, not the consortium), or its agent ("was founded ... by
-    the carpenter Ole Kirk Christiansen"); all of them where none is."""
-    subjects = {d.i for t in sent if t.pos_ == "VERB" and any(said_by(t, v) for v in verbs)
-                for c in t.children if c.dep_ in ("nsubj", "agent") for d in c.subtree}  # fmt: skip
+    the carpenter Ole Kirk Christiansen"); where none is and ``groups`` (a "who" question), the subject itself if it
+    is a plural common noun ("French soldiers found the stone"); else all of them."""
+    heads = [c for t in sent if t.pos_ == "VERB" and any(said_by(t, v) for v in verbs)
+             for c in t.children if c.dep_ in ("nsubj", "agent")]  # fmt: skip
+    subjects = {d.i for c in heads for d in c.subtree}
     doers = [x for x in spans if any(t.i in subjects for t in sent if x[1] <= t.idx < x[2])]
-    return doers or spans
+    if doers or not groups:
+        return doers or spans
+    plural = [c for c in heads if c.dep_ == "nsubj" and c.tag_ == "NNS"]
+    if not plural:
+        return spans
+    words = [t for t in plural[0].subtree if t.pos_ != "DET" and t.i <= plural[0].i]
+    doc = sent.doc
+    return [(doc.text[words[0].idx : plural[0].idx + len(plural[0])], words[0].idx, plural[0].idx + len(plural[0]))]
 
 
 def _apposed(last: Any, word: Any) -> bool:
@@ -218,6 +239,18 @@ def main_clause(reading: str, verbs: Sequence[str]) -> str:  # verbs: the forms 
     head = " ".join(words[: at + 1])
     end = _CLAUSE_END.search(reading, len(head))
     return reading[: end.start()] if end else reading
+
+
+def said_clause(reading: str, verbs: Sequence[str]) -> str:
+    """The clause of a sentence that says the question's verb, from the clause boundary before it to the one after:
+    "the stone has been on display in the British Museum in London since 1802" of "After the French surrendered, the
+    stone passed to the British, and the stone has been on display ..."; "" where the sentence does not say it."""
+    at = next((m.start() for m in re.finditer(r"\S+", reading) if any(m.group().lower().startswith(v) for v in verbs)), None)
+    if at is None or not verbs:
+        return ""
+    starts = [m.end() for m in _CLAUSE_END.finditer(reading, 0, at)]
+    end = _CLAUSE_END.search(reading, at)
+    return reading[starts[-1] if starts else 0 : end.start() if end else len(reading)].strip()
 
 
 _RELATIVE_PRONOUNS = frozenset({"who", "which", "that"})

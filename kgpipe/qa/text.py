@@ -46,6 +46,7 @@ from .candidates import (
     nearest_to_verb,
     of_kind,
     role_conflict,
+    said_clause,
     the_doers,
     verb_clause,
     within,
@@ -170,7 +171,8 @@ def answer_from_text(question: str, links: Sequence[Link], store: "Store", decod
             continue  # names no linked entity, not even in part: nothing in it is about one
         for sent, about, reading, refers in sentences_about(parsed(nlp, text), names, topic):
             spans = candidate_spans(sent, wanted, names, refers, nouns, where) if names_role(asked, sent) else []
-            if role_conflict(asked, sent):  # the opposite role: only the one it is the opposite role of
+            conflict = role_conflict(asked, sent)
+            if conflict:  # the opposite role: only the one it is the opposite role of
                 spans = within(sent, spans, converse(asked, sent, keys))
             said = bool(needed) and says(sent, needed)
             if where and not needed and about:  # "Where is X?": a sentence that says where it is says all it asks
@@ -178,9 +180,10 @@ def answer_from_text(question: str, links: Sequence[Link], store: "Store", decod
                 spans, said = located or spans, bool(located)
             # the asked verb, or for a question without one its nouns ("director"), said as a predicate or noun, not as a
             # modifier ("the founding family" says nothing of who founded it)
+            # (the opposite role says the asked one: "Lisa Gherardini, the wife of ..." for "Who was her husband?")
             predicates = [t for t in sent if t.dep_ != "amod"]
-            verb_said = says(predicates, anchors)
-            if not verbs and anchors and not any(said_by(t, w) for t in predicates for w in anchors):
+            verb_said = says(predicates, anchors) or bool(spans) and conflict and not verbs
+            if not verbs and anchors and not conflict and not any(said_by(t, w) for t in predicates for w in anchors):
                 spans = []  # a question of nouns alone ("Who was the flight director of X?") needs one of them said
             if not links and not said:
                 spans = []
@@ -198,9 +201,10 @@ def answer_from_text(question: str, links: Sequence[Link], store: "Store", decod
     readings = [masked(o.reading, masks) for o in options]
     cores = [masked(main_clause(o.reading, f or verbs), masks) for o, f in zip(options, forms)]
     clauses = [masked(verb_clause(o.sent, verbs) or o.reading, masks) for o in options]
-    vectors = embedder.encode([masked(question, masks), *readings, *cores, *clauses])
+    own = [masked(said_clause(o.reading, f) or o.reading, masks) for o, f in zip(options, forms)]
+    vectors = embedder.encode([masked(question, masks), *readings, *cores, *clauses, *own])
     n = len(options)
-    sims = np.max(np.stack([vectors[1 + k * n : 1 + (k + 1) * n] @ vectors[0] for k in range(3)]), axis=0)
+    sims = np.max(np.stack([vectors[1 + k * n : 1 + (k + 1) * n] @ vectors[0] for k in range(4)]), axis=0)
 
     def floor(option: _Option) -> float:
         return MIN_SAID_SIMILARITY if option.said else MIN_SENTENCE_SIMILARITY if option.verb_said else MIN_OTHER_VERB_SIMILARITY
@@ -212,12 +216,15 @@ def answer_from_text(question: str, links: Sequence[Link], store: "Store", decod
         return None
     # a sentence that says the asked verb answers before a paraphrase that does not, however similar ("CASA joined
     # the consortium in 1971" before "Airbus was formed in 1970 as a consortium of French and German aircraft
-    # makers", for "Which manufacturer joined Airbus in 1971?"), and one that says every content word of the
-    # question before one that does not ("His ship, the Endurance, ..." for "What was the name of his ship?")
-    best = max(passing, key=lambda i: (options[i].verb_said, options[i].said, float(sims[i])))
+    # makers", for "Which manufacturer joined Airbus in 1971?"), one that says it as a verb before one that says it as
+    # a noun ("Ingvar Kamprad founded the business" before "... the founder's initials"), and one that says every
+    # content word of the question before one that does not ("His ship, the Endurance, ..." for "What was the name
+    # of his ship?")
+    by_verb = [any(t.pos_ == "VERB" and said_by(t, v) for t in options[i].sent for v in verbs) for i in range(n)]
+    best = max(passing, key=lambda i: (options[i].verb_said, by_verb[i], options[i].said, float(sims[i])))
     sentence, _, before, spans, row, _, _, sent = options[best]
     if verbs and asks_subject(asked):
-        spans = the_doers(sent, spans, verbs)
+        spans = the_doers(sent, spans, verbs, groups=bool(re.match(r"\s*who\b", question, re.I)))
     spans = nearest_to_verb(sent, of_kind(sent, spans, [Word.of(t) for t in kinds]), anchors)
     context = f"{' '.join(before.split()[-80:])}\nQuestion: {' '.join(question.split())}\nAnswer:"
     scores = decoder.logprob([context] * len(spans), [f" {text}" for text, _, _ in spans])
