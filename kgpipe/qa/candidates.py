@@ -248,7 +248,9 @@ def said_clause(reading: str, verbs: Sequence[str]) -> str:
     at = next((m.start() for m in re.finditer(r"\S+", reading) if any(m.group().lower().startswith(v) for v in verbs)), None)
     if at is None or not verbs:
         return ""
-    starts = [m.end() for m in _CLAUSE_END.finditer(reading, 0, at)]
+    # from a coordinated clause's start, not a relative one's ("... a photographer who had been born in Germany" is
+    # not about the sentence's subject)
+    starts = [m.end() for m in _CLAUSE_END.finditer(reading, 0, at) if m.group().strip() in (",", ";", "and", "but")]
     end = _CLAUSE_END.search(reading, at)
     return reading[starts[-1] if starts else 0 : end.start() if end else len(reading)].strip()
 

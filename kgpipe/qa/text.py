@@ -200,7 +200,9 @@ def answer_from_text(question: str, links: Sequence[Link], store: "Store", decod
     forms = [[t.lower_ for t in o.sent if any(said_by(t, v) for v in verbs)] for o in options]
     readings = [masked(o.reading, masks) for o in options]
     cores = [masked(main_clause(o.reading, f or verbs), masks) for o, f in zip(options, forms)]
-    clauses = [masked(verb_clause(o.sent, verbs) or o.reading, masks) for o in options]
+    # (a relative clause is its antecedent's: compared only where the antecedent may be the answer, "Who invited ...?")
+    doer = asks_subject(asked)
+    clauses = [masked((verb_clause(o.sent, verbs) if doer else "") or o.reading, masks) for o in options]
     own = [masked(said_clause(o.reading, f) or o.reading, masks) for o, f in zip(options, forms)]
     vectors = embedder.encode([masked(question, masks), *readings, *cores, *clauses, *own])
     n = len(options)
