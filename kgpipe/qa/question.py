@@ -42,7 +42,15 @@ def content_words(doc: Any, names: set[str], pos: Sequence[str]) -> list[Any]:
     """A parsed question's words of the parts of speech ``pos`` outside its names, less the words that only say an
     answer is a name ("What was the name of his ship?", "What was the city called?")."""
     inside = {w for n in names for w in n.split()}
-    return [t for t in doc if t.pos_ in pos and t.text not in inside and t.lemma_.lower() not in _NAMING_WORDS]
+    return [t for t in doc if _part(t) in pos and t.text not in inside and t.lemma_.lower() not in _NAMING_WORDS]
+
+
+def _part(token: Any) -> str:
+    """A question word's part of speech, where the small tagger's is wrong: the root a "did" or "does" hangs on is
+    a verb ("Where did Isaac Newton study?", "study" tagged a noun)."""
+    if token.dep_ == "ROOT" and token.pos_ == "NOUN" and any(c.lemma_ == "do" and c.dep_ == "aux" for c in token.children):
+        return "VERB"
+    return str(token.pos_)
 
 
 def content_stems(doc: Any, names: set[str]) -> list[Word]:
