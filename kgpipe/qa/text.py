@@ -160,7 +160,9 @@ def answer_from_text(question: str, links: Sequence[Link], store: "Store", decod
     masks = mask_keys(thing_names(names))  # a date the question names is what it asks about, not who: left unmasked
     keys = mask_keys(names)
     wanted = expected_labels(question)
-    topics = topic_documents(rows, names, nlp, text_names(asked)) if links else {}
+    # (a name the question writes whole: not "Curie" of "Irène Joliot-Curie")
+    whole = {n for n in text_names(asked) if not re.search(rf"-\s*{re.escape(n)}|{re.escape(n)}\s*-", question)}
+    topics = topic_documents(rows, names, nlp, whole) if links else {}
     log.debug("text reader: names %s, topics %s, anchors %s", sorted(names), sorted(topics.values()), anchors)
     options: list[_Option] = []
     words = {w for n in names for w in n.split() if len(w) > 2 and w[:1].isupper()}  # "Newton" of "Isaac Newton"
