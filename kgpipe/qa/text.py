@@ -151,17 +151,18 @@ def answer_from_text(question: str, links: Sequence[Link], store: "Store", decod
             [lk.id for lk in links if lk not in sure], MAX_CHUNKS)).records() if r["chunk_id"] not in {x["chunk_id"] for x in rows}]  # fmt: skip
     if not links:
         names = text_names(asked)
-    needed = content_stems(asked, names | text_names(asked))
-    verbs = content_verbs(asked, names | text_names(asked))
-    nouns = [Word.of(t) for t in content_words(asked, names | text_names(asked), ("NOUN",))]
-    anchors = verbs or content_nouns(asked, names | text_names(asked))  # what the answer should stand beside
+    spoken = text_names(asked)  # the names the question itself uses
+    needed = content_stems(asked, names | spoken)
+    verbs = content_verbs(asked, names | spoken)
+    nouns = [Word.of(t) for t in content_words(asked, names | spoken, ("NOUN",))]
+    anchors = verbs or content_nouns(asked, names | spoken)  # what the answer should stand beside
     where = bool(re.match(r"\s*where\b", question, re.I))
     rows += [r for r in nearest_chunks(question, store, embedder) if r["chunk_id"] not in {x["chunk_id"] for x in rows}]
     masks = mask_keys(thing_names(names))  # a date the question names is what it asks about, not who: left unmasked
     keys = mask_keys(names)
     wanted = expected_labels(question)
     # (a name the question writes whole: not "Curie" of "Irène Joliot-Curie")
-    whole = {n for n in text_names(asked) if not re.search(rf"-\s*{re.escape(n)}|{re.escape(n)}\s*-", question)}
+    whole = {n for n in spoken if not re.search(rf"-\s*{re.escape(n)}|{re.escape(n)}\s*-", question)}
     topics = topic_documents(rows, names, nlp, whole) if links else {}
     log.debug("text reader: names %s, topics %s, anchors %s", sorted(names), sorted(topics.values()), anchors)
     options: list[_Option] = []
@@ -227,7 +228,7 @@ def answer_from_text(question: str, links: Sequence[Link], store: "Store", decod
     by_verb = [any(t.pos_ == "VERB" and said_by(t, v) for t in options[i].sent for v in verbs) for i in range(n)]
     best = max(passing, key=lambda i: (options[i].verb_said, by_verb[i], options[i].said, float(sims[i])))
     sentence, _, before, spans, row, _, _, sent = options[best]
-    if verbs and asks_subject(asked):
+    if verbs and doer:
         spans = the_doers(sent, spans, verbs, groups=bool(re.match(r"\s*who\b", question, re.I)))
     spans = nearest_to_verb(sent, of_kind(sent, spans, [Word.of(t) for t in kinds]), anchors)
     context = f"{' '.join(before.split()[-80:])}\nQuestion: {' '.join(question.split())}\nAnswer:"
