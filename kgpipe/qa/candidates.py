@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-from .link import link_key
+from ..fusion.names import acronym_of, analyse
+from .link import link_key, mask_keys
 from .question import Word, said_by
-from .reading import PRONOUN_SUBJECTS, name_spans, proper_runs, same_thing
+from .reading import PLACE_LABELS, PRONOUN_SUBJECTS, name_spans, named_after, proper_runs, same_thing
 
 _DIRECTION = re.compile(r"^(north|south|east|west)(-?(east|west))?(ern|ward|wards)?$")
 _LOCATING_VERBS = frozenset({"be", "lie", "stand", "sit", "locate", "situate"})
@@ -68,14 +69,15 @@ def locates(sent: Any) -> set[int]:
 
 
 def candidate_spans(sent: Any, wanted: set[str] | None, names: set[str], refers: bool = False,
-           asked: Sequence["Word"] = (), where: bool = False) -> list[tuple[str, int, int]]:  # fmt: skip
+           asked: Sequence["Word"] = (), where: bool = False, kinds: Sequence["Word"] = ()) -> list[tuple[str, int, int]]:  # fmt: skip
     """A sentence's candidate answers: its entities of the wanted kinds; for a question of no particular kind
     ("what did she discover?") also its noun phrases without their determiners. Never a linked name, nor a
     shorter or longer form of one, except a relative's name: where the sentence refers to the linked entity
     otherwise (``refers``: "His father, Robert Darwin, ..." about "Charles Robert Darwin"), a name of two words or
     more that drops the linked name's first word is somebody else's. Nor, for a question that asks where something
-    is (``where``), a landmark it is measured from ("100 kilometres south-west of Tokyo"); nor a common noun phrase
-    headed by a word of the question (``asked``: "the Spanish manufacturer" for "Which manufacturer joined ...?")."""
+    is (``where``), a landmark it is measured from ("100 kilometres south-west of Tokyo"); nor a phrase that
+    restates the question (``asked``: its nouns; ``kinds``: those that say what kind of answer it wants): "the Spanish
+    manufacturer" for "Which manufacturer joined ...?"."""
     found = {(e.text, e.start_char, e.end_char) for e in sent.ents if wanted is None or e.label_ in wanted}
     if wanted == {"DATE"}:
         found = {x for x in found if _POINT_IN_TIME.search(x[0])}
@@ -90,49 +92,86 @@ def candidate_spans(sent: Any, wanted: set[str] | None, names: set[str], refers:
                 found.discard((e.text, e.start_char, e.end_char))
                 found.add((sent.doc.text[e.start_char : head.idx + len(head)], e.start_char, head.idx + len(head)))
     if wanted is not None and wanted & {"PERSON", "GPE"}:  # a name the small pipeline tags as nothing ("Lord Byron", "Irkutsk")
-        for run in proper_runs(sent):
+        for run in [*proper_runs(sent), *_paired_names(sent)]:
             inside = [e for e in sent.ents if e.start < run.end and run.start < e.end]
+            parts = {(e.text, e.start_char, e.end_char) for e in inside}
+            whole = (run.text, run.start_char, run.end_char)
             if not inside:
-                found.add((run.text, run.start_char, run.end_char))
-            elif len(inside) == 1 and run.start <= inside[0].start and inside[0].end <= run.end:
-                # a name tagged in part is the whole name: "Maida" of "Maida Vale", "Ahmad Lahauri" of "Ustad Ahmad Lahauri"
-                part = inside[0]
-                if (part.text, part.start_char, part.end_char) in found:
-                    found.discard((part.text, part.start_char, part.end_char))
-                    found.add((run.text, run.start_char, run.end_char))
+                found.add(whole)
+            elif all(run.start <= e.start and e.end <= run.end for e in inside) and (
+                    len(inside) == 1 and parts <= found or any(t.tag_ == "POS" or t.dep_ == "cc" for t in run)):
+                # a name tagged in part is the whole name: "Maida" of "Maida Vale", "Ahmad Lahauri" of "Ustad Ahmad
+                # Lahauri"; one with a possessive or "and" inside is another name than its parts, of whatever kind
+                # they were tagged ("St Paul's Cathedral" of a person "St Paul's", "Harland and Wolff")
+                found = (found - parts) | {whole}
     if where:
         found = {x for x in found if not any(t.idx == x[1] and t.head.lower_ == "of" and _DIRECTION.match(t.head.head.lower_)
                                             for t in sent)}  # fmt: skip
     if wanted is None:
+        quoted = [(m.group(2), start + m.start(2), start + m.end(2)) for m in _QUOTED.finditer(sent.text)
+                  for start in (sent.start_char,)]  # fmt: skip
         for chunk in sent.noun_chunks:
-            words = [t for t in chunk if t.pos_ not in ("DET", "PRON")]
-            if words:
+            words = [t for t in chunk if t.pos_ not in ("DET", "PRON", "PUNCT")]
+            if words and not any(q[1] <= words[0].idx < q[2] for q in quoted):
                 found.add((chunk.doc.text[words[0].idx : words[-1].idx + len(words[-1])], words[0].idx,
                            words[-1].idx + len(words[-1])))  # fmt: skip
+        found |= set(quoted)  # a quotation is one answer: "the Lady with the Lamp"
     if asked:
-        found = {x for x in found if not _restates(sent.doc.char_span(x[1], x[2], alignment_mode="expand"), asked)}
+        found = {x for x in found if not _restates(sent.doc.char_span(x[1], x[2], alignment_mode="expand"), asked, kinds)}
     keys = [f" {link_key(n)} " for n in names]
-
     full = [k.split() for k in keys if len(k.split()) > 1]
+    acronyms = [analyse(n) for n in names if analyse(n).is_acronym]
+    places = {(e.start_char, e.end_char) for e in sent.ents if e.label_ in PLACE_LABELS}
+    bare = [k.strip() for k in keys]
 
-    def linked(span: str) -> bool:  # a linked entity under one of its names, or a longer or shorter form of one
-        key = f" {link_key(span)} "
-        if key in keys:
+    def linked(x: tuple[str, int, int]) -> bool:  # a linked entity under one of its names, or a longer or shorter form of one
+        key = f" {link_key(x[0])} "
+        if key in keys or any(acronym_of(a, analyse(x[0])) for a in acronyms):  # "the British Broadcasting Company" of "BBC"
             return True
-        if not any(k in key or key in k for k in keys):
+        if not any(k in key or key in k for k in keys) or named_after(x[0], bare, (x[1], x[2]) in places):
             return False
         words = key.split()
         # a relative: "Robert Darwin" or "Jean-Joseph Pasteur" beside "his", for "Charles Robert Darwin", "Louis Pasteur"
         return not (refers and len(words) > 1 and full and all(k[0] != words[0] for k in full))
 
-    return sorted((x for x in found if not linked(x[0])), key=lambda x: x[1])
+    return sorted((x for x in found if not linked(x)), key=lambda x: x[1])
 
 
-def _restates(span: Any, asked: Sequence["Word"]) -> bool:
-    """Whether a candidate span is a common noun phrase with a word of the question in it: a description of what is
-    asked for ("Spanish manufacturer", "ship", "capital city" for "What is Edinburgh the capital of?"), not its name."""
-    return span is not None and len(span) > 0 and not any(t.pos_ == "PROPN" for t in span) and any(
-        said_by(t, w) for t in span if t.pos_ in ("NOUN", "ADJ") for w in asked)
+# a short quotation: "the Lady with the Lamp" (straight or curly quotes)
+_QUOTED = re.compile(r'(["\u201c])([^"\u201c\u201d]{2,60})(["\u201d])')
+_AND = frozenset({"and", "&"})
+
+
+def _paired_names(sent: Any) -> list[Any]:
+    """Two one-word proper nouns joined by "and" that the tagger does not read as two of a kind: one name
+    ("Harland and Wolff", tagged a nationality and a person; not "France and Germany", two places)."""
+    pairs = []
+    for t in sent:
+        first = t.head
+        joined = t.dep_ == "conj" and t.i == first.i + 2 and sent.doc[t.i - 1].lower_ in _AND
+        if not joined or t.pos_ != "PROPN" or first.pos_ != "PROPN":
+            continue
+        longer = t.i + 1 < len(sent.doc) and sent.doc[t.i + 1].pos_ == "PROPN"
+        if longer or any(c.dep_ == "compound" for w in (first, t) for c in w.children):
+            continue  # a word of a longer name: "Charles and George Page" are two people
+        if first.ent_type_ == t.ent_type_ != "" or {first.ent_type_, t.ent_type_} & PLACE_LABELS:
+            continue
+        pairs.append(sent.doc[first.i : t.i + 1])
+    return pairs
+
+
+def _restates(span: Any, asked: Sequence["Word"], kinds: Sequence["Word"]) -> bool:
+    """Whether a candidate span restates the question: a common noun phrase with a word of the question in it, a
+    description of what is asked for ("Spanish manufacturer", "ship", "capital city" for "What is Edinburgh the
+    capital of?"), not its name; or a name headed by a noun the question uses other than as the kind it asks for
+    ("the Nightingale Training School" for "Where did she set up her training school?"; not "Harrow School" for
+    "Which school ...?")."""
+    if span is None or not len(span):
+        return False
+    if any(t.pos_ == "PROPN" for t in span):
+        head = span[-1]
+        return any(said_by(head, w) for w in asked if w not in kinds)
+    return any(said_by(t, w) for t in span if t.pos_ in ("NOUN", "ADJ") for w in asked)
 
 
 def of_kind(sent: Any, spans: list[tuple[str, int, int]], kinds: Sequence["Word"]) -> list[tuple[str, int, int]]:
@@ -210,6 +249,18 @@ def the_doers(sent: Any, spans: list[tuple[str, int, int]], verbs: Sequence["Wor
     return [(doc.text[words[0].idx : plural[0].idx + len(plural[0])], words[0].idx, plural[0].idx + len(plural[0]))]
 
 
+def the_objects(sent: Any, spans: list[tuple[str, int, int]], verbs: Sequence["Word | str"],
+                refs: Sequence[Any]) -> list[tuple[str, int, int]]:  # fmt: skip
+    """The candidate spans that are, or are part of, the object of a word that says the question's verb, or that
+    name what a pronoun object refers to (``refs``: the chunk's references): "When Tycho died the next year, Kepler
+    succeeded him as imperial mathematician to Emperor Rudolf II" -> Tycho; all of them where none is."""
+    objects = [c for t in sent if t.pos_ == "VERB" and any(said_by(t, v) for v in verbs) for c in t.children if c.dep_ == "dobj"]
+    under = {d.i for c in objects for d in c.subtree}
+    direct = [x for x in spans if any(t.i in under for t in sent if x[1] <= t.idx < x[2])]
+    meant = mask_keys(r.name for r in refs for c in objects if r.start == c.idx)
+    return direct or [x for x in spans if meant and same_thing(x[0], meant)] or spans
+
+
 def _apposed(last: Any, word: Any) -> bool:
     """Whether a name ending at ``last`` stands right before the noun phrase of ``word``, after a comma ("the Palace
     of Holyroodhouse, the official residence of ..."): an apposition, however the parser hung it."""
@@ -277,3 +328,24 @@ def verb_clause(sent: Any, verbs: Sequence["Word | str"]) -> str:
 def within(sent: Any, spans: list[tuple[str, int, int]], tokens: set[int]) -> list[tuple[str, int, int]]:
     """The spans that start at one of ``tokens`` (indices in the sentence's document)."""
     return [x for x in spans if any(t.i in tokens for t in sent if t.idx == x[1])]
+
+
+def objects_of(sent: Any, spans: list[tuple[str, int, int]], hanging: tuple["Word", str]) -> list[tuple[str, int, int]]:
+    """The candidates that name the object of the preposition a question leaves stranded: "the Veneto region" of
+    "the capital of the Veneto region" for "What is Venice the capital of?". The preposition hangs on the asked word
+    itself, else anywhere under it ("built as an estate for the emperor Pachacuti" for "built for"); a name right
+    after the object is the object's ("the Inca emperor Pachacuti", however the parser hung "Pachacuti"). All the
+    candidates where the sentence has no such object."""
+    word, prep = hanging
+    saying = [t for t in sent if t.lemma_.lower() == word.lemma] or [t for t in sent if said_by(t, word)]
+    own = [c for t in saying for c in t.children if c.dep_ == "prep" and c.lower_ == prep]
+    under = own or [d for t in saying for d in t.subtree if d.dep_ == "prep" and d.lower_ == prep and d.i != t.i]
+    objects = [c for p in under for c in p.children if c.dep_ == "pobj"]
+    heads = {o.i for o in objects} | {c.i for o in objects for c in o.children if c.dep_ == "conj"}
+    doc = sent.doc
+    for o in objects:
+        after = max(d.i for d in o.subtree) + 1
+        while after < sent.end and doc[after].pos_ == "PROPN":
+            heads.add(after)
+            after += 1
+    return [x for x in spans if any(t.i in heads for t in sent if x[1] <= t.idx < x[2])] or spans

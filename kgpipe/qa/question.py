@@ -19,6 +19,9 @@ _KINDS = (
 )
 
 
+_WHICH = frozenset({"which", "what"})
+
+
 class Word(NamedTuple):
     """A content word of the question as a sentence may say it: by a word its stem begins ("died" for "die") or a
     word of the same lemma ("grew" for "grow", "began" for "begin")."""
@@ -47,8 +50,8 @@ def content_words(doc: Any, names: set[str], pos: Sequence[str]) -> list[Any]:
 
 def _part(token: Any) -> str:
     """A question word's part of speech, where the small tagger's is wrong: the root a "did" or "does" hangs on is
-    a verb ("Where did Isaac Newton study?", "study" tagged a noun)."""
-    if token.dep_ == "ROOT" and token.pos_ == "NOUN" and any(c.lemma_ == "do" and c.dep_ == "aux" for c in token.children):
+    a verb ("Where did Isaac Newton study?", "study" tagged a noun; "When did the canal open?", "open" an adjective)."""
+    if token.dep_ == "ROOT" and token.pos_ in ("NOUN", "ADJ") and any(c.lemma_ == "do" and c.dep_ == "aux" for c in token.children):
         return "VERB"
     return str(token.pos_)
 
@@ -66,6 +69,15 @@ def content_verbs(doc: Any, names: set[str]) -> list[Word]:
     return [Word.of(t) for t in content_words(doc, names, ("VERB",)) if t.lower_ not in _LIGHT_VERBS]
 
 
+def main_verbs(doc: Any, names: set[str]) -> list[Word]:
+    """The content verbs that say what the question asks about: its root verb and those coordinated with it, not the
+    verb of a clause under a noun ("build" of "Who led the French attempt to build the canal?"); all of them where
+    none is the root."""
+    verbs = [t for t in content_words(doc, names, ("VERB",)) if t.lower_ not in _LIGHT_VERBS]
+    main = [t for t in verbs if t.dep_ == "ROOT" or t.dep_ == "conj" and t.head.dep_ == "ROOT"]
+    return [Word.of(t) for t in main or verbs]
+
+
 def content_nouns(doc: Any, names: set[str]) -> list[Word]:
     """A parsed question's nouns that say what is asked about ("headquarters" in "Where are the headquarters of
     Airbus?"), not the one that says what kind of answer it wants ("Which city ..."), for questions with no verb."""
@@ -74,8 +86,10 @@ def content_nouns(doc: Any, names: set[str]) -> list[Word]:
 
 
 def kind_nouns(doc: Any) -> list[Any]:
-    """The nouns of a parsed question that say what kind of answer it wants: "abbey" of "Which abbey did he enter?"."""
-    return [t for t in doc if t.pos_ == "NOUN" and any(c.lower_ in ("which", "what") and c.dep_ == "det" for c in t.children)]
+    """The nouns of a parsed question that say what kind of answer it wants: "abbey" of "Which abbey did he enter?",
+    "sea" of "Into which sea does it empty?" (however the parser hung the "which")."""
+    return [t for t in doc if t.pos_ == "NOUN" and (any(c.lower_ in _WHICH and c.dep_ == "det" for c in t.children)
+                                                    or t.i > 0 and doc[t.i - 1].lower_ in _WHICH)]  # fmt: skip
 
 
 def stem(word: str) -> str:
@@ -100,3 +114,18 @@ def expected_labels(question: str) -> set[str] | None:
 def asks_subject(asked: Any) -> bool:
     """Whether a parsed question asks for the doer of its verb: "Who invited ...?", "Which manufacturer joined ...?"."""
     return any(t.tag_ in ("WP", "WDT") and (t.dep_ == "nsubj" or t.dep_ == "det" and t.head.dep_ == "nsubj") for t in asked)
+
+
+def stranded(asked: Any) -> tuple[Word, str] | None:
+    """The word a question's last preposition hangs on, and the preposition, where nothing follows it: ("capital",
+    "of") of "What is Venice the capital of?", ("build", "for") of "Who was it built for?"; None where there is none."""
+    last = [t for t in asked if not t.is_punct]
+    if not last or last[-1].dep_ != "prep" or any(c.i > last[-1].i for c in last[-1].children):
+        return None  # (its object, where the parser found one, is the question word before it: "Who ... for?")
+    prep = last[-1]
+    return Word.of(prep.head), prep.lower_
+
+
+def asks_object(asked: Any) -> bool:
+    """Whether a parsed question asks for the object of its verb: "Who did Kepler succeed ...?"."""
+    return any(t.tag_ in ("WP", "WDT") and (t.dep_ == "dobj" or t.dep_ == "det" and t.head.dep_ == "dobj") for t in asked)

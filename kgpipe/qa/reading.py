@@ -7,17 +7,21 @@ import re
 from functools import lru_cache
 from typing import Any, NamedTuple, Sequence
 
+from ..fusion.names import CORPORATE_SUFFIXES, PERSON_SUFFIXES
 from ..references import parsed_references
 from .link import link_key, mask_keys
 
 PRONOUN_SUBJECTS = frozenset({"he", "she", "it", "they"})
 _POSSESSIVES = frozenset({"his", "her", "its", "their"})
+PLACE_LABELS = frozenset({"GPE", "LOC"})  # the entity labels of places
 _NOT_NAMES = frozenset({"DATE", "CARDINAL", "ORDINAL", "QUANTITY"})  # entity labels that are values, not names
 # what a document's own subject is called in its later sentences ("The building was opened by ...")
 _TOPIC_NOUNS = frozenset("""company corporation firm business manufacturer university college school institute city town
     village country state region river lake sea mountain volcano island valley park building monument mausoleum
     tower bridge palace castle cathedral church temple museum stadium station ship band team club book novel film
     album painting""".split())  # fmt: skip
+# the last words of a fuller name that still names the same thing ("Apple Inc.", "the Lego Group", "Martin Luther King Jr.")
+_SAME_THING_ENDINGS = CORPORATE_SUFFIXES | PERSON_SUFFIXES | {"company", "group", "jr", "sr"}
 _DATE_LIKE = re.compile(r"^[\d\s,./:-]+$|^(\d{1,2}\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(\s+\d{1,2},?)?"
                         r"(\s+\d{3,4})?$", re.I)
 
@@ -56,7 +60,8 @@ def sentences_about(doc: Any, names: set[str], topic: str = "") -> list[Reading]
     def form(name: Any) -> bool:
         hyphened = name.start > 0 and name.doc[name.start - 1].text == "-" or name.end < len(name.doc) and name.doc[name.end].text == "-"
         single = len(link_key(name.text).split()) == 1
-        return form_of(name.text, keys) and not (single and (hyphened or link_key(name.text) in shared))
+        return form_of(name.text, keys) and not (single and (hyphened or link_key(name.text) in shared)) \
+            and not named_after(name.text, keys, name.label_ in PLACE_LABELS)  # fmt: skip
 
     out: list[Reading] = []
     for sent in reader_sentences(doc):
@@ -144,6 +149,23 @@ def form_of(name: str, keys: Sequence[str]) -> bool:
     return len(words) == 1 or any(k.split()[:1] == words[:1] for k in keys)
 
 
+def named_after(name: str, keys: Sequence[str], place: bool = False) -> bool:
+    """Whether ``name``, though a fuller or shorter form of a linked name, names another thing: one named after it,
+    the linked name then more words ("the Panama Canal Authority" of "Panama Canal"; not a legal form: "Apple Inc.",
+    "Toyota Motor Corporation", "the Lego Group"), or a place (``place``: tagged one) that its first word names
+    ("Florence" of "Florence Nightingale", "Panama" of "Panama Canal")."""
+    key = link_key(name).removeprefix("the ")
+    keys = [k.removeprefix("the ") for k in keys]
+    words = key.split()
+    if not words:
+        return False
+    longer = [k for k in keys if f" {k} " in f" {key} " and k != key]
+    shorter = [k for k in keys if f" {key} " in f" {k} " and k != key]
+    if longer and not shorter:
+        return all(key.startswith(f"{k} ") for k in longer) and words[-1] not in _SAME_THING_ENDINGS
+    return place and bool(shorter) and all(k.split()[0] == key for k in shorter)
+
+
 def same_thing(name: str, keys: Sequence[str]) -> bool:
     """Whether ``name`` is a linked name (``keys``: their ``link_key`` forms), a shorter form of one ("Newton" for
     "Isaac Newton") or, for a linked name of two words or more, a fuller one ("Rosalind Elsie Franklin")."""
@@ -181,7 +203,7 @@ def topic_documents(rows: Sequence[dict[str, Any]], names: set[str], nlp: Any, a
             continue
         title = str(row.get("title") or "")
         if title and names_it(title):
-            found[row["doc_id"]] = _linked_name(title, things, things[0] if things else title)
+            found[row["doc_id"]] = _linked_name(title, things, _word_of(title, things, single) or (things[0] if things else title))
         elif not (row["start"] or 0) and row["text"]:
             first = next(iter(parsed(nlp, row["text"]).sents), None)
             if first is None:
@@ -193,15 +215,23 @@ def topic_documents(rows: Sequence[dict[str, Any]], names: set[str], nlp: Any, a
     return found
 
 
+def _word_of(title: str, things: Sequence[str], single: set[str]) -> str:
+    """The one-word name the question uses that a title says ("Nightingale" of "Florence Nightingale"), else ""."""
+    words = set(link_key(title).split())
+    return next((t for t in things if link_key(t) in single and link_key(t) in words), "")
+
+
 def proper_runs(doc: Any) -> list[Any]:
     """The runs of proper nouns of a parsed text (or sentence), as spans; a line break inside a name does not end it
-    ("Maida\nVale" of hard-wrapped text), a blank line does."""
+    ("Maida\nVale" of hard-wrapped text), a blank line does; nor does a possessive the tagger reads as part of a
+    name ("St Paul's Cathedral", "St Thomas' Hospital"; not "Fleming's Nobel Prize")."""
     tokens = list(doc)
     runs, start = [], None
     for n, token in enumerate([*tokens, None]):
-        wrapped = token is not None and token.pos_ == "SPACE" and "\n\n" not in token.text and n + 1 < len(tokens) \
-            and tokens[n + 1].pos_ == "PROPN"  # fmt: skip
-        if token is not None and (token.pos_ == "PROPN" or wrapped and start is not None):
+        joins = n + 1 < len(tokens) and tokens[n + 1].pos_ == "PROPN"
+        wrapped = token is not None and token.pos_ == "SPACE" and "\n\n" not in token.text and joins
+        named = token is not None and token.tag_ == "POS" and token.ent_iob_ == "I" and joins
+        if token is not None and (token.pos_ == "PROPN" or (wrapped or named) and start is not None):
             start = token.i if start is None else start
         elif start is not None:
             runs.append(token.doc[start : token.i] if token is not None else doc.doc[start : doc[-1].i + 1])
@@ -214,6 +244,20 @@ def text_names(doc: Any) -> set[str]:
     question's stand in for linked entities when it names none of the graph's."""
     names = {e.text for e in doc.ents if e.label_ not in _NOT_NAMES}
     return names | {" ".join(t.text for t in run) for run in proper_runs(doc)}
+
+
+def name_groups(doc: Any) -> list[set[str]]:
+    """The things a parsed question names, each as the set of its names' texts: overlapping names are one thing
+    ("the Battle of Hastings" and "Battle of Hastings"), the same words in two places two ("the Panama Canal" and
+    "Panama" in "When was the Panama Canal handed to Panama?")."""
+    spans = sorted([*(e for e in doc.ents if e.label_ not in _NOT_NAMES), *proper_runs(doc)], key=lambda x: x.start)
+    groups: list[tuple[int, set[str]]] = []  # (end, texts)
+    for span in spans:
+        if groups and span.start < groups[-1][0]:
+            groups[-1] = (max(groups[-1][0], span.end), groups[-1][1] | {span.text})
+        else:
+            groups.append((span.end, {span.text}))
+    return [texts for _, texts in groups]
 
 
 @lru_cache(maxsize=512)
