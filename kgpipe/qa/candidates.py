@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from ..fusion.names import acronym_of, analyse
 from .link import link_key, mask_keys
-from .question import Word, said_by
+from .question import Word, said_by, saying
 from .reading import PLACE_LABELS, PRONOUN_SUBJECTS, name_spans, named_after, proper_runs, same_thing
 
 _DIRECTION = re.compile(r"^(north|south|east|west)(-?(east|west))?(ern|ward|wards)?$")
@@ -120,13 +120,13 @@ def candidate_spans(sent: Any, wanted: set[str] | None, names: set[str], refers:
         found = {x for x in found if not _restates(sent.doc.char_span(x[1], x[2], alignment_mode="expand"), asked, kinds)}
     keys = [f" {link_key(n)} " for n in names]
     full = [k.split() for k in keys if len(k.split()) > 1]
-    acronyms = [analyse(n) for n in names if analyse(n).is_acronym]
+    acronyms = [f for f in map(analyse, names) if f.is_acronym]
     places = {(e.start_char, e.end_char) for e in sent.ents if e.label_ in PLACE_LABELS}
     bare = [k.strip() for k in keys]
 
     def linked(x: tuple[str, int, int]) -> bool:  # a linked entity under one of its names, or a longer or shorter form of one
         key = f" {link_key(x[0])} "
-        if key in keys or any(acronym_of(a, analyse(x[0])) for a in acronyms):  # "the British Broadcasting Company" of "BBC"
+        if key in keys or acronyms and any(acronym_of(a, analyse(x[0])) for a in acronyms):  # "the British Broadcasting Company" of "BBC"
             return True
         if not any(k in key or key in k for k in keys) or named_after(x[0], bare, (x[1], x[2]) in places):
             return False
@@ -198,14 +198,8 @@ def nearest_to_verb(sent: Any, spans: list[tuple[str, int, int]], verbs: Sequenc
     Kildare, and his family moved to London": Kilkea, not London, however the parser hung "in Kilkea"), then the
     fewest arcs away ("born ... in Dole, in the Jura region of eastern France": Dole, not France). All of them where
     the sentence does not say the word."""
-    # for each asked word, the words that say it: by their lemma ("command" for "command"), else by their stem (not
-    # "commander" beside "command")
-    saying = []
-    for v in verbs:
-        by_lemma = [t for t in sent if not isinstance(v, str) and t.lemma_.lower() == v.lemma]
-        saying.append(by_lemma or [t for t in sent if said_by(t, v)])
-    saying = [words for words in saying if words]
-    if not saying or len(spans) < 2:
+    said = [words for v in verbs if (words := saying(sent, v))]  # for each asked word, the words that say it
+    if not said or len(spans) < 2:
         return spans
 
     def arcs(a: Any, b: Any) -> int:
@@ -219,11 +213,11 @@ def nearest_to_verb(sent: Any, spans: list[tuple[str, int, int]], verbs: Sequenc
         # near every asked word: "the command module pilot Michael Collins", not "the lunar module pilot Buzz Aldrin"
         tokens = [t for t in sent if span[1] <= t.idx < span[2]]
         if not tokens:
-            return (1, len(sent) * len(saying))
-        if any(_apposed(tokens[-1], v) for words in saying for v in words):
+            return (1, len(sent) * len(said))
+        if any(_apposed(tokens[-1], v) for words in said for v in words):
             return (0, 0)
-        apart = min((_clause(t) != _clause(v) for t in tokens for words in saying for v in words), default=True)
-        return int(apart), sum(min(arcs(t, v) for t in tokens for v in words) for words in saying)
+        apart = min((_clause(t) != _clause(v) for t in tokens for words in said for v in words), default=True)
+        return int(apart), sum(min(arcs(t, v) for t in tokens for v in words) for words in said)
 
     best = min(distance(x) for x in spans)
     return [x for x in spans if distance(x) == best]
@@ -235,10 +229,8 @@ def the_doers(sent: Any, spans: list[tuple[str, int, int]], verbs: Sequence["Wor
     Spanish manufacturer CASA joined the consortium": CASA, not the consortium), or its agent ("was founded ... by
     the carpenter Ole Kirk Christiansen"); where none is and ``groups`` (a "who" question), the subject itself if it
     is a plural common noun ("French soldiers found the stone"); else all of them."""
-    heads = [c for t in sent if t.pos_ == "VERB" and any(said_by(t, v) for v in verbs)
-             for c in t.children if c.dep_ in ("nsubj", "agent")]  # fmt: skip
-    subjects = {d.i for c in heads for d in c.subtree}
-    doers = [x for x in spans if any(t.i in subjects for t in sent if x[1] <= t.idx < x[2])]
+    heads = _verb_children(sent, verbs, ("nsubj", "agent"))
+    doers = covering(sent, spans, {d.i for c in heads for d in c.subtree})
     if doers or not groups:
         return doers or spans
     plural = [c for c in heads if c.dep_ == "nsubj" and c.tag_ == "NNS"]
@@ -254,11 +246,16 @@ def the_objects(sent: Any, spans: list[tuple[str, int, int]], verbs: Sequence["W
     """The candidate spans that are, or are part of, the object of a word that says the question's verb, or that
     name what a pronoun object refers to (``refs``: the chunk's references): "When Tycho died the next year, Kepler
     succeeded him as imperial mathematician to Emperor Rudolf II" -> Tycho; all of them where none is."""
-    objects = [c for t in sent if t.pos_ == "VERB" and any(said_by(t, v) for v in verbs) for c in t.children if c.dep_ == "dobj"]
-    under = {d.i for c in objects for d in c.subtree}
-    direct = [x for x in spans if any(t.i in under for t in sent if x[1] <= t.idx < x[2])]
+    objects = _verb_children(sent, verbs, ("dobj",))
+    direct = covering(sent, spans, {d.i for c in objects for d in c.subtree})
     meant = mask_keys(r.name for r in refs for c in objects if r.start == c.idx)
     return direct or [x for x in spans if meant and same_thing(x[0], meant)] or spans
+
+
+def _verb_children(sent: Any, verbs: Sequence["Word | str"], deps: Sequence[str]) -> list[Any]:
+    """The children of the dependencies ``deps`` (subject, object ...) of the sentence's verbs that say a question
+    verb."""
+    return [c for t in sent if t.pos_ == "VERB" and any(said_by(t, v) for v in verbs) for c in t.children if c.dep_ in deps]
 
 
 def _apposed(last: Any, word: Any) -> bool:
@@ -330,6 +327,11 @@ def within(sent: Any, spans: list[tuple[str, int, int]], tokens: set[int]) -> li
     return [x for x in spans if any(t.i in tokens for t in sent if t.idx == x[1])]
 
 
+def covering(sent: Any, spans: list[tuple[str, int, int]], tokens: set[int]) -> list[tuple[str, int, int]]:
+    """The spans that cover one of ``tokens`` (indices in the sentence's document)."""
+    return [x for x in spans if any(t.i in tokens for t in sent if x[1] <= t.idx < x[2])]
+
+
 def objects_of(sent: Any, spans: list[tuple[str, int, int]], hanging: tuple["Word", str]) -> list[tuple[str, int, int]]:
     """The candidates that name the object of the preposition a question leaves stranded: "the Veneto region" of
     "the capital of the Veneto region" for "What is Venice the capital of?". The preposition hangs on the asked word
@@ -337,9 +339,9 @@ def objects_of(sent: Any, spans: list[tuple[str, int, int]], hanging: tuple["Wor
     after the object is the object's ("the Inca emperor Pachacuti", however the parser hung "Pachacuti"). All the
     candidates where the sentence has no such object."""
     word, prep = hanging
-    saying = [t for t in sent if t.lemma_.lower() == word.lemma] or [t for t in sent if said_by(t, word)]
-    own = [c for t in saying for c in t.children if c.dep_ == "prep" and c.lower_ == prep]
-    under = own or [d for t in saying for d in t.subtree if d.dep_ == "prep" and d.lower_ == prep and d.i != t.i]
+    words = saying(sent, word)
+    own = [c for t in words for c in t.children if c.dep_ == "prep" and c.lower_ == prep]
+    under = own or [d for t in words for d in t.subtree if d.dep_ == "prep" and d.lower_ == prep and d.i != t.i]
     objects = [c for p in under for c in p.children if c.dep_ == "pobj"]
     heads = {o.i for o in objects} | {c.i for o in objects for c in o.children if c.dep_ == "conj"}
     doc = sent.doc
@@ -348,4 +350,4 @@ def objects_of(sent: Any, spans: list[tuple[str, int, int]], hanging: tuple["Wor
         while after < sent.end and doc[after].pos_ == "PROPN":
             heads.add(after)
             after += 1
-    return [x for x in spans if any(t.i in heads for t in sent if x[1] <= t.idx < x[2])] or spans
+    return covering(sent, spans, heads) or spans

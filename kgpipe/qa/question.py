@@ -41,6 +41,13 @@ def said_by(token: Any, word: "Word | str") -> bool:
     return token.lower_.startswith(word.stem) or bool(word.lemma) and token.lemma_.lower() == word.lemma
 
 
+def saying(sent: Any, word: "Word | str") -> list[Any]:
+    """The words of ``sent`` that say ``word``: those of its lemma ("command" for "command"), else those its stem
+    begins (not "commander" beside "command")."""
+    by_lemma = [t for t in sent if not isinstance(word, str) and t.lemma_.lower() == word.lemma]
+    return by_lemma or [t for t in sent if said_by(t, word)]
+
+
 def content_words(doc: Any, names: set[str], pos: Sequence[str]) -> list[Any]:
     """A parsed question's words of the parts of speech ``pos`` outside its names, less the words that only say an
     answer is a name ("What was the name of his ship?", "What was the city called?")."""
@@ -113,7 +120,12 @@ def expected_labels(question: str) -> set[str] | None:
 
 def asks_subject(asked: Any) -> bool:
     """Whether a parsed question asks for the doer of its verb: "Who invited ...?", "Which manufacturer joined ...?"."""
-    return any(t.tag_ in ("WP", "WDT") and (t.dep_ == "nsubj" or t.dep_ == "det" and t.head.dep_ == "nsubj") for t in asked)
+    return _asks_for(asked, "nsubj")
+
+
+def _asks_for(asked: Any, dep: str) -> bool:
+    """Whether a parsed question's "who", "what" or "which" word is, or is the determiner of, its ``dep``."""
+    return any(t.tag_ in ("WP", "WDT") and (t.dep_ == dep or t.dep_ == "det" and t.head.dep_ == dep) for t in asked)
 
 
 def stranded(asked: Any) -> tuple[Word, str] | None:
@@ -128,4 +140,4 @@ def stranded(asked: Any) -> tuple[Word, str] | None:
 
 def asks_object(asked: Any) -> bool:
     """Whether a parsed question asks for the object of its verb: "Who did Kepler succeed ...?"."""
-    return any(t.tag_ in ("WP", "WDT") and (t.dep_ == "dobj" or t.dep_ == "det" and t.head.dep_ == "dobj") for t in asked)
+    return _asks_for(asked, "dobj")
